@@ -1,0 +1,254 @@
+/*
+ * internal.h - the machine's private structures and the page-table
+ * primitives the walker is written with (the kernel's pXd_none,
+ * pXd_offset, pXd_addr_end, ...), for a geometry chosen at run time.
+ */
+#ifndef PW_INTERNAL_H
+#define PW_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mmap flags, pthread rwlocks under -std=c11 */
+#endif
+
+#include "pagewalk.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <errno.h>
+
+/* A page-table lock: a test-and-set spinlock. */
+struct pw_spinlock {
+	atomic_uint v;
+};
+
+/* Page flags kept in struct page.flags. */
+#define PW_PG_TABLE 0x1u /* the frame is an allocated page table */
+
+/* One per frame.  Zero-filled memory is a valid order-0 page. */
+struct page {
+	uint64_t head1;        /* head PFN + 1 for a tail page, else 0 */
+	uint32_t order;        /* folio order, on a head page */
+	uint32_t flags;        /* PW_PG_* */
+	struct pw_spinlock ptl;/* split page-table lock, when a table */
+	uint32_t reserved;
+};
+
+struct address_space {
+	struct pw_machine *m;
+	unsigned id;
+	atomic_int i_mmap_held;
+	struct vm_area_struct **vmas; /* i_mmap order: pgoff, then insertion */
+	size_t nr, cap;
+};
+
+struct mm_struct {
+	struct pw_machine *m;
+	pgd_t *pgd;
+	uint64_t pgd_pfn;
+	bool kernel;
+	pthread_rwlock_t mmap_lock;
+	atomic_int readers;  /* read holds, as assertions see them */
+	atomic_int writer;   /* write hold, as assertions see it */
+	struct vm_area_struct **vmas; /* sorted by vm_start */
+	size_t nr_vmas, cap_vmas;
+	struct vm_area_struct **by_id; /* index id - 1 */
+	size_t nr_ids, cap_ids;
+	struct pw_spinlock page_table_lock;
+	atomic_long ptl_held;
+};
+
+struct pw_machine {
+	struct pw_machine_config cfg;
+	struct pw_geometry geo;
+	bool trivial[PW_NR_LEVELS]; /* never none/bad, always present */
+	uint64_t *mem;              /* frames * 512 entries */
+	size_t mem_bytes;
+	struct page *pages;
+	size_t pages_bytes;
+	pthread_mutex_t alloc_lock;
+	uint64_t next_table;        /* bump pointer in the table region */
+	uint64_t *free_tables;      /* stack of freed table frames */
+	size_t nr_free, cap_free;
+	int64_t alloc_budget;       /* walker allocations left; < 0: no limit */
+	pw_event_fn hook;
+	void *hook_ctx;
+	struct pw_machine_stats stats;
+	struct mm_struct *init_mm;
+	struct mm_struct **mms;
+	size_t nr_mms;
+	struct address_space **maps;
+	size_t nr_maps;
+};
+
+/* ---- events ---------------------------------------------------------- */
+
+void pw_emit(struct pw_machine *m, const struct pw_event *ev);
+void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
+		    enum pw_assert what);
+void pw_warn(struct pw_machine *m);
+void pw_report_bad(struct pw_machine *m, enum pw_level level, uint64_t value);
+
+/* ---- geometry --------------------------------------------------------- */
+
+static inline unsigned long pw_index(const struct pw_machine *m,
+				     enum pw_level l, unsigned long addr)
+{
+	return (addr >> m->geo.shift[l]) & (PW_PTRS_PER_TABLE - 1);
+}
+
+/* The kernel's pXd_addr_end: the next boundary of level @l, or @end. */
+static inline unsigned long pw_addr_end(const struct pw_machine *m,
+					enum pw_level l, unsigned long addr,
+					unsigned long end)
+{
+	unsigned long size = 1UL << m->geo.shift[l];
+	unsigned long boundary = (addr + size) & ~(size - 1);
+
+	return (boundary - 1 < end - 1) ? boundary : end;
+}
+
+/* ---- entry predicates -------------------------------------------------- */
+
+static inline bool pw_pfn_valid(const struct pw_machine *m, uint64_t pfn)
+{
+	return pfn < m->cfg.frames;
+}
+
+static inline bool lvl_none(const struct pw_machine *m, enum pw_level l,
+			    uint64_t v)
+{
+	return !m->trivial[l] && v == 0;
+}
+
+static inline bool lvl_present(const struct pw_machine *m, enum pw_level l,
+			       uint64_t v)
+{
+	return m->trivial[l] || (v & PW_PAGE_PRESENT);
+}
+
+/* pud_leaf / pmd_leaf / pXd_trans_huge: present and huge. */
+static inline bool lvl_leaf(const struct pw_machine *m, enum pw_level l,
+			    uint64_t v)
+{
+	return !m->trivial[l] &&
+	       (v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) ==
+		       (PW_PAGE_PRESENT | PW_PAGE_HUGE);
+}
+
+/* The table an entry points to, or NULL when its PFN is beyond memory. */
+static inline uint64_t *pw_table_of(const struct pw_machine *m, uint64_t v)
+{
+	uint64_t pfn = pw_entry_pfn(v);
+
+	return pw_pfn_valid(m, pfn) ? m->mem + pfn * PW_PTRS_PER_TABLE : NULL;
+}
+
+/* The frame that holds entry @p. */
+static inline uint64_t pw_frame_of(const struct pw_machine *m,
+				   const uint64_t *p)
+{
+	return (uint64_t)(p - m->mem) / PW_PTRS_PER_TABLE;
+}
+
+/*
+ * pXd_offset: the entry of level @l covering @addr under the entry @parent
+ * of the level above.  A folded level shares its parent's entry.  NULL when
+ * @parent points beyond memory (garbage the kernel would dereference).
+ */
+static inline uint64_t *pw_offset(const struct pw_machine *m, enum pw_level l,
+				  uint64_t *parent, unsigned long addr)
+{
+	uint64_t *table;
+
+	if (m->geo.folded[l])
+		return parent;
+	table = pw_table_of(m, *parent);
+	return table ? table + pw_index(m, l, addr) : NULL;
+}
+
+static inline pgd_t *pw_pgd_offset(const struct pw_machine *m, pgd_t *pgd,
+				   unsigned long addr)
+{
+	return pgd + pw_index(m, PW_LEVEL_PGD, addr);
+}
+
+/*
+ * pgd_none_or_clear_bad / p4d_none_or_clear_bad: a bad entry (not present,
+ * huge, or beyond memory) is reported and cleared.
+ */
+static inline bool pw_none_or_clear_bad(struct pw_machine *m, enum pw_level l,
+					uint64_t *p)
+{
+	uint64_t v;
+
+	if (m->trivial[l])
+		return false;
+	v = *p;
+	if (v == 0)
+		return true;
+	if (!(v & PW_PAGE_PRESENT) || (v & PW_PAGE_HUGE) ||
+	    !pw_pfn_valid(m, pw_entry_pfn(v))) {
+		pw_report_bad(m, l, v);
+		*p = 0;
+		return true;
+	}
+	return false;
+}
+
+/* ---- locks ------------------------------------------------------------- */
+
+static inline void pw_spin_lock(struct mm_struct *mm, spinlock_t *l)
+{
+	while (atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+		while (atomic_load_explicit(&l->v, memory_order_relaxed))
+			;
+	atomic_fetch_add_explicit(&mm->ptl_held, 1, memory_order_relaxed);
+}
+
+static inline void pw_spin_unlock(struct mm_struct *mm, spinlock_t *l)
+{
+	atomic_fetch_sub_explicit(&mm->ptl_held, 1, memory_order_relaxed);
+	atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
+/* The split lock of the table that holds entry @p (pte and pmd locks). */
+static inline spinlock_t *pw_table_lock(struct pw_machine *m, uint64_t *p)
+{
+	return &m->pages[pw_frame_of(m, p)].ptl;
+}
+
+void mmap_assert_locked(struct mm_struct *mm);
+void mmap_assert_write_locked(struct mm_struct *mm);
+void vma_start_write(struct vm_area_struct *vma);
+void vma_assert_locked(struct vm_area_struct *vma);
+void vma_assert_write_locked(struct vm_area_struct *vma);
+
+/* ---- the machine's operations ------------------------------------------ */
+
+/*
+ * pte_offset_map: the PTE under @pmdp, or NULL for none, migration,
+ * trans-huge, and bad entries (reported and cleared).
+ */
+pte_t *pw_pte_offset_map(struct pw_machine *m, pmd_t *pmdp, unsigned long addr);
+
+/* __p4d_alloc .. __pte_alloc: one walker allocation into @slot (level
+ * @l's entry); 0 or -ENOMEM. */
+int pw_table_alloc_into(struct mm_struct *mm, uint64_t *slot);
+
+/* Setup allocation (no budget): a zeroed table's PFN, or 0 when none. */
+uint64_t pw_table_alloc(struct pw_machine *m);
+void pw_table_free(struct pw_machine *m, uint64_t pfn);
+
+void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
+		       unsigned long addr);
+void pw_split_huge_pud(struct vm_area_struct *vma, pud_t *pud,
+		       unsigned long addr);
+pte_t *pw_hugetlb_walk(struct vm_area_struct *vma, unsigned long addr,
+		       unsigned long sz);
+struct page *pw_vm_normal_page(struct vm_area_struct *vma, unsigned long addr,
+			       pte_t pte);
+struct page *pw_vm_normal_page_pmd(struct vm_area_struct *vma,
+				   unsigned long addr, pmd_t pmd);
+
+#endif /* PW_INTERNAL_H */

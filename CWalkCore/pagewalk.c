@@ -1,0 +1,798 @@
+/*
+ * pagewalk.c - the page-table walker: walk_page_range() and friends, and
+ * folio_walk_start() / folio_walk_end(), with the semantics of the
+ * kernel's mm/pagewalk.c (see MODEL.md for the machine underneath).
+ *
+ * One function per level, top to bottom: each visits the entries of its
+ * level in [addr, end), reports holes, calls the level's callback, honours
+ * walk->action, and descends when a handler below needs it.
+ */
+#include "internal.h"
+
+#define PAGE_SIZE PW_PAGE_SIZE
+
+/* The depth a hole is reported at, skipping folded levels. */
+static int real_depth(const struct pw_machine *m, int depth)
+{
+	if (depth == 3 && m->geo.folded[PW_LEVEL_PMD])
+		depth = 2;
+	if (depth == 2 && m->geo.folded[PW_LEVEL_PUD])
+		depth = 1;
+	if (depth == 1 && m->geo.folded[PW_LEVEL_P4D])
+		depth = 0;
+	return depth;
+}
+
+static bool has_pte_handler(const struct mm_walk_ops *ops)
+{
+	return ops->pte_entry || ops->pte_range;
+}
+
+/* ---- PTE level ------------------------------------------------------------ */
+
+/* Installs one PTE over an empty slot. */
+static int install_one(pte_t *pte, unsigned long addr, struct mm_walk *walk)
+{
+	pte_t new_pte = 0;
+	int err = walk->ops->install_pte(addr, addr + PAGE_SIZE, &new_pte, walk);
+
+	if (err)
+		return err;
+	*pte = new_pte;
+	if (walk->no_vma)
+		pw_warn(walk->mm->m); /* update_mmu_cache needs a VMA */
+	return 0;
+}
+
+/* With install_pte and pte_range: runs of populated PTEs go to pte_range. */
+static int walk_pte_runs_installing(pte_t *pte, unsigned long addr,
+				    unsigned long end, struct mm_walk *walk)
+{
+	pte_t *run = NULL;
+	unsigned long run_addr = 0;
+	int err = 0;
+
+	for (; addr < end; addr += PAGE_SIZE, pte++) {
+		if (*pte != 0) {
+			if (!run) {
+				run = pte;
+				run_addr = addr;
+			}
+			continue;
+		}
+		if (run) {
+			err = walk->ops->pte_range(run, run_addr, addr, walk);
+			run = NULL;
+			if (err)
+				return err;
+		}
+		err = install_one(pte, addr, walk);
+		if (err)
+			return err;
+	}
+	return run ? walk->ops->pte_range(run, run_addr, end, walk) : 0;
+}
+
+static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
+				unsigned long end, struct mm_walk *walk)
+{
+	const struct mm_walk_ops *ops = walk->ops;
+	int err = 0;
+
+	if (ops->pte_range)
+		return ops->install_pte ?
+			       walk_pte_runs_installing(pte, addr, end, walk) :
+			       ops->pte_range(pte, addr, end, walk);
+
+	if (!ops->install_pte) {
+		/* The hot loop: every PTE to pte_entry. */
+		for (;;) {
+			err = ops->pte_entry(pte, addr, addr + PAGE_SIZE, walk);
+			if (err || addr >= end - PAGE_SIZE)
+				return err;
+			addr += PAGE_SIZE;
+			pte++;
+		}
+	}
+
+	for (;;) {
+		if (*pte == 0)
+			err = install_one(pte, addr, walk);
+		else if (ops->pte_entry) /* MODEL.md: without pte_entry, skipped */
+			err = ops->pte_entry(pte, addr, addr + PAGE_SIZE, walk);
+		if (err || addr >= end - PAGE_SIZE)
+			return err;
+		addr += PAGE_SIZE;
+		pte++;
+	}
+}
+
+static int walk_pte_range(pmd_t *pmd, unsigned long addr, unsigned long end,
+			  struct mm_walk *walk)
+{
+	struct mm_struct *mm = walk->mm;
+	struct pw_machine *m = mm->m;
+	pte_t *pte;
+	int err = 0;
+
+	if (walk->no_vma) {
+		if (mm->kernel || addr >= m->geo.task_size) {
+			/* pte_offset_kernel checks nothing; a table beyond
+			 * memory is garbage, skipped rather than read. */
+			pte_t *table = pw_table_of(m, *pmd);
+
+			if (!table)
+				return 0;
+			pte = table + pw_index(m, PW_LEVEL_PTE, addr);
+		} else {
+			pte = pw_pte_offset_map(m, pmd, addr);
+		}
+		if (pte)
+			err = walk_pte_range_inner(pte, addr, end, walk);
+	} else {
+		pte = pw_pte_offset_map(m, pmd, addr);
+		if (pte) {
+			spinlock_t *ptl = pw_table_lock(m, pte);
+
+			pw_spin_lock(mm, ptl);
+			err = walk_pte_range_inner(pte, addr, end, walk);
+			pw_spin_unlock(mm, ptl);
+		}
+	}
+	if (!pte)
+		walk->action = ACTION_AGAIN;
+	return err;
+}
+
+/* ---- PMD level --------------------------------------------------------------- */
+
+static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
+			  struct mm_walk *walk)
+{
+	struct pw_machine *m = walk->mm->m;
+	const struct mm_walk_ops *ops = walk->ops;
+	bool has_handler = has_pte_handler(ops);
+	bool has_install = ops->install_pte;
+	int depth = real_depth(m, 3);
+	unsigned long next;
+	pmd_t *pmd;
+	int err = 0;
+
+	pmd = pw_offset(m, PW_LEVEL_PMD, pud, addr);
+	if (!pmd)
+		return 0;
+	do {
+again:
+		next = pw_addr_end(m, PW_LEVEL_PMD, addr, end);
+		if (lvl_none(m, PW_LEVEL_PMD, *pmd)) {
+			if (has_install)
+				err = pw_table_alloc_into(walk->mm, pmd);
+			else if (ops->pte_hole)
+				err = ops->pte_hole(addr, next, depth, walk);
+			if (err)
+				break;
+			if (!has_install)
+				continue;
+		}
+
+		walk->action = ACTION_SUBTREE;
+		if (ops->pmd_entry)
+			err = ops->pmd_entry(pmd, addr, next, walk);
+		if (err)
+			break;
+		if (walk->action == ACTION_AGAIN)
+			goto again;
+		if (walk->action == ACTION_CONTINUE)
+			continue;
+
+		if (!has_handler) {
+			if (!has_install)
+				continue;
+			/* Only installing: leave present huge pages alone. */
+			if (lvl_leaf(m, PW_LEVEL_PMD, *pmd))
+				continue;
+		}
+
+		if (walk->vma)
+			pw_split_huge_pmd(walk->vma, pmd, addr);
+		else if (lvl_leaf(m, PW_LEVEL_PMD, *pmd) ||
+			 !lvl_present(m, PW_LEVEL_PMD, *pmd))
+			continue;
+
+		err = walk_pte_range(pmd, addr, next, walk);
+		if (err)
+			break;
+		if (walk->action == ACTION_AGAIN)
+			goto again;
+	} while (pmd++, addr = next, addr != end);
+
+	return err;
+}
+
+/* ---- PUD level --------------------------------------------------------------- */
+
+static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
+			  struct mm_walk *walk)
+{
+	struct pw_machine *m = walk->mm->m;
+	const struct mm_walk_ops *ops = walk->ops;
+	bool has_handler = ops->pmd_entry || has_pte_handler(ops);
+	bool has_install = ops->install_pte;
+	int depth = real_depth(m, 2);
+	unsigned long next;
+	pud_t *pud;
+	int err = 0;
+
+	pud = pw_offset(m, PW_LEVEL_PUD, p4d, addr);
+	if (!pud)
+		return 0;
+	do {
+again:
+		next = pw_addr_end(m, PW_LEVEL_PUD, addr, end);
+		if (lvl_none(m, PW_LEVEL_PUD, *pud)) {
+			if (has_install)
+				err = pw_table_alloc_into(walk->mm, pud);
+			else if (ops->pte_hole)
+				err = ops->pte_hole(addr, next, depth, walk);
+			if (err)
+				break;
+			if (!has_install)
+				continue;
+		}
+
+		walk->action = ACTION_SUBTREE;
+		if (ops->pud_entry)
+			err = ops->pud_entry(pud, addr, next, walk);
+		if (err)
+			break;
+		if (walk->action == ACTION_AGAIN)
+			goto again;
+		if (walk->action == ACTION_CONTINUE)
+			continue;
+
+		if (!has_handler) {
+			if (!has_install)
+				continue;
+			if (lvl_leaf(m, PW_LEVEL_PUD, *pud))
+				continue;
+		}
+
+		if (walk->vma)
+			pw_split_huge_pud(walk->vma, pud, addr);
+		else if (lvl_leaf(m, PW_LEVEL_PUD, *pud) ||
+			 !lvl_present(m, PW_LEVEL_PUD, *pud))
+			continue;
+
+		if (lvl_none(m, PW_LEVEL_PUD, *pud))
+			goto again;
+
+		err = walk_pmd_range(pud, addr, next, walk);
+		if (err)
+			break;
+	} while (pud++, addr = next, addr != end);
+
+	return err;
+}
+
+/* ---- P4D and PGD levels ------------------------------------------------------ */
+
+static int walk_p4d_range(pgd_t *pgd, unsigned long addr, unsigned long end,
+			  struct mm_walk *walk)
+{
+	struct pw_machine *m = walk->mm->m;
+	const struct mm_walk_ops *ops = walk->ops;
+	bool has_handler = ops->pud_entry || ops->pmd_entry ||
+			   has_pte_handler(ops);
+	bool has_install = ops->install_pte;
+	int depth = real_depth(m, 1);
+	unsigned long next;
+	p4d_t *p4d;
+	int err = 0;
+
+	p4d = pw_offset(m, PW_LEVEL_P4D, pgd, addr);
+	if (!p4d)
+		return 0;
+	do {
+		next = pw_addr_end(m, PW_LEVEL_P4D, addr, end);
+		if (pw_none_or_clear_bad(m, PW_LEVEL_P4D, p4d)) {
+			if (has_install)
+				err = pw_table_alloc_into(walk->mm, p4d);
+			else if (ops->pte_hole)
+				err = ops->pte_hole(addr, next, depth, walk);
+			if (err)
+				break;
+			if (!has_install)
+				continue;
+		}
+		if (ops->p4d_entry) {
+			err = ops->p4d_entry(p4d, addr, next, walk);
+			if (err)
+				break;
+		}
+		if (has_handler || has_install)
+			err = walk_pud_range(p4d, addr, next, walk);
+		if (err)
+			break;
+	} while (p4d++, addr = next, addr != end);
+
+	return err;
+}
+
+static int walk_pgd_range(unsigned long addr, unsigned long end,
+			  struct mm_walk *walk)
+{
+	struct pw_machine *m = walk->mm->m;
+	const struct mm_walk_ops *ops = walk->ops;
+	bool has_handler = ops->p4d_entry || ops->pud_entry || ops->pmd_entry ||
+			   has_pte_handler(ops);
+	bool has_install = ops->install_pte;
+	pgd_t *base = walk->pgd ? walk->pgd : walk->mm->pgd;
+	unsigned long next;
+	pgd_t *pgd;
+	int err = 0;
+
+	do {
+		/* Index bits above the VA bits are ignored: the top table
+		 * wraps instead of running off its frame. */
+		pgd = pw_pgd_offset(m, base, addr);
+		next = pw_addr_end(m, PW_LEVEL_PGD, addr, end);
+		if (pw_none_or_clear_bad(m, PW_LEVEL_PGD, pgd)) {
+			if (has_install)
+				err = pw_table_alloc_into(walk->mm, pgd);
+			else if (ops->pte_hole)
+				err = ops->pte_hole(addr, next, 0, walk);
+			if (err)
+				break;
+			if (!has_install)
+				continue;
+		}
+		if (ops->pgd_entry) {
+			err = ops->pgd_entry(pgd, addr, next, walk);
+			if (err)
+				break;
+		}
+		if (has_handler || has_install)
+			err = walk_p4d_range(pgd, addr, next, walk);
+		if (err)
+			break;
+	} while (addr = next, addr != end);
+
+	return err;
+}
+
+/* ---- hugetlb ------------------------------------------------------------------- */
+
+static int walk_hugetlb_range(unsigned long addr, unsigned long end,
+			      struct mm_walk *walk)
+{
+	struct vm_area_struct *vma = walk->vma;
+	const struct mm_walk_ops *ops = walk->ops;
+	unsigned long sz = 1UL << vma->hugetlb_shift;
+	unsigned long hmask = ~(sz - 1);
+	unsigned long next, boundary;
+	pte_t *pte;
+	int err = 0;
+
+	do {
+		boundary = (addr & hmask) + sz;
+		next = boundary < end ? boundary : end;
+		pte = pw_hugetlb_walk(vma, addr & hmask, sz);
+		if (pte)
+			err = ops->hugetlb_entry(pte, hmask, addr, next, walk);
+		else if (ops->pte_hole)
+			err = ops->pte_hole(addr, next, -1, walk);
+		if (err)
+			break;
+	} while (addr = next, addr != end);
+
+	return err;
+}
+
+/* ---- one VMA ------------------------------------------------------------------- */
+
+/*
+ * 0: walk the VMA; 1: skip it; negative: abort.  Without test_walk a
+ * PFNMAP VMA is skipped, reported as a hole when pte_hole is set.
+ */
+static int walk_page_test(unsigned long start, unsigned long end,
+			  struct mm_walk *walk)
+{
+	const struct mm_walk_ops *ops = walk->ops;
+
+	if (ops->test_walk)
+		return ops->test_walk(start, end, walk);
+	if (walk->vma->vm_flags & VM_PFNMAP) {
+		int err = 1;
+
+		if (ops->pte_hole)
+			err = ops->pte_hole(start, end, -1, walk);
+		return err ? err : 1;
+	}
+	return 0;
+}
+
+static int __walk_page_range(unsigned long start, unsigned long end,
+			     struct mm_walk *walk)
+{
+	struct vm_area_struct *vma = walk->vma;
+	const struct mm_walk_ops *ops = walk->ops;
+	bool is_hugetlb = vma->vm_flags & VM_HUGETLB;
+	int err = 0;
+
+	if (ops->install_pte && is_hugetlb)
+		return -EINVAL;
+	if (ops->pre_vma) {
+		err = ops->pre_vma(start, end, walk);
+		if (err)
+			return err;
+	}
+	if (is_hugetlb) {
+		if (ops->hugetlb_entry)
+			err = walk_hugetlb_range(start, end, walk);
+	} else {
+		err = walk_pgd_range(start, end, walk);
+	}
+	if (ops->post_vma)
+		ops->post_vma(walk);
+	return err;
+}
+
+/* ---- locks and checks ------------------------------------------------------------ */
+
+static void process_mm_walk_lock(struct mm_struct *mm, enum page_walk_lock lock)
+{
+	if (lock == PGWALK_RDLOCK)
+		mmap_assert_locked(mm);
+	else if (lock != PGWALK_VMA_RDLOCK_VERIFY)
+		mmap_assert_write_locked(mm);
+}
+
+static void process_vma_walk_lock(struct vm_area_struct *vma,
+				  enum page_walk_lock lock)
+{
+	switch (lock) {
+	case PGWALK_WRLOCK:
+		vma_start_write(vma);
+		break;
+	case PGWALK_WRLOCK_VERIFY:
+		vma_assert_write_locked(vma);
+		break;
+	case PGWALK_VMA_RDLOCK_VERIFY:
+		vma_assert_locked(vma);
+		break;
+	case PGWALK_RDLOCK:
+		break;
+	}
+}
+
+/* Only walk_page_range_mm() may install PTEs. */
+static bool check_ops_valid(const struct mm_walk_ops *ops)
+{
+	return !ops->install_pte;
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
+		       unsigned long end, const struct mm_walk_ops *ops,
+		       void *private)
+{
+	struct mm_walk walk = { .ops = ops, .mm = mm, .private = private };
+	struct vm_area_struct *vma;
+	unsigned long next;
+	int err = 0;
+
+	if (start >= end || !mm)
+		return -EINVAL;
+	process_mm_walk_lock(mm, ops->walk_lock);
+
+	vma = find_vma(mm, start);
+	do {
+		if (!vma) { /* after the last VMA */
+			walk.vma = NULL;
+			next = end;
+			if (ops->pte_hole)
+				err = ops->pte_hole(start, next, -1, &walk);
+		} else if (start < vma->vm_start) { /* a gap before a VMA */
+			walk.vma = NULL;
+			next = end < vma->vm_start ? end : vma->vm_start;
+			if (ops->pte_hole)
+				err = ops->pte_hole(start, next, -1, &walk);
+		} else { /* inside a VMA */
+			process_vma_walk_lock(vma, ops->walk_lock);
+			walk.vma = vma;
+			next = end < vma->vm_end ? end : vma->vm_end;
+			vma = find_vma(mm, vma->vm_end);
+
+			err = walk_page_test(start, next, &walk);
+			if (err > 0) {
+				/* Positive values only steer the walk. */
+				err = 0;
+				continue;
+			}
+			if (err < 0)
+				break;
+			err = __walk_page_range(start, next, &walk);
+		}
+		if (err)
+			break;
+	} while (start = next, start < end);
+
+	return err;
+}
+
+int walk_page_range(struct mm_struct *mm, unsigned long start,
+		    unsigned long end, const struct mm_walk_ops *ops,
+		    void *private)
+{
+	if (!check_ops_valid(ops))
+		return -EINVAL;
+	return walk_page_range_mm(mm, start, end, ops, private);
+}
+
+int walk_kernel_page_table_range_lockless(struct pw_machine *m,
+					  unsigned long start,
+					  unsigned long end,
+					  const struct mm_walk_ops *ops,
+					  pgd_t *pgd, void *private)
+{
+	struct mm_walk walk = { .ops = ops, .mm = m->init_mm, .pgd = pgd,
+				.private = private, .no_vma = true };
+
+	if (start >= end || !check_ops_valid(ops))
+		return -EINVAL;
+	return walk_pgd_range(start, end, &walk);
+}
+
+int walk_kernel_page_table_range(struct pw_machine *m, unsigned long start,
+				 unsigned long end,
+				 const struct mm_walk_ops *ops, pgd_t *pgd,
+				 void *private)
+{
+	if (start >= end || !check_ops_valid(ops))
+		return -EINVAL;
+	mmap_assert_locked(m->init_mm);
+	return walk_kernel_page_table_range_lockless(m, start, end, ops, pgd,
+						     private);
+}
+
+int walk_page_range_debug(struct mm_struct *mm, unsigned long start,
+			  unsigned long end, const struct mm_walk_ops *ops,
+			  pgd_t *pgd, void *private)
+{
+	struct mm_walk walk = { .ops = ops, .mm = mm, .pgd = pgd,
+				.private = private, .no_vma = true };
+
+	if (mm && mm->kernel)
+		return walk_kernel_page_table_range(mm->m, start, end, ops, pgd,
+						    private);
+	if (start >= end || !mm || !check_ops_valid(ops))
+		return -EINVAL;
+	mmap_assert_write_locked(mm);
+	return walk_pgd_range(start, end, &walk);
+}
+
+int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
+			unsigned long end, const struct mm_walk_ops *ops,
+			void *private)
+{
+	struct mm_walk walk = { .ops = ops, .mm = vma->vm_mm, .vma = vma,
+				.private = private };
+
+	if (start >= end || !walk.mm)
+		return -EINVAL;
+	if (start < vma->vm_start || end > vma->vm_end)
+		return -EINVAL;
+	if (!check_ops_valid(ops))
+		return -EINVAL;
+	process_mm_walk_lock(walk.mm, ops->walk_lock);
+	process_vma_walk_lock(vma, ops->walk_lock);
+	return __walk_page_range(start, end, &walk);
+}
+
+int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops,
+		  void *private)
+{
+	struct mm_walk walk = { .ops = ops, .mm = vma->vm_mm, .vma = vma,
+				.private = private };
+
+	if (!walk.mm || !check_ops_valid(ops))
+		return -EINVAL;
+	process_mm_walk_lock(walk.mm, ops->walk_lock);
+	process_vma_walk_lock(vma, ops->walk_lock);
+	return __walk_page_range(vma->vm_start, vma->vm_end, &walk);
+}
+
+int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
+		      unsigned long nr, const struct mm_walk_ops *ops,
+		      void *private)
+{
+	struct mm_walk walk = { .ops = ops, .private = private };
+	unsigned long last = first_index + nr - 1;
+	unsigned long vba, vea, cba, cea, start_addr, end_addr;
+	size_t i;
+	int err = 0;
+
+	if (!check_ops_valid(ops))
+		return -EINVAL;
+	if (!atomic_load(&mapping->i_mmap_held))
+		pw_assert_fail(mapping->m, NULL, PW_ASSERT_I_MMAP_HELD);
+	for (i = 0; i < mapping->nr; i++) {
+		struct vm_area_struct *vma = mapping->vmas[i];
+		unsigned long pages = (vma->vm_end - vma->vm_start) >> PW_PAGE_SHIFT;
+
+		/* vma_interval_tree_foreach: page offsets overlapping
+		 * [first_index, last]. */
+		vba = vma->vm_pgoff;
+		vea = vba + pages;
+		if (!(vba <= last && first_index <= vea - 1))
+			continue;
+		cba = first_index > vba ? first_index : vba;
+		cea = first_index + nr < vea ? first_index + nr : vea;
+		start_addr = ((cba - vba) << PW_PAGE_SHIFT) + vma->vm_start;
+		end_addr = ((cea - vba) << PW_PAGE_SHIFT) + vma->vm_start;
+		if (start_addr >= end_addr)
+			continue;
+
+		walk.vma = vma;
+		walk.mm = vma->vm_mm;
+		err = walk_page_test(vma->vm_start, vma->vm_end, &walk);
+		if (err > 0) {
+			err = 0;
+			break;
+		} else if (err < 0) {
+			break;
+		}
+		err = __walk_page_range(start_addr, end_addr, &walk);
+		if (err)
+			break;
+	}
+	return err;
+}
+
+/* ---- folio_walk ---------------------------------------------------------------------- */
+
+struct folio *folio_walk_start(struct folio_walk *fw,
+			       struct vm_area_struct *vma, unsigned long addr,
+			       folio_walk_flags_t flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct pw_machine *m = mm->m;
+	unsigned long entry_size;
+	bool expose_page = true;
+	struct page *page = NULL;
+	pgd_t *pgdp;
+	p4d_t *p4dp;
+	pud_t *pudp, pud;
+	pmd_t *pmdp, pmd;
+	pte_t *ptep, pte;
+	spinlock_t *ptl;
+	uint64_t nth;
+
+	mmap_assert_locked(mm);
+	fw->vma = vma;
+
+	if (addr < vma->vm_start || addr >= vma->vm_end) {
+		pw_warn(m);
+		goto not_found;
+	}
+
+	pgdp = pw_pgd_offset(m, mm->pgd, addr);
+	if (pw_none_or_clear_bad(m, PW_LEVEL_PGD, pgdp))
+		goto not_found;
+	p4dp = pw_offset(m, PW_LEVEL_P4D, pgdp, addr);
+	if (!p4dp || pw_none_or_clear_bad(m, PW_LEVEL_P4D, p4dp))
+		goto not_found;
+	pudp = pw_offset(m, PW_LEVEL_PUD, p4dp, addr);
+	if (!pudp)
+		goto not_found;
+	pud = *pudp;
+	if (lvl_none(m, PW_LEVEL_PUD, pud))
+		goto not_found;
+	if (!lvl_present(m, PW_LEVEL_PUD, pud) || lvl_leaf(m, PW_LEVEL_PUD, pud)) {
+		ptl = &mm->page_table_lock;
+		pw_spin_lock(mm, ptl);
+		pud = *pudp;
+		entry_size = 1UL << m->geo.shift[PW_LEVEL_PUD];
+		fw->level = FW_LEVEL_PUD;
+		fw->pudp = pudp;
+		fw->pud = pud;
+		if (!lvl_present(m, PW_LEVEL_PUD, pud) || (pud & PW_PAGE_SPECIAL) ||
+		    !pw_pfn_valid(m, pw_entry_pfn(pud))) {
+			pw_spin_unlock(mm, ptl);
+			goto not_found;
+		} else if (!lvl_leaf(m, PW_LEVEL_PUD, pud)) {
+			pw_spin_unlock(mm, ptl);
+			goto pmd_table;
+		}
+		page = &m->pages[pw_entry_pfn(pud)];
+		goto found;
+	}
+
+pmd_table:
+	pmdp = pw_offset(m, PW_LEVEL_PMD, pudp, addr);
+	if (!pmdp)
+		goto not_found;
+	pmd = *pmdp;
+	if (lvl_none(m, PW_LEVEL_PMD, pmd))
+		goto not_found;
+	if (!lvl_present(m, PW_LEVEL_PMD, pmd) || lvl_leaf(m, PW_LEVEL_PMD, pmd)) {
+		ptl = pw_table_lock(m, pmdp);
+		pw_spin_lock(mm, ptl);
+		pmd = *pmdp;
+		entry_size = 1UL << m->geo.shift[PW_LEVEL_PMD];
+		fw->level = FW_LEVEL_PMD;
+		fw->pmdp = pmdp;
+		fw->pmd = pmd;
+		if (lvl_none(m, PW_LEVEL_PMD, pmd)) {
+			pw_spin_unlock(mm, ptl);
+			goto not_found;
+		} else if (lvl_present(m, PW_LEVEL_PMD, pmd) &&
+			   !lvl_leaf(m, PW_LEVEL_PMD, pmd)) {
+			pw_spin_unlock(mm, ptl);
+			goto pte_table;
+		} else if (lvl_present(m, PW_LEVEL_PMD, pmd)) {
+			page = pw_vm_normal_page_pmd(vma, addr, pmd);
+			if (page)
+				goto found;
+			if ((flags & FW_ZEROPAGE) && m->cfg.huge_zero_pfn &&
+			    pw_entry_pfn(pmd) == m->cfg.huge_zero_pfn &&
+			    pw_pfn_valid(m, m->cfg.huge_zero_pfn)) {
+				page = &m->pages[m->cfg.huge_zero_pfn];
+				expose_page = false;
+				goto found;
+			}
+		} else if ((flags & FW_MIGRATION) && pw_is_migration_entry(pmd) &&
+			   pw_pfn_valid(m, pw_swp_offset(pmd))) {
+			page = &m->pages[pw_swp_offset(pmd)];
+			expose_page = false;
+			goto found;
+		}
+		pw_spin_unlock(mm, ptl);
+		goto not_found;
+	}
+
+pte_table:
+	ptep = pw_pte_offset_map(m, pmdp, addr);
+	if (!ptep)
+		goto not_found;
+	ptl = pw_table_lock(m, ptep);
+	pw_spin_lock(mm, ptl);
+	pte = *ptep;
+	entry_size = PAGE_SIZE;
+	fw->level = FW_LEVEL_PTE;
+	fw->ptep = ptep;
+	fw->pte = pte;
+	if (pte & PW_PAGE_PRESENT) {
+		page = pw_vm_normal_page(vma, addr, pte);
+		if (page)
+			goto found;
+		if ((flags & FW_ZEROPAGE) && pw_entry_pfn(pte) == m->cfg.zero_pfn &&
+		    pw_pfn_valid(m, m->cfg.zero_pfn)) {
+			page = &m->pages[m->cfg.zero_pfn];
+			expose_page = false;
+			goto found;
+		}
+	} else if (pte != 0) {
+		if ((flags & FW_MIGRATION) && pw_is_migration_entry(pte) &&
+		    pw_pfn_valid(m, pw_swp_offset(pte))) {
+			page = &m->pages[pw_swp_offset(pte)];
+			expose_page = false;
+			goto found;
+		}
+	}
+	pw_spin_unlock(mm, ptl);
+not_found:
+	return NULL;
+found:
+	/* The page at @addr: an offset from the mapped page, not the folio. */
+	nth = pw_page_to_pfn(m, page) + ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
+	fw->page = expose_page && pw_pfn_valid(m, nth) ? &m->pages[nth] : NULL;
+	fw->ptl = ptl;
+	return pw_page_folio(m, page);
+}
+
+void folio_walk_end(struct folio_walk *fw, struct vm_area_struct *vma)
+{
+	pw_spin_unlock(vma->vm_mm, fw->ptl);
+}

@@ -1,0 +1,669 @@
+/*
+ * pagewalk.h - the Linux kernel's page-table walker, in user space.
+ *
+ * PageWalk reproduces mm/pagewalk.c and include/linux/pagewalk.h over a
+ * simulated machine: physical memory made of 4 KiB frames, x86-64-format
+ * page tables of 2 to 5 levels that live in those frames, VMAs, folios and
+ * locks.  The walk API below keeps the kernel's names and signatures; the
+ * machine API (prefixed pw_) is what an embedder needs to build a machine,
+ * map VMAs, write entries and observe what the walker did.
+ *
+ * The semantics, including the few departures from the kernel, are those of
+ * the conformance model (shared/conformance/MODEL.md in the project, copied
+ * to Tests/Conformance/MODEL.md).  Plain C11; no compiler extensions.
+ */
+#ifndef PAGEWALK_H
+#define PAGEWALK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Entries and geometry                                                      */
+/* ------------------------------------------------------------------------ */
+
+/** A top-level (PGD) entry: 64 bits in the x86-64 layout. */
+typedef uint64_t pgd_t;
+/** A P4D entry (the level under the PGD; folded below 5 levels). */
+typedef uint64_t p4d_t;
+/** A PUD entry (1 GiB per entry with 4 KiB pages). */
+typedef uint64_t pud_t;
+/** A PMD entry (2 MiB per entry). */
+typedef uint64_t pmd_t;
+/** A PTE: one 4 KiB page. */
+typedef uint64_t pte_t;
+
+/** Size of a page and of a page-table frame, in bytes. */
+#define PW_PAGE_SIZE 4096UL
+/** log2 of PW_PAGE_SIZE. */
+#define PW_PAGE_SHIFT 12
+/** Entries in every real page table. */
+#define PW_PTRS_PER_TABLE 512
+
+/** Entry bit: the entry is present (valid for the MMU). */
+#define PW_PAGE_PRESENT (1ULL << 0)
+/** Entry bit: writable. */
+#define PW_PAGE_RW (1ULL << 1)
+/** Entry bit: user-accessible. */
+#define PW_PAGE_USER (1ULL << 2)
+/** Entry bit: accessed. */
+#define PW_PAGE_ACCESSED (1ULL << 5)
+/** Entry bit: dirty. */
+#define PW_PAGE_DIRTY (1ULL << 6)
+/** Entry bit: a leaf above the PTE level (PSE). */
+#define PW_PAGE_HUGE (1ULL << 7)
+/** Entry bit: global. */
+#define PW_PAGE_GLOBAL (1ULL << 8)
+/** Entry bit: special mapping (no struct page to account). */
+#define PW_PAGE_SPECIAL (1ULL << 9)
+/** Entry bit: soft-dirty. */
+#define PW_PAGE_SOFT_DIRTY (1ULL << 11)
+/** Entry bit: no-execute. */
+#define PW_PAGE_NX (1ULL << 63)
+/** Mask of the PFN field (bits 12..51) of a present entry. */
+#define PW_PFN_MASK 0x000ffffffffff000ULL
+/** What table allocation writes into a parent entry, less the PFN:
+ *  PRESENT|RW|USER|ACCESSED|DIRTY. */
+#define PW_PAGE_TABLE 0x67ULL
+
+/** Swap type of a hardware-poison entry. */
+#define PW_SWP_HWPOISON 24
+/** Swap type of a read migration entry. */
+#define PW_SWP_MIGRATION_READ 25
+/** Swap type of a read-exclusive migration entry. */
+#define PW_SWP_MIGRATION_READ_EXCLUSIVE 26
+/** Swap type of a write migration entry. */
+#define PW_SWP_MIGRATION_WRITE 27
+/** First of the three device-private/exclusive swap types (28..30). */
+#define PW_SWP_DEVICE_FIRST 28
+/** Swap type of a PTE marker; its offset holds PW_PTE_MARKER_* bits. */
+#define PW_SWP_PTE_MARKER 31
+/** PTE marker bit: userfaultfd write-protect. */
+#define PW_PTE_MARKER_UFFD_WP 1ULL
+/** PTE marker bit: poisoned. */
+#define PW_PTE_MARKER_POISONED 2ULL
+/** PTE marker bit: guard region (MADV_GUARD_INSTALL). */
+#define PW_PTE_MARKER_GUARD 4ULL
+
+/**
+ * The walker's levels, top first.  Levels that a geometry does not have
+ * are folded into their parent, as in the kernel's pgtable-nop4d.h,
+ * -nopud.h and -nopmd.h.
+ */
+enum pw_level {
+	PW_LEVEL_PGD = 0, /**< top level; always real */
+	PW_LEVEL_P4D = 1, /**< real with 5 levels only */
+	PW_LEVEL_PUD = 2, /**< real with 4 or 5 levels */
+	PW_LEVEL_PMD = 3, /**< real with 3, 4 or 5 levels */
+	PW_LEVEL_PTE = 4, /**< always real */
+};
+
+/** Number of enum pw_level values. */
+#define PW_NR_LEVELS 5
+
+/**
+ * The geometry of a machine, derived from its number of levels.
+ * Returned by pw_machine_geometry(); read-only.
+ */
+struct pw_geometry {
+	int levels;                   /**< 2, 3, 4 or 5 */
+	unsigned shift[PW_NR_LEVELS]; /**< address shift of each level; a folded
+	                                   level has its parent's shift */
+	bool folded[PW_NR_LEVELS];    /**< PTRS_PER_x == 1 */
+	unsigned va_bits;             /**< 30, 39, 48 or 57 */
+	uint64_t task_size;           /**< 1 << (va_bits - 1): first kernel address */
+};
+
+/** Builds a swap entry (bit 0 clear, type in bits 1..5, offset in bits 12..62). */
+static inline uint64_t pw_swp_entry(unsigned type, uint64_t offset)
+{
+	return ((uint64_t)(type & 31) << 1) | ((offset & ((1ULL << 51) - 1)) << 12);
+}
+
+/** The swap type of a non-present, non-zero entry. */
+static inline unsigned pw_swp_type(uint64_t entry)
+{
+	return (unsigned)((entry >> 1) & 31);
+}
+
+/** The swap offset of a non-present, non-zero entry (a PFN for migration). */
+static inline uint64_t pw_swp_offset(uint64_t entry)
+{
+	return (entry >> 12) & ((1ULL << 51) - 1);
+}
+
+/** The PFN of a present entry. */
+static inline uint64_t pw_entry_pfn(uint64_t entry)
+{
+	return (entry & PW_PFN_MASK) >> PW_PAGE_SHIFT;
+}
+
+/** True if @entry is a migration entry (non-present, type 25..27). */
+static inline bool pw_is_migration_entry(uint64_t entry)
+{
+	unsigned t = pw_swp_type(entry);
+	return entry != 0 && !(entry & PW_PAGE_PRESENT) &&
+	       t >= PW_SWP_MIGRATION_READ && t <= PW_SWP_MIGRATION_WRITE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The machine, address spaces, VMAs and mappings                            */
+/* ------------------------------------------------------------------------ */
+
+/** A simulated machine: physical memory, struct pages, folios, hooks. */
+struct pw_machine;
+/** An address space (the kernel's mm_struct): a top-level table, VMAs, locks. */
+struct mm_struct;
+/** A file's address_space: the VMAs mapping it, in i_mmap order. */
+struct address_space;
+/** The kernel's struct page: one per frame of the machine. */
+struct page;
+/** A folio is named by its head page. */
+struct folio;
+/** A page-table lock (spinlock_t in the kernel). */
+typedef struct pw_spinlock spinlock_t;
+
+/** VMA flag: readable. */
+#define VM_READ 0x00000001UL
+/** VMA flag: writable. */
+#define VM_WRITE 0x00000002UL
+/** VMA flag: executable. */
+#define VM_EXEC 0x00000004UL
+/** VMA flag: shared mapping. */
+#define VM_SHARED 0x00000008UL
+/** VMA flag: raw PFN mapping without struct pages; skipped by walks
+ *  unless test_walk decides otherwise. */
+#define VM_PFNMAP 0x00000400UL
+/** VMA flag: hugetlb mapping (set by pw_vma_add for hugetlb_shift != 0). */
+#define VM_HUGETLB 0x00400000UL
+/** VMA flag: mixed PFN / page mapping. */
+#define VM_MIXEDMAP 0x10000000UL
+
+/** State of a simulated lock (mmap_lock, a VMA lock, an i_mmap_rwsem). */
+enum pw_lock_state {
+	PW_LOCK_NONE = 0,  /**< not held */
+	PW_LOCK_READ = 1,  /**< held for read (or simply "held") */
+	PW_LOCK_WRITE = 2, /**< held for write */
+};
+
+/**
+ * A virtual memory area.  The walker and callbacks read these fields;
+ * change a VMA only through the pw_vma_* functions.
+ */
+struct vm_area_struct {
+	unsigned long vm_start;          /**< first address */
+	unsigned long vm_end;            /**< first address after the VMA */
+	unsigned long vm_flags;          /**< VM_* flags */
+	unsigned long vm_pgoff;          /**< file offset of vm_start, in pages */
+	struct mm_struct *vm_mm;         /**< the address space it belongs to */
+	struct address_space *vm_file;   /**< the mapping, or NULL */
+	unsigned hugetlb_shift;          /**< 21 or 30 for hugetlb, else 0 */
+	unsigned id;                     /**< number: 1, 2, ... in order of creation */
+	int lock_state;                  /**< enum pw_lock_state of the per-VMA lock */
+	void *user;                      /**< free for the embedder */
+};
+
+/** True if @vma is anonymous: no file, neither VM_PFNMAP nor VM_MIXEDMAP. */
+static inline bool pw_vma_is_anonymous(const struct vm_area_struct *vma)
+{
+	return !vma->vm_file && !(vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP));
+}
+
+/** Parameters of pw_machine_create(). */
+struct pw_machine_config {
+	int levels;             /**< 2, 3, 4 or 5 */
+	uint64_t frames;        /**< physical frames (at most 1 << 28) */
+	uint64_t table_base;    /**< first frame of the page-table region;
+	                             frames below it are data */
+	uint64_t zero_pfn;      /**< the shared zero page */
+	uint64_t huge_zero_pfn; /**< the huge zero page, 0 for none */
+};
+
+/** Kinds of pw_event. */
+enum pw_event_kind {
+	PW_EVENT_ASSERT_FAIL,     /**< a lock assertion failed (the walk goes on) */
+	PW_EVENT_WARN,            /**< WARN_ON_ONCE fired */
+	PW_EVENT_BAD,             /**< a bad entry was found (pXd_clear_bad,
+	                               print_bad_pte) */
+	PW_EVENT_SPLIT_PMD,       /**< split_huge_pmd acted */
+	PW_EVENT_SPLIT_PUD,       /**< split_huge_pud acted */
+	PW_EVENT_VMA_START_WRITE, /**< vma_start_write write-locked a VMA */
+};
+
+/** Which lock assertion failed (PW_EVENT_ASSERT_FAIL). */
+enum pw_assert {
+	PW_ASSERT_MMAP_LOCKED,       /**< mmap_assert_locked */
+	PW_ASSERT_MMAP_WRITE_LOCKED, /**< mmap_assert_write_locked */
+	PW_ASSERT_VMA_LOCKED,        /**< vma_assert_locked */
+	PW_ASSERT_VMA_WRITE_LOCKED,  /**< vma_assert_write_locked */
+	PW_ASSERT_I_MMAP_HELD,       /**< lockdep_assert_held(i_mmap_rwsem) */
+};
+
+/** Something the machine did or found during a walk. */
+struct pw_event {
+	enum pw_event_kind kind;           /**< what happened */
+	enum pw_assert assertion;          /**< PW_EVENT_ASSERT_FAIL: which */
+	enum pw_level level;               /**< PW_EVENT_BAD: the level checked */
+	uint64_t value;                    /**< PW_EVENT_BAD: the entry */
+	unsigned long addr;                /**< PW_EVENT_SPLIT_*: the aligned address */
+	const struct vm_area_struct *vma;  /**< SPLIT_*, VMA_START_WRITE: the VMA */
+	struct mm_struct *mm;              /**< the address space concerned, if any */
+};
+
+/**
+ * Receives machine events.  Set with pw_machine_set_event_hook(); without
+ * a hook, failed assertions and warnings are written to stderr and counted.
+ */
+typedef void (*pw_event_fn)(void *ctx, const struct pw_event *event);
+
+/** Counters of a machine, filled by pw_machine_get_stats(). */
+struct pw_machine_stats {
+	uint64_t frames;            /**< physical frames */
+	uint64_t table_frames;      /**< frames in the table region */
+	uint64_t tables_in_use;     /**< page tables currently allocated */
+	uint64_t tables_peak;       /**< most tables ever in use at once */
+	uint64_t table_allocs;      /**< walker allocations (__pXd_alloc) made */
+	uint64_t table_alloc_fails; /**< walker allocations refused */
+	uint64_t assert_failures;   /**< failed lock assertions */
+	uint64_t warnings;          /**< WARN_ON_ONCE hits */
+	uint64_t bad_entries;       /**< bad entries reported */
+};
+
+/**
+ * Creates a machine.  Returns 0 and sets *out, or -EINVAL for a bad
+ * config (levels not 2..5, table_base >= frames, frames over 1 << 28), or
+ * -ENOMEM.  The kernel address space (init_mm) exists from the start.
+ */
+int pw_machine_create(const struct pw_machine_config *config,
+		      struct pw_machine **out);
+
+/** Destroys a machine and every mm, VMA and mapping it owns. */
+void pw_machine_destroy(struct pw_machine *m);
+
+/** The machine's geometry. */
+const struct pw_geometry *pw_machine_geometry(const struct pw_machine *m);
+
+/** The configuration the machine was created with. */
+const struct pw_machine_config *pw_machine_config(const struct pw_machine *m);
+
+/** Sets the event hook (NULL restores the default: stderr and counters). */
+void pw_machine_set_event_hook(struct pw_machine *m, pw_event_fn fn, void *ctx);
+
+/**
+ * Limits the walker's table allocations: @n more succeed, then each fails
+ * with -ENOMEM.  A negative @n removes the limit (the default).
+ */
+void pw_machine_set_alloc_budget(struct pw_machine *m, int64_t n);
+
+/** Fills @stats with the machine's counters. */
+void pw_machine_get_stats(const struct pw_machine *m, struct pw_machine_stats *stats);
+
+/**
+ * Declares frames @head .. @head + 2^@order - 1 one folio.  Returns 0, or
+ * -EINVAL if the range is not in memory or @order is over 18.
+ */
+int pw_folio_declare(struct pw_machine *m, uint64_t head, unsigned order);
+
+/** The struct page of frame @pfn, or NULL beyond memory. */
+struct page *pw_pfn_to_page(struct pw_machine *m, uint64_t pfn);
+
+/** The frame number of @page. */
+uint64_t pw_page_to_pfn(const struct pw_machine *m, const struct page *page);
+
+/** The folio that @page belongs to (its head page). */
+struct folio *pw_page_folio(struct pw_machine *m, struct page *page);
+
+/** The frame number of the head page of @folio. */
+uint64_t pw_folio_pfn(const struct pw_machine *m, const struct folio *folio);
+
+/** The order of @folio (0 for a single page). */
+unsigned pw_folio_order(const struct pw_machine *m, const struct folio *folio);
+
+/** The kernel address space (init_mm) of @m. */
+struct mm_struct *pw_init_mm(struct pw_machine *m);
+
+/**
+ * Creates a user address space with an empty top-level table.  Returns
+ * NULL if no table frame is left.
+ */
+struct mm_struct *pw_mm_create(struct pw_machine *m);
+
+/** The machine @mm belongs to. */
+struct pw_machine *pw_mm_machine(const struct mm_struct *mm);
+
+/** The top-level table of @mm (what the kernel calls mm->pgd). */
+pgd_t *pw_mm_pgd(const struct mm_struct *mm);
+
+/** True if @mm is the kernel address space. */
+bool pw_mm_is_kernel(const struct mm_struct *mm);
+
+/**
+ * Sets the state of @mm's mmap_lock as the lock assertions see it, without
+ * taking it (what a scenario's `lock mmap` does).
+ */
+void pw_mm_set_lock_state(struct mm_struct *mm, enum pw_lock_state state);
+
+/** The state of @mm's mmap_lock. */
+enum pw_lock_state pw_mm_lock_state(const struct mm_struct *mm);
+
+/** Takes @mm's mmap_lock for read (a real rwlock; the state follows). */
+void mmap_read_lock(struct mm_struct *mm);
+/** Releases a read hold of @mm's mmap_lock. */
+void mmap_read_unlock(struct mm_struct *mm);
+/** Takes @mm's mmap_lock for write. */
+void mmap_write_lock(struct mm_struct *mm);
+/** Releases the write hold of @mm's mmap_lock. */
+void mmap_write_unlock(struct mm_struct *mm);
+
+/**
+ * Number of page-table locks of @mm held right now.  Every walk and every
+ * folio_walk_end() leave it where they found it.
+ */
+long pw_mm_ptl_held(const struct mm_struct *mm);
+
+/** True if the page-table lock @ptl is held. */
+bool pw_spin_is_locked(const spinlock_t *ptl);
+
+/**
+ * Reads the entry at real level @level covering @addr.  Returns 0 and sets
+ * *value (0 where a table above is missing), or -EINVAL if @level is folded
+ * in this geometry, or -EFAULT if a table above is not a table.
+ */
+int pw_mm_get_entry(const struct mm_struct *mm, enum pw_level level,
+		    unsigned long addr, uint64_t *value);
+
+/**
+ * Writes @value into the entry at real level @level covering @addr,
+ * allocating the missing tables above it (not counted against the
+ * allocation budget).  Returns 0, -EINVAL if @level is folded, -EFAULT if
+ * an entry above is neither none nor a pointer into memory, -ENOMEM if the
+ * table region is exhausted.
+ */
+int pw_mm_set_entry(struct mm_struct *mm, enum pw_level level,
+		    unsigned long addr, uint64_t value);
+
+/**
+ * Called by pw_mm_dump() for every non-zero entry, depth first, with the
+ * entry's sign-extended address.  @is_table says it points to a table
+ * that the dump descends into.
+ */
+typedef void (*pw_dump_fn)(void *ctx, enum pw_level level, unsigned long addr,
+			   uint64_t value, bool is_table);
+
+/**
+ * Visits every non-zero entry of @mm's tables, depth first.  Descends into
+ * present, non-huge entries whose PFN is in the table region.
+ */
+void pw_mm_dump(const struct mm_struct *mm, pw_dump_fn fn, void *ctx);
+
+/** True if @value points to a page table: present, not huge, PFN in the
+ *  table region of @m. */
+bool pw_entry_is_table(const struct pw_machine *m, uint64_t value);
+
+/**
+ * Returns the address_space numbered @id, creating it (empty, i_mmap not
+ * held) if it does not exist.  NULL only if memory is exhausted.
+ */
+struct address_space *pw_mapping_get(struct pw_machine *m, unsigned id);
+
+/** The number of @mapping. */
+unsigned pw_mapping_id(const struct address_space *mapping);
+
+/** Sets whether @mapping's i_mmap_rwsem counts as held. */
+void pw_mapping_set_i_mmap_held(struct address_space *mapping, bool held);
+
+/**
+ * Adds a VMA [@start, @end) to @mm.  @hugetlb_shift is 0, 21 or 30 (then
+ * VM_HUGETLB is set).  @mapping may be NULL.  Returns the VMA, or NULL and
+ * sets *err: -EINVAL (unaligned, empty, kernel address, bad shift),
+ * -EEXIST (overlaps another VMA), -ENOMEM.
+ */
+struct vm_area_struct *pw_vma_add(struct mm_struct *mm, unsigned long start,
+				  unsigned long end, unsigned long flags,
+				  struct address_space *mapping,
+				  unsigned long pgoff, unsigned hugetlb_shift,
+				  int *err);
+
+/** The first VMA, by start, whose end is above @addr; NULL if none. */
+struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr);
+
+/** The number of VMAs of @mm. */
+size_t pw_mm_vma_count(const struct mm_struct *mm);
+
+/** The @i-th VMA of @mm in address order, or NULL. */
+struct vm_area_struct *pw_mm_vma_at(const struct mm_struct *mm, size_t i);
+
+/** The VMA numbered @id (as in vm_area_struct.id), or NULL. */
+struct vm_area_struct *pw_mm_vma_by_id(const struct mm_struct *mm, unsigned id);
+
+/** Sets the state of @vma's per-VMA lock. */
+void pw_vma_set_lock_state(struct vm_area_struct *vma, enum pw_lock_state state);
+
+/* ------------------------------------------------------------------------ */
+/* The walk API (include/linux/pagewalk.h)                                   */
+/* ------------------------------------------------------------------------ */
+
+struct mm_walk;
+
+/** Locking requirement of a walk (ops->walk_lock). */
+enum page_walk_lock {
+	/** mmap_lock must be held for read to stabilise the VMA tree. */
+	PGWALK_RDLOCK = 0,
+	/** Each VMA is write-locked during the walk (asserts the mmap write lock). */
+	PGWALK_WRLOCK = 1,
+	/** Each VMA is expected to be write-locked already. */
+	PGWALK_WRLOCK_VERIFY = 2,
+	/** Each VMA is expected to be read-locked already; no mmap assertion. */
+	PGWALK_VMA_RDLOCK_VERIFY = 3,
+};
+
+/**
+ * The callbacks of a walk, as the kernel's struct mm_walk_ops.  A NULL
+ * callback is not called, and which ones are set changes the walk: with
+ * no handler below a level the walk does not descend; without pte_entry a
+ * THP is not split.  Callbacks return 0 to go on, a positive value to stop
+ * and return it, a negative errno to stop with an error.
+ */
+struct mm_walk_ops {
+	/** Each PGD entry that is not none (also when the level is folded). */
+	int (*pgd_entry)(pgd_t *pgd, unsigned long addr, unsigned long next,
+			 struct mm_walk *walk);
+	/** Each P4D entry that is not none (also when the level is folded). */
+	int (*p4d_entry)(p4d_t *p4d, unsigned long addr, unsigned long next,
+			 struct mm_walk *walk);
+	/** Each PUD entry that is not none; may set walk->action. */
+	int (*pud_entry)(pud_t *pud, unsigned long addr, unsigned long next,
+			 struct mm_walk *walk);
+	/** Each PMD entry that is not none, including trans-huge ones; may
+	 *  set walk->action. */
+	int (*pmd_entry)(pmd_t *pmd, unsigned long addr, unsigned long next,
+			 struct mm_walk *walk);
+	/** Each PTE, including empty ones (with install_pte: populated ones). */
+	int (*pte_entry)(pte_t *pte, unsigned long addr, unsigned long next,
+			 struct mm_walk *walk);
+	/** Each hole: depth 0 PGD .. 3 PMD (folded levels skipped), -1 when not
+	 *  known (outside VMAs, hugetlb, skipped PFNMAP). */
+	int (*pte_hole)(unsigned long addr, unsigned long next, int depth,
+			struct mm_walk *walk);
+	/** Each hugetlb entry of a hugetlb VMA, with the huge page mask. */
+	int (*hugetlb_entry)(pte_t *pte, unsigned long hmask, unsigned long addr,
+			     unsigned long next, struct mm_walk *walk);
+	/** Decides per VMA: 0 walk it, 1 skip it, negative abort. */
+	int (*test_walk)(unsigned long addr, unsigned long next,
+			 struct mm_walk *walk);
+	/** Before walking a VMA. */
+	int (*pre_vma)(unsigned long start, unsigned long end,
+		       struct mm_walk *walk);
+	/** After walking a VMA whose pre_vma succeeded (also after an error). */
+	void (*post_vma)(struct mm_walk *walk);
+	/** Fills *ptep with the PTE to install over each empty PTE; missing
+	 *  tables are allocated.  Only walk_page_range_mm() accepts it. */
+	int (*install_pte)(unsigned long addr, unsigned long next, pte_t *ptep,
+			   struct mm_walk *walk);
+	/** Which locks the walk asserts or takes. */
+	enum page_walk_lock walk_lock;
+	/**
+	 * PageWalk extension, not in the kernel: called once per run of
+	 * consecutive PTEs inside one PTE table, [addr, end), with a pointer
+	 * to the first.  When set it replaces pte_entry for those PTEs and
+	 * counts as a PTE handler (THPs are split for it).  With install_pte,
+	 * runs hold only populated PTEs.  Leave NULL for kernel semantics.
+	 */
+	int (*pte_range)(pte_t *pte, unsigned long addr, unsigned long end,
+			 struct mm_walk *walk);
+};
+
+/** What the walker does after pud_entry / pmd_entry (walk->action). */
+enum page_walk_action {
+	/** Descend to the next level, splitting huge entries if needed. */
+	ACTION_SUBTREE = 0,
+	/** Go on with the next entry at this level, skipping the subtree. */
+	ACTION_CONTINUE = 1,
+	/** Call the callback again for the same entry. */
+	ACTION_AGAIN = 2,
+};
+
+/** The state of a walk, passed to every callback. */
+struct mm_walk {
+	const struct mm_walk_ops *ops; /**< the callbacks */
+	struct mm_struct *mm;          /**< the address space walked */
+	pgd_t *pgd;                    /**< the top table when walking without
+	                                    VMAs and it is not mm's; else NULL */
+	struct vm_area_struct *vma;    /**< the VMA walked, NULL outside VMAs */
+	enum page_walk_action action;  /**< set by pud_entry / pmd_entry */
+	bool no_vma;                   /**< walking without VMAs */
+#ifdef __cplusplus
+	void *private_;                /**< the caller's data (C++ spelling) */
+#else
+	void *private;                 /**< the caller's data */
+#endif
+};
+
+/**
+ * Walks [start, end) of @mm VMA by VMA: holes between VMAs are reported
+ * with depth -1, test_walk / PFNMAP decide per VMA, pre_vma and post_vma
+ * bracket each VMA.  Returns 0, a callback's non-zero value, or -EINVAL
+ * (start >= end, install_pte set).  Asserts locks per ops->walk_lock.
+ */
+int walk_page_range(struct mm_struct *mm, unsigned long start,
+		    unsigned long end, const struct mm_walk_ops *ops,
+		    void *private);
+
+/**
+ * As walk_page_range(), and the only entry point that accepts install_pte:
+ * missing tables are allocated (-ENOMEM when allocation fails) and empty
+ * PTEs installed.  Hugetlb VMAs are refused with -EINVAL when installing.
+ */
+int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
+		       unsigned long end, const struct mm_walk_ops *ops,
+		       void *private);
+
+/**
+ * Walks [start, end) inside @vma only, without test_walk.  -EINVAL if the
+ * range is empty or not inside the VMA, or install_pte is set.
+ */
+int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
+			unsigned long end, const struct mm_walk_ops *ops,
+			void *private);
+
+/** Walks the whole of @vma, without test_walk. */
+int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops,
+		  void *private);
+
+/**
+ * Walks every VMA mapping page offsets [first_index, first_index + nr) of
+ * @mapping, in i_mmap order, each clipped to that range.  Asserts the
+ * i_mmap_rwsem; a test_walk returning 1 ends the whole walk.
+ */
+int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
+		      unsigned long nr, const struct mm_walk_ops *ops,
+		      void *private);
+
+/**
+ * Walks [start, end) of the kernel tables of @m (or of @pgd when not NULL)
+ * without VMAs: leaves and non-present entries are not descended, PTEs
+ * are not locked.  Asserts the kernel mm's mmap_lock.
+ */
+int walk_kernel_page_table_range(struct pw_machine *m, unsigned long start,
+				 unsigned long end,
+				 const struct mm_walk_ops *ops, pgd_t *pgd,
+				 void *private);
+
+/**
+ * As walk_kernel_page_table_range() but asserts no lock: for a caller with
+ * exclusive control of the range.
+ */
+int walk_kernel_page_table_range_lockless(struct pw_machine *m,
+					  unsigned long start,
+					  unsigned long end,
+					  const struct mm_walk_ops *ops,
+					  pgd_t *pgd, void *private);
+
+/**
+ * Walks [start, end) of @mm's tables (or @pgd's) without VMAs, for
+ * debugging.  For the kernel mm it is walk_kernel_page_table_range();
+ * otherwise it asserts the mmap write lock.
+ */
+int walk_page_range_debug(struct mm_struct *mm, unsigned long start,
+			  unsigned long end, const struct mm_walk_ops *ops,
+			  pgd_t *pgd, void *private);
+
+/* ------------------------------------------------------------------------ */
+/* folio_walk                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** Flags of folio_walk_start(). */
+typedef int folio_walk_flags_t;
+/** Also return folios behind migration entries (fw->page is then NULL). */
+#define FW_MIGRATION 0x1
+/** Also return the shared zero pages, small and huge (fw->page NULL). */
+#define FW_ZEROPAGE 0x2
+
+/** The level of the entry folio_walk_start() found. */
+enum folio_walk_level {
+	FW_LEVEL_PTE, /**< a PTE */
+	FW_LEVEL_PMD, /**< a PMD leaf or migration entry */
+	FW_LEVEL_PUD, /**< a PUD leaf */
+};
+
+/** What folio_walk_start() found; valid until folio_walk_end(). */
+struct folio_walk {
+	struct page *page;           /**< the exact page mapped at the address,
+	                                  NULL for migration and zero pages */
+	enum folio_walk_level level; /**< the level of the entry */
+	union {
+		pte_t *ptep; /**< FW_LEVEL_PTE: the entry */
+		pud_t *pudp; /**< FW_LEVEL_PUD: the entry */
+		pmd_t *pmdp; /**< FW_LEVEL_PMD: the entry */
+	};
+	union {
+		pte_t pte; /**< FW_LEVEL_PTE: its value when read */
+		pud_t pud; /**< FW_LEVEL_PUD: its value when read */
+		pmd_t pmd; /**< FW_LEVEL_PMD: its value when read */
+	};
+	struct vm_area_struct *vma; /**< private: the VMA */
+	spinlock_t *ptl;            /**< private: the page-table lock held */
+};
+
+/**
+ * Looks up the folio mapped at @addr in @vma and returns it with the
+ * page-table lock held, or NULL ("nothing", or nothing suitable).  Call
+ * folio_walk_end() after a non-NULL return.  Asserts the mmap lock.
+ */
+struct folio *folio_walk_start(struct folio_walk *fw,
+			       struct vm_area_struct *vma, unsigned long addr,
+			       folio_walk_flags_t flags);
+
+/** Ends a successful folio_walk_start(): releases the page-table lock. */
+void folio_walk_end(struct folio_walk *fw, struct vm_area_struct *vma);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PAGEWALK_H */
