@@ -11,6 +11,7 @@
 #endif
 
 #include "pagewalk.h"
+#include "pagewalk_machine.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -55,13 +56,13 @@ struct mm_struct {
 	struct vm_area_struct **by_id; /* index id - 1 */
 	size_t nr_ids, cap_ids;
 	struct pw_spinlock page_table_lock;
-	atomic_long ptl_held;
 };
 
 struct pw_machine {
 	struct pw_machine_config cfg;
 	struct pw_geometry geo;
 	bool trivial[PW_NR_LEVELS]; /* never none/bad, always present */
+	struct pw_machine_layout layout;
 	uint64_t *mem;              /* frames * 512 entries */
 	size_t mem_bytes;
 	struct page *pages;
@@ -86,8 +87,6 @@ struct pw_machine {
 void pw_emit(struct pw_machine *m, const struct pw_event *ev);
 void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
 		    enum pw_assert what);
-void pw_warn(struct pw_machine *m);
-void pw_report_bad(struct pw_machine *m, enum pw_level level, uint64_t value);
 
 /* ---- geometry --------------------------------------------------------- */
 
@@ -177,7 +176,7 @@ static inline pgd_t *pw_pgd_offset(const struct pw_machine *m, pgd_t *pgd,
  * pgd_none_or_clear_bad / p4d_none_or_clear_bad: a bad entry (not present,
  * huge, or beyond memory) is reported and cleared.
  */
-static inline bool pw_none_or_clear_bad(struct pw_machine *m, enum pw_level l,
+static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_level l,
 					uint64_t *p)
 {
 	uint64_t v;
@@ -198,57 +197,33 @@ static inline bool pw_none_or_clear_bad(struct pw_machine *m, enum pw_level l,
 
 /* ---- locks ------------------------------------------------------------- */
 
-static inline void pw_spin_lock(struct mm_struct *mm, spinlock_t *l)
+/* Page-table locks held by this thread (every walk leaves it unchanged). */
+extern _Thread_local long pw_ptl_held_count;
+
+static inline void pw_spin_lock_inline(spinlock_t *l)
 {
 	while (atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
 		while (atomic_load_explicit(&l->v, memory_order_relaxed))
 			;
-	atomic_fetch_add_explicit(&mm->ptl_held, 1, memory_order_relaxed);
+	pw_ptl_held_count++;
 }
 
-static inline void pw_spin_unlock(struct mm_struct *mm, spinlock_t *l)
+static inline void pw_spin_unlock_inline(spinlock_t *l)
 {
-	atomic_fetch_sub_explicit(&mm->ptl_held, 1, memory_order_relaxed);
+	pw_ptl_held_count--;
 	atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 
 /* The split lock of the table that holds entry @p (pte and pmd locks). */
-static inline spinlock_t *pw_table_lock(struct pw_machine *m, uint64_t *p)
+static inline spinlock_t *pw_table_lock_inline(struct pw_machine *m,
+					       uint64_t *p)
 {
 	return &m->pages[pw_frame_of(m, p)].ptl;
 }
 
-void mmap_assert_locked(struct mm_struct *mm);
-void mmap_assert_write_locked(struct mm_struct *mm);
-void vma_start_write(struct vm_area_struct *vma);
-void vma_assert_locked(struct vm_area_struct *vma);
-void vma_assert_write_locked(struct vm_area_struct *vma);
-
-/* ---- the machine's operations ------------------------------------------ */
-
-/*
- * pte_offset_map: the PTE under @pmdp, or NULL for none, migration,
- * trans-huge, and bad entries (reported and cleared).
- */
-pte_t *pw_pte_offset_map(struct pw_machine *m, pmd_t *pmdp, unsigned long addr);
-
-/* __p4d_alloc .. __pte_alloc: one walker allocation into @slot (level
- * @l's entry); 0 or -ENOMEM. */
-int pw_table_alloc_into(struct mm_struct *mm, uint64_t *slot);
 
 /* Setup allocation (no budget): a zeroed table's PFN, or 0 when none. */
 uint64_t pw_table_alloc(struct pw_machine *m);
 void pw_table_free(struct pw_machine *m, uint64_t pfn);
-
-void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
-		       unsigned long addr);
-void pw_split_huge_pud(struct vm_area_struct *vma, pud_t *pud,
-		       unsigned long addr);
-pte_t *pw_hugetlb_walk(struct vm_area_struct *vma, unsigned long addr,
-		       unsigned long sz);
-struct page *pw_vm_normal_page(struct vm_area_struct *vma, unsigned long addr,
-			       pte_t pte);
-struct page *pw_vm_normal_page_pmd(struct vm_area_struct *vma,
-				   unsigned long addr, pmd_t pmd);
 
 #endif /* PW_INTERNAL_H */

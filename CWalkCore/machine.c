@@ -150,6 +150,11 @@ int pw_machine_create(const struct pw_machine_config *config,
 	 * allocator's callers. */
 	m->next_table = config->table_base ? config->table_base : 1;
 	m->alloc_budget = -1;
+	m->layout = (struct pw_machine_layout){ .mem = m->mem,
+		.frames = config->frames, .table_base = config->table_base,
+		.zero_pfn = config->zero_pfn, .huge_zero_pfn = config->huge_zero_pfn,
+		.geo = m->geo };
+	memcpy(m->layout.trivial, m->trivial, sizeof(m->trivial));
 	m->stats.frames = config->frames;
 	m->stats.table_frames = config->frames - config->table_base;
 	if (!m->mem || !m->pages) {
@@ -339,13 +344,12 @@ int pw_table_alloc_into(struct mm_struct *mm, uint64_t *slot)
 	pfn = pw_table_alloc(m);
 	if (!pfn)
 		return -ENOMEM;
-	spinlock_t *ptl = &mm->page_table_lock;
-	pw_spin_lock(mm, ptl);
+	pw_spin_lock_inline(&mm->page_table_lock);
 	if (*slot == 0) {
 		*slot = PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT);
 		pfn = 0;
 	}
-	pw_spin_unlock(mm, ptl);
+	pw_spin_unlock_inline(&mm->page_table_lock);
 	if (pfn) /* somebody populated it first */
 		pw_table_free(m, pfn);
 	return 0;
@@ -425,14 +429,87 @@ void mmap_write_unlock(struct mm_struct *mm)
 	pthread_rwlock_unlock(&mm->mmap_lock);
 }
 
-long pw_mm_ptl_held(const struct mm_struct *mm)
+_Thread_local long pw_ptl_held_count;
+
+long pw_ptl_held_by_thread(void)
 {
-	return atomic_load(&((struct mm_struct *)mm)->ptl_held);
+	return pw_ptl_held_count;
 }
 
 bool pw_spin_is_locked(const spinlock_t *ptl)
 {
 	return atomic_load(&((spinlock_t *)ptl)->v) != 0;
+}
+
+void spin_lock(spinlock_t *ptl)
+{
+	pw_spin_lock_inline(ptl);
+}
+
+void spin_unlock(spinlock_t *ptl)
+{
+	pw_spin_unlock_inline(ptl);
+}
+
+spinlock_t *pw_table_lock(struct pw_machine *m, uint64_t *p)
+{
+	return pw_table_lock_inline(m, p);
+}
+
+spinlock_t *pw_mm_page_table_lock(struct mm_struct *mm)
+{
+	return &mm->page_table_lock;
+}
+
+const struct pw_machine_layout *pw_machine_layout(const struct pw_machine *m)
+{
+	return &m->layout;
+}
+
+bool pw_pxd_none_or_clear_bad(struct pw_machine *m, enum pw_level level,
+			      uint64_t *p)
+{
+	return pw_none_or_clear_bad_inline(m, level, p);
+}
+
+pte_t *pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmdp,
+			   unsigned long addr, spinlock_t **ptlp)
+{
+	pte_t *pte = pw_pte_offset_map(mm->m, pmdp, addr);
+
+	if (pte) {
+		*ptlp = pw_table_lock_inline(mm->m, pte);
+		pw_spin_lock_inline(*ptlp);
+	}
+	return pte;
+}
+
+void pte_unmap_unlock(pte_t *pte, spinlock_t *ptl)
+{
+	(void)pte;
+	pw_spin_unlock_inline(ptl);
+}
+
+void i_mmap_assert_held(struct address_space *mapping)
+{
+	if (!atomic_load(&mapping->i_mmap_held))
+		pw_assert_fail(mapping->m, NULL, PW_ASSERT_I_MMAP_HELD);
+}
+
+struct pw_machine *pw_mapping_machine(const struct address_space *mapping)
+{
+	return mapping->m;
+}
+
+size_t pw_mapping_vma_count(const struct address_space *mapping)
+{
+	return mapping->nr;
+}
+
+struct vm_area_struct *pw_mapping_vma_at(const struct address_space *mapping,
+					 size_t i)
+{
+	return i < mapping->nr ? mapping->vmas[i] : NULL;
 }
 
 void mmap_assert_locked(struct mm_struct *mm)
@@ -764,20 +841,20 @@ void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 	struct mm_struct *mm = vma->vm_mm;
 	struct pw_machine *m = mm->m;
 	unsigned long haddr = addr & ~((1UL << m->geo.shift[PW_LEVEL_PMD]) - 1);
-	spinlock_t *ptl = pw_table_lock(m, pmd);
+	spinlock_t *ptl = pw_table_lock_inline(m, pmd);
 	uint64_t v, pfn, *pte;
 	unsigned i;
 
-	pw_spin_lock(mm, ptl);
+	pw_spin_lock_inline(ptl);
 	v = *pmd;
 	if (!lvl_leaf(m, PW_LEVEL_PMD, v) && !pw_is_migration_entry(v)) {
-		pw_spin_unlock(mm, ptl);
+		pw_spin_unlock_inline(ptl);
 		return;
 	}
 	emit_split(vma, PW_EVENT_SPLIT_PMD, haddr);
 	if (!pw_vma_is_anonymous(vma)) {
 		*pmd = 0;
-		pw_spin_unlock(mm, ptl);
+		pw_spin_unlock_inline(ptl);
 		return;
 	}
 	/* The kernel deposits this table in advance; it is no allocation. */
@@ -786,7 +863,7 @@ void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 		/* No frame left to deposit: drop the mapping rather than loop. */
 		pw_warn(m);
 		*pmd = 0;
-		pw_spin_unlock(mm, ptl);
+		pw_spin_unlock_inline(ptl);
 		return;
 	}
 	pte = m->mem + pfn * PW_PTRS_PER_TABLE;
@@ -809,7 +886,7 @@ void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 			pte[i] = flags | (((base + i) << PW_PAGE_SHIFT) & PW_PFN_MASK);
 	}
 	*pmd = PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT);
-	pw_spin_unlock(mm, ptl);
+	pw_spin_unlock_inline(ptl);
 }
 
 void pw_split_huge_pud(struct vm_area_struct *vma, pud_t *pud,
@@ -819,12 +896,12 @@ void pw_split_huge_pud(struct vm_area_struct *vma, pud_t *pud,
 	struct pw_machine *m = mm->m;
 	unsigned long haddr = addr & ~((1UL << m->geo.shift[PW_LEVEL_PUD]) - 1);
 
-	pw_spin_lock(mm, &mm->page_table_lock);
+	pw_spin_lock_inline(&mm->page_table_lock);
 	if (lvl_leaf(m, PW_LEVEL_PUD, *pud)) {
 		emit_split(vma, PW_EVENT_SPLIT_PUD, haddr);
 		*pud = 0;
 	}
-	pw_spin_unlock(mm, &mm->page_table_lock);
+	pw_spin_unlock_inline(&mm->page_table_lock);
 }
 
 pte_t *pw_hugetlb_walk(struct vm_area_struct *vma, unsigned long addr,

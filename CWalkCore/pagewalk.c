@@ -132,11 +132,11 @@ static int walk_pte_range(pmd_t *pmd, unsigned long addr, unsigned long end,
 	} else {
 		pte = pw_pte_offset_map(m, pmd, addr);
 		if (pte) {
-			spinlock_t *ptl = pw_table_lock(m, pte);
+			spinlock_t *ptl = pw_table_lock_inline(m, pte);
 
-			pw_spin_lock(mm, ptl);
+			pw_spin_lock_inline(ptl);
 			err = walk_pte_range_inner(pte, addr, end, walk);
-			pw_spin_unlock(mm, ptl);
+			pw_spin_unlock_inline(ptl);
 		}
 	}
 	if (!pte)
@@ -294,7 +294,7 @@ static int walk_p4d_range(pgd_t *pgd, unsigned long addr, unsigned long end,
 		return 0;
 	do {
 		next = pw_addr_end(m, PW_LEVEL_P4D, addr, end);
-		if (pw_none_or_clear_bad(m, PW_LEVEL_P4D, p4d)) {
+		if (pw_none_or_clear_bad_inline(m, PW_LEVEL_P4D, p4d)) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, p4d);
 			else if (ops->pte_hole)
@@ -336,7 +336,7 @@ static int walk_pgd_range(unsigned long addr, unsigned long end,
 		 * wraps instead of running off its frame. */
 		pgd = pw_pgd_offset(m, base, addr);
 		next = pw_addr_end(m, PW_LEVEL_PGD, addr, end);
-		if (pw_none_or_clear_bad(m, PW_LEVEL_PGD, pgd)) {
+		if (pw_none_or_clear_bad_inline(m, PW_LEVEL_PGD, pgd)) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, pgd);
 			else if (ops->pte_hole)
@@ -615,8 +615,7 @@ int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 
 	if (!check_ops_valid(ops))
 		return -EINVAL;
-	if (!atomic_load(&mapping->i_mmap_held))
-		pw_assert_fail(mapping->m, NULL, PW_ASSERT_I_MMAP_HELD);
+	i_mmap_assert_held(mapping);
 	for (i = 0; i < mapping->nr; i++) {
 		struct vm_area_struct *vma = mapping->vmas[i];
 		unsigned long pages = (vma->vm_end - vma->vm_start) >> PW_PAGE_SHIFT;
@@ -678,10 +677,10 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 	}
 
 	pgdp = pw_pgd_offset(m, mm->pgd, addr);
-	if (pw_none_or_clear_bad(m, PW_LEVEL_PGD, pgdp))
+	if (pw_none_or_clear_bad_inline(m, PW_LEVEL_PGD, pgdp))
 		goto not_found;
 	p4dp = pw_offset(m, PW_LEVEL_P4D, pgdp, addr);
-	if (!p4dp || pw_none_or_clear_bad(m, PW_LEVEL_P4D, p4dp))
+	if (!p4dp || pw_none_or_clear_bad_inline(m, PW_LEVEL_P4D, p4dp))
 		goto not_found;
 	pudp = pw_offset(m, PW_LEVEL_PUD, p4dp, addr);
 	if (!pudp)
@@ -691,7 +690,7 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 		goto not_found;
 	if (!lvl_present(m, PW_LEVEL_PUD, pud) || lvl_leaf(m, PW_LEVEL_PUD, pud)) {
 		ptl = &mm->page_table_lock;
-		pw_spin_lock(mm, ptl);
+		pw_spin_lock_inline(ptl);
 		pud = *pudp;
 		entry_size = 1UL << m->geo.shift[PW_LEVEL_PUD];
 		fw->level = FW_LEVEL_PUD;
@@ -699,10 +698,10 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 		fw->pud = pud;
 		if (!lvl_present(m, PW_LEVEL_PUD, pud) || (pud & PW_PAGE_SPECIAL) ||
 		    !pw_pfn_valid(m, pw_entry_pfn(pud))) {
-			pw_spin_unlock(mm, ptl);
+			pw_spin_unlock_inline(ptl);
 			goto not_found;
 		} else if (!lvl_leaf(m, PW_LEVEL_PUD, pud)) {
-			pw_spin_unlock(mm, ptl);
+			pw_spin_unlock_inline(ptl);
 			goto pmd_table;
 		}
 		page = &m->pages[pw_entry_pfn(pud)];
@@ -717,19 +716,19 @@ pmd_table:
 	if (lvl_none(m, PW_LEVEL_PMD, pmd))
 		goto not_found;
 	if (!lvl_present(m, PW_LEVEL_PMD, pmd) || lvl_leaf(m, PW_LEVEL_PMD, pmd)) {
-		ptl = pw_table_lock(m, pmdp);
-		pw_spin_lock(mm, ptl);
+		ptl = pw_table_lock_inline(m, pmdp);
+		pw_spin_lock_inline(ptl);
 		pmd = *pmdp;
 		entry_size = 1UL << m->geo.shift[PW_LEVEL_PMD];
 		fw->level = FW_LEVEL_PMD;
 		fw->pmdp = pmdp;
 		fw->pmd = pmd;
 		if (lvl_none(m, PW_LEVEL_PMD, pmd)) {
-			pw_spin_unlock(mm, ptl);
+			pw_spin_unlock_inline(ptl);
 			goto not_found;
 		} else if (lvl_present(m, PW_LEVEL_PMD, pmd) &&
 			   !lvl_leaf(m, PW_LEVEL_PMD, pmd)) {
-			pw_spin_unlock(mm, ptl);
+			pw_spin_unlock_inline(ptl);
 			goto pte_table;
 		} else if (lvl_present(m, PW_LEVEL_PMD, pmd)) {
 			page = pw_vm_normal_page_pmd(vma, addr, pmd);
@@ -748,7 +747,7 @@ pmd_table:
 			expose_page = false;
 			goto found;
 		}
-		pw_spin_unlock(mm, ptl);
+		pw_spin_unlock_inline(ptl);
 		goto not_found;
 	}
 
@@ -756,8 +755,8 @@ pte_table:
 	ptep = pw_pte_offset_map(m, pmdp, addr);
 	if (!ptep)
 		goto not_found;
-	ptl = pw_table_lock(m, ptep);
-	pw_spin_lock(mm, ptl);
+	ptl = pw_table_lock_inline(m, ptep);
+	pw_spin_lock_inline(ptl);
 	pte = *ptep;
 	entry_size = PAGE_SIZE;
 	fw->level = FW_LEVEL_PTE;
@@ -781,7 +780,7 @@ pte_table:
 			goto found;
 		}
 	}
-	pw_spin_unlock(mm, ptl);
+	pw_spin_unlock_inline(ptl);
 not_found:
 	return NULL;
 found:
@@ -794,5 +793,5 @@ found:
 
 void folio_walk_end(struct folio_walk *fw, struct vm_area_struct *vma)
 {
-	pw_spin_unlock(vma->vm_mm, fw->ptl);
+	pw_spin_unlock_inline(fw->ptl);
 }

@@ -3,8 +3,11 @@
  * renders the trace, as FORMAT.md specifies.  The callbacks a scenario
  * sets are the ones below; their behaviour comes from its `rule` lines.
  */
-#include "internal.h"
+#define _POSIX_C_SOURCE 200809L /* strtok_r under -std=c11 */
 #include "pagewalk_scenario.h"
+#include "pagewalk_machine.h"
+
+#include <errno.h>
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -862,7 +865,7 @@ static int do_call(struct runner *r, char **t, int n)
 	}
 	sb_printf(&r->out, "= %d\n", ret);
 check:
-	if (pw_mm_ptl_held(r->mm) || pw_mm_ptl_held(pw_init_mm(r->m)))
+	if (pw_ptl_held_by_thread() != 0)
 		return fail(r, PW_SCENARIO_INTERNAL,
 			    "engine %s left a page-table lock held after '%s'", e->name, c);
 	return 0;

@@ -360,12 +360,6 @@ void mmap_write_lock(struct mm_struct *mm);
 /** Releases the write hold of @mm's mmap_lock. */
 void mmap_write_unlock(struct mm_struct *mm);
 
-/**
- * Number of page-table locks of @mm held right now.  Every walk and every
- * folio_walk_end() leave it where they found it.
- */
-long pw_mm_ptl_held(const struct mm_struct *mm);
-
 /** True if the page-table lock @ptl is held. */
 bool pw_spin_is_locked(const spinlock_t *ptl);
 

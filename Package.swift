@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "PageWalk",
+    products: [
+        .library(name: "PageWalk", targets: ["PageWalk"]),
+        .library(name: "CWalkCore", targets: ["CWalkCore"]),
+        .executable(name: "pagewalk", targets: ["pagewalk"]),
+        .executable(name: "pagewalk-bench", targets: ["pagewalk-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        // The C core: the radix walk and PTE loops. Sources in CWalkCore/,
+        // public headers in include/, usable from plain C through them alone.
+        .target(
+            name: "CWalkCore",
+            path: ".",
+            sources: ["CWalkCore"],
+            publicHeadersPath: "include"
+        ),
+        .target(
+            name: "PageWalk",
+            dependencies: ["CWalkCore"],
+            path: "Sources/PageWalk"
+        ),
+        .executableTarget(
+            name: "pagewalk",
+            dependencies: [
+                "PageWalk",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/pagewalk"
+        ),
+        .executableTarget(
+            name: "pagewalk-bench",
+            dependencies: [
+                "PageWalk",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/pagewalk-bench"
+        ),
+        .testTarget(
+            name: "PageWalkTests",
+            dependencies: [
+                "PageWalk",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            path: "Tests/PageWalkTests"
+        ),
+    ]
+)

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import PageWalk
+
+extension Engine: ExpressibleByArgument {}
+
+@main
+struct PageWalkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pagewalk",
+        abstract: "The Linux kernel's page-table walker, in user space.",
+        subcommands: [Replay.self, Conformance.self]
+    )
+}
+
+/// A failure that ends the command with one line on stderr and a status.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    let status: Int32
+}
+
+/// Prints `failure` on stderr and exits with its status.
+func die(_ failure: CommandFailure) -> Never {
+    FileHandle.standardError.write(Data((failure.description + "\n").utf8))
+    exit(failure.status)
+}
+
+/// The whole file at `path` as text.
+func readText(_ path: String) throws(CommandFailure) -> String {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        let reason = FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file"
+        throw CommandFailure(description: "pagewalk: cannot read \(path): \(reason)", status: 2)
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a scenario and print its trace.")
+
+    @Argument(help: "The scenario file (.scn).")
+    var file: String
+
+    @Option(help: "The walker: c (C core through the Swift API), swift (pure Swift), native (C callbacks only).")
+    var engine: Engine = .c
+
+    func run() throws {
+        do {
+            let trace = try Scenario.replay(try readText(file), name: file, engine: engine)
+            FileHandle.standardOutput.write(Data(trace.utf8))
+        } catch let failure as CommandFailure {
+            die(failure)
+        } catch let error as ScenarioError {
+            die(CommandFailure(description: error.message, status: error.isBadInput ? 2 : 3))
+        }
+    }
+}
+
+struct Conformance: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay every NAME.scn under a directory and compare with NAME.trace.")
+
+    @Argument(help: "The directory of cases (searched recursively).")
+    var directory: String
+
+    @Option(help: "The walker: c, swift or native.")
+    var engine: Engine = .c
+
+    func run() throws {
+        let cases = Scenario.cases(under: directory)
+        if cases.isEmpty {
+            die(CommandFailure(
+                description: "pagewalk: no NAME.scn with a NAME.trace beside it under \(directory)", status: 2))
+        }
+        var passed = 0, failed = 0
+        for path in cases {
+            do {
+                let expected = try readText(path.trace)
+                let actual = try Scenario.replay(try readText(path.scenario), name: path.scenario, engine: engine)
+                if let diff = Scenario.firstDifference(expected: expected, actual: actual) {
+                    print("FAIL \(path.scenario): \(diff)")
+                    failed += 1
+                } else {
+                    passed += 1
+                }
+            } catch let failure as CommandFailure {
+                print("FAIL \(path.scenario): \(failure.description)")
+                failed += 1
+            } catch let error as ScenarioError {
+                print("FAIL \(path.scenario): \(error.message)")
+                failed += 1
+            }
+        }
+        print("\(passed) passed, \(failed) failed")
+        if failed > 0 { throw ExitCode(1) }
+    }
+}

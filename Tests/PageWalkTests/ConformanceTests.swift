@@ -1,0 +1,36 @@
+import Foundation
+import PageWalk
+import Testing
+
+/// The conformance cases copied from shared/conformance, beside this file's folder.
+let conformanceDirectory: String = {
+    let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    return here.deletingLastPathComponent().appendingPathComponent("Conformance/cases").path
+}()
+
+let conformanceCases = Scenario.cases(under: conformanceDirectory)
+
+@Suite struct ConformanceTests {
+    @Test func allCasesArePresent() {
+        // 14 handwritten + 400 generated, as shipped in shared/conformance.
+        #expect(conformanceCases.count == 414)
+    }
+
+    @Test(arguments: [Engine.native, .c])
+    func everyCaseReplaysExactly(engine: Engine) throws {
+        var failures: [String] = []
+        for path in conformanceCases {
+            let scenario = try String(contentsOfFile: path.scenario, encoding: .utf8)
+            let expected = try String(contentsOfFile: path.trace, encoding: .utf8)
+            do {
+                let actual = try Scenario.replay(scenario, name: path.scenario, engine: engine)
+                if let diff = Scenario.firstDifference(expected: expected, actual: actual) {
+                    failures.append("\(path.scenario): \(diff)")
+                }
+            } catch {
+                failures.append(error.message)
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.count) cases differ on engine \(engine): \(failures.prefix(5))")
+    }
+}
