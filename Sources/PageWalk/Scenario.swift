@@ -57,8 +57,9 @@ extension Engine {
     /// The entry points behind this engine.
     var table: pw_walk_engine? {
         switch self {
-        case .native, .c: return pw_c_engine
-        case .swift: return nil
+        case .native: return pw_c_engine
+        case .c: return _scenarioEngine(.c)
+        case .swift: return _scenarioEngine(.swift)
         }
     }
 }

@@ -16,7 +16,7 @@ let conformanceCases = Scenario.cases(under: conformanceDirectory)
         #expect(conformanceCases.count == 414)
     }
 
-    @Test(arguments: [Engine.native, .c])
+    @Test(arguments: Engine.allCases)
     func everyCaseReplaysExactly(engine: Engine) throws {
         var failures: [String] = []
         for path in conformanceCases {

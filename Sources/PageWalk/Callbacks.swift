@@ -1,0 +1,156 @@
+import CWalkCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Turns a visitor's Swift callbacks into the kernel's int protocol (0 go on, > 0 stop,
+/// < 0 error), storing a thrown error in `error` so the walk function can rethrow it.
+///
+/// Both engines call visitors through these, specialized for the visitor type: no existential,
+/// no reference counting, no exclusivity check per entry.
+@usableFromInline
+enum _Invoke<V: PageWalkVisitor> {
+    /// The code a thrown error is reported with to the walker.
+    @inlinable @inline(__always)
+    static func code(_ error: any Error, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        if slot.pointee == nil { slot.pointee = error }
+        if let e = error as? PageWalkError, e.code < 0 { return e.code }
+        return -EIO
+    }
+
+    @inlinable @inline(__always)
+    static func entry<E: PageTableEntry>(
+        _ entry: UnsafeMutablePointer<UInt64>, _ body: (inout E) throws -> WalkStep,
+        _ slot: UnsafeMutablePointer<(any Error)?>
+    ) -> Int32 {
+        do {
+            return try entry.withMemoryRebound(to: E.self, capacity: 1) { try body(&$0.pointee) }.rawValue
+        } catch {
+            return code(error, slot)
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func pgd(_ v: UnsafeMutablePointer<V>, _ e: UnsafeMutablePointer<UInt64>, _ a: UInt, _ n: UInt,
+                    _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        entry(e, { (x: inout PGD) in try v.pointee.pgdEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) }, slot)
+    }
+
+    @inlinable @inline(__always)
+    static func p4d(_ v: UnsafeMutablePointer<V>, _ e: UnsafeMutablePointer<UInt64>, _ a: UInt, _ n: UInt,
+                    _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        entry(e, { (x: inout P4D) in try v.pointee.p4dEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) }, slot)
+    }
+
+    @inlinable @inline(__always)
+    static func pud(_ v: UnsafeMutablePointer<V>, _ e: UnsafeMutablePointer<UInt64>, _ a: UInt, _ n: UInt,
+                    _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        entry(e, { (x: inout PUD) in try v.pointee.pudEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) }, slot)
+    }
+
+    @inlinable @inline(__always)
+    static func pmd(_ v: UnsafeMutablePointer<V>, _ e: UnsafeMutablePointer<UInt64>, _ a: UInt, _ n: UInt,
+                    _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        entry(e, { (x: inout PMD) in try v.pointee.pmdEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) }, slot)
+    }
+
+    @inlinable @inline(__always)
+    static func pte(_ v: UnsafeMutablePointer<V>, _ e: UnsafeMutablePointer<UInt64>, _ a: UInt, _ n: UInt,
+                    _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        entry(e, { (x: inout PTE) in try v.pointee.pteEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) }, slot)
+    }
+
+    /// The kernel's PTE loop over `[addr, end)` inside one table, calling `pteEntry` per PTE.
+    @inlinable @inline(__always)
+    static func pteRun(_ v: UnsafeMutablePointer<V>, _ first: UnsafeMutablePointer<UInt64>, _ addr: UInt, _ end: UInt,
+                       _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        let count = Int((end &- addr) >> 12)
+        return first.withMemoryRebound(to: PTE.self, capacity: count) { ptes in
+            let context = WalkContext(w)
+            var a = UInt64(addr)
+            var i = 0
+            do {
+                while true {
+                    let r = try v.pointee.pteEntry(&ptes[i], address: a, next: a &+ 4096, walk: context).rawValue
+                    if r != 0 || a >= UInt64(end) &- 4096 { return r }
+                    a &+= 4096
+                    i &+= 1
+                }
+            } catch {
+                return code(error, slot)
+            }
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func hole(_ v: UnsafeMutablePointer<V>, _ a: UInt, _ n: UInt, _ depth: Int32,
+                     _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        do {
+            return try v.pointee.pteHole(address: UInt64(a), next: UInt64(n), depth: Int(depth), walk: WalkContext(w)).rawValue
+        } catch {
+            return code(error, slot)
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func hugetlb(_ v: UnsafeMutablePointer<V>, _ e: UnsafeMutablePointer<UInt64>, _ hmask: UInt, _ a: UInt,
+                        _ n: UInt, _ w: UnsafeMutablePointer<mm_walk>,
+                        _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        entry(e, { (x: inout PTE) in
+            try v.pointee.hugetlbEntry(&x, hmask: UInt64(hmask), address: UInt64(a), next: UInt64(n), walk: WalkContext(w))
+        }, slot)
+    }
+
+    @inlinable @inline(__always)
+    static func test(_ v: UnsafeMutablePointer<V>, _ a: UInt, _ n: UInt, _ w: UnsafeMutablePointer<mm_walk>,
+                     _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        do {
+            return try v.pointee.testWalk(address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) == .walk ? 0 : 1
+        } catch {
+            return code(error, slot)
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func pre(_ v: UnsafeMutablePointer<V>, _ a: UInt, _ n: UInt, _ w: UnsafeMutablePointer<mm_walk>,
+                    _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        do {
+            return try v.pointee.preVMA(start: UInt64(a), end: UInt64(n), walk: WalkContext(w)).rawValue
+        } catch {
+            return code(error, slot)
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func post(_ v: UnsafeMutablePointer<V>, _ w: UnsafeMutablePointer<mm_walk>) {
+        v.pointee.postVMA(walk: WalkContext(w))
+    }
+
+    @inlinable @inline(__always)
+    static func install(_ v: UnsafeMutablePointer<V>, _ a: UInt, _ n: UInt, _ out: UnsafeMutablePointer<UInt64>,
+                        _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
+        do {
+            switch try v.pointee.installPTE(address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) {
+            case .install(let pte):
+                out.pointee = pte.rawValue
+                return 0
+            case .stop(let value):
+                precondition(value > 0, "a stop value must be positive; throw an error instead")
+                return value
+            }
+        } catch {
+            return code(error, slot)
+        }
+    }
+}
+
+/// Converts a walker's int result (and a stored error) into the Swift result.
+@inlinable
+func _result(_ code: Int32, _ error: (any Error)?) throws -> WalkResult {
+    if let error { throw error }
+    if code < 0 { throw PageWalkError(errno: code) }
+    return code == 0 ? .completed : .stopped(code)
+}

@@ -1,0 +1,147 @@
+import CWalkCore
+
+/// A callback of one entry, specialized for the visitor type when the walk is.
+@usableFromInline
+typealias _EntryThunk = (UnsafeMutableRawPointer, UnsafeMutablePointer<UInt64>, UInt, UInt,
+                         UnsafeMutablePointer<mm_walk>, UnsafeMutablePointer<(any Error)?>) -> Int32
+
+/// What the C trampolines find through `walk->private` during a walk on the C core.
+///
+/// The C core calls a fixed set of `@convention(c)` trampolines; each loads the thunk for its
+/// callback from here and calls it once, and the thunk (formed where the walk is specialized for
+/// the visitor type) runs the visitor's method inline. PTEs are passed a table run at a time
+/// through the core's `pte_range` hook, so the per-PTE calls stay inside specialized Swift.
+@usableFromInline
+struct _CoreDispatch {
+    @usableFromInline var visitor: UnsafeMutableRawPointer
+    @usableFromInline var error: UnsafeMutablePointer<(any Error)?>
+    @usableFromInline var pgd: _EntryThunk
+    @usableFromInline var p4d: _EntryThunk
+    @usableFromInline var pud: _EntryThunk
+    @usableFromInline var pmd: _EntryThunk
+    @usableFromInline var pte: _EntryThunk
+    @usableFromInline var pteRun: _EntryThunk
+    @usableFromInline var hole: (UnsafeMutableRawPointer, UInt, UInt, Int32, UnsafeMutablePointer<mm_walk>,
+                                 UnsafeMutablePointer<(any Error)?>) -> Int32
+    @usableFromInline var hugetlb: (UnsafeMutableRawPointer, UnsafeMutablePointer<UInt64>, UInt, UInt, UInt,
+                                    UnsafeMutablePointer<mm_walk>, UnsafeMutablePointer<(any Error)?>) -> Int32
+    @usableFromInline var test: (UnsafeMutableRawPointer, UInt, UInt, UnsafeMutablePointer<mm_walk>,
+                                 UnsafeMutablePointer<(any Error)?>) -> Int32
+    @usableFromInline var pre: (UnsafeMutableRawPointer, UInt, UInt, UnsafeMutablePointer<mm_walk>,
+                                UnsafeMutablePointer<(any Error)?>) -> Int32
+    @usableFromInline var post: (UnsafeMutableRawPointer, UnsafeMutablePointer<mm_walk>) -> Void
+    @usableFromInline var install: (UnsafeMutableRawPointer, UInt, UInt, UnsafeMutablePointer<UInt64>,
+                                    UnsafeMutablePointer<mm_walk>, UnsafeMutablePointer<(any Error)?>) -> Int32
+
+    @inlinable
+    init<V: PageWalkVisitor>(_ visitor: UnsafeMutablePointer<V>, error: UnsafeMutablePointer<(any Error)?>) {
+        self.visitor = UnsafeMutableRawPointer(visitor)
+        self.error = error
+        pgd = { v, e, a, n, w, s in _Invoke<V>.pgd(v.assumingMemoryBound(to: V.self), e, a, n, w, s) }
+        p4d = { v, e, a, n, w, s in _Invoke<V>.p4d(v.assumingMemoryBound(to: V.self), e, a, n, w, s) }
+        pud = { v, e, a, n, w, s in _Invoke<V>.pud(v.assumingMemoryBound(to: V.self), e, a, n, w, s) }
+        pmd = { v, e, a, n, w, s in _Invoke<V>.pmd(v.assumingMemoryBound(to: V.self), e, a, n, w, s) }
+        pte = { v, e, a, n, w, s in _Invoke<V>.pte(v.assumingMemoryBound(to: V.self), e, a, n, w, s) }
+        pteRun = { v, e, a, n, w, s in _Invoke<V>.pteRun(v.assumingMemoryBound(to: V.self), e, a, n, w, s) }
+        hole = { v, a, n, d, w, s in _Invoke<V>.hole(v.assumingMemoryBound(to: V.self), a, n, d, w, s) }
+        hugetlb = { v, e, h, a, n, w, s in _Invoke<V>.hugetlb(v.assumingMemoryBound(to: V.self), e, h, a, n, w, s) }
+        test = { v, a, n, w, s in _Invoke<V>.test(v.assumingMemoryBound(to: V.self), a, n, w, s) }
+        pre = { v, a, n, w, s in _Invoke<V>.pre(v.assumingMemoryBound(to: V.self), a, n, w, s) }
+        post = { v, w in _Invoke<V>.post(v.assumingMemoryBound(to: V.self), w) }
+        install = { v, a, n, o, w, s in _Invoke<V>.install(v.assumingMemoryBound(to: V.self), a, n, o, w, s) }
+    }
+}
+
+@inlinable @inline(__always)
+func _dispatch(_ w: UnsafeMutablePointer<mm_walk>?) -> UnsafeMutablePointer<_CoreDispatch> {
+    w.unsafelyUnwrapped.pointee.`private`.unsafelyUnwrapped.assumingMemoryBound(to: _CoreDispatch.self)
+}
+
+@usableFromInline let _cPGD: @convention(c) (UnsafeMutablePointer<pgd_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
+    let d = _dispatch(w)
+    return d.pointee.pgd(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+}
+@usableFromInline let _cP4D: @convention(c) (UnsafeMutablePointer<p4d_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
+    let d = _dispatch(w)
+    return d.pointee.p4d(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+}
+@usableFromInline let _cPUD: @convention(c) (UnsafeMutablePointer<pud_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
+    let d = _dispatch(w)
+    return d.pointee.pud(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+}
+@usableFromInline let _cPMD: @convention(c) (UnsafeMutablePointer<pmd_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
+    let d = _dispatch(w)
+    return d.pointee.pmd(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+}
+@usableFromInline let _cPTE: @convention(c) (UnsafeMutablePointer<pte_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
+    let d = _dispatch(w)
+    return d.pointee.pte(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+}
+@usableFromInline let _cPTERun: @convention(c) (UnsafeMutablePointer<pte_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
+    let d = _dispatch(w)
+    return d.pointee.pteRun(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+}
+@usableFromInline let _cHole: @convention(c) (UInt, UInt, Int32, UnsafeMutablePointer<mm_walk>?) -> Int32 = { a, n, depth, w in
+    let d = _dispatch(w)
+    return d.pointee.hole(d.pointee.visitor, a, n, depth, w.unsafelyUnwrapped, d.pointee.error)
+}
+@usableFromInline let _cHugetlb: @convention(c) (UnsafeMutablePointer<pte_t>?, UInt, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, h, a, n, w in
+    let d = _dispatch(w)
+    return d.pointee.hugetlb(d.pointee.visitor, e.unsafelyUnwrapped, h, a, n, w.unsafelyUnwrapped, d.pointee.error)
+}
+@usableFromInline let _cTest: @convention(c) (UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { a, n, w in
+    let d = _dispatch(w)
+    return d.pointee.test(d.pointee.visitor, a, n, w.unsafelyUnwrapped, d.pointee.error)
+}
+@usableFromInline let _cPre: @convention(c) (UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { a, n, w in
+    let d = _dispatch(w)
+    return d.pointee.pre(d.pointee.visitor, a, n, w.unsafelyUnwrapped, d.pointee.error)
+}
+@usableFromInline let _cPost: @convention(c) (UnsafeMutablePointer<mm_walk>?) -> Void = { w in
+    let d = _dispatch(w)
+    d.pointee.post(d.pointee.visitor, w.unsafelyUnwrapped)
+}
+@usableFromInline let _cInstall: @convention(c) (UInt, UInt, UnsafeMutablePointer<pte_t>?, UnsafeMutablePointer<mm_walk>?) -> Int32 = { a, n, o, w in
+    let d = _dispatch(w)
+    return d.pointee.install(d.pointee.visitor, a, n, o.unsafelyUnwrapped, w.unsafelyUnwrapped, d.pointee.error)
+}
+
+/// The C ops struct with exactly the trampolines of the callbacks `set` names.
+@inlinable
+func _coreOps(_ set: WalkCallbacks, lock: WalkLock) -> mm_walk_ops {
+    var ops = mm_walk_ops()
+    ops.walk_lock = page_walk_lock(rawValue: lock.rawValue)
+    if set.contains(.pgdEntry) { ops.pgd_entry = _cPGD }
+    if set.contains(.p4dEntry) { ops.p4d_entry = _cP4D }
+    if set.contains(.pudEntry) { ops.pud_entry = _cPUD }
+    if set.contains(.pmdEntry) { ops.pmd_entry = _cPMD }
+    if set.contains(.pteEntry) {
+        // Batched while nothing is installed: the same PTEs, in the same order, with the same
+        // early stop. With install_pte the kernel's per-PTE interleaving is kept.
+        if set.contains(.installPTE) { ops.pte_entry = _cPTE } else { ops.pte_range = _cPTERun }
+    }
+    if set.contains(.pteHole) { ops.pte_hole = _cHole }
+    if set.contains(.hugetlbEntry) { ops.hugetlb_entry = _cHugetlb }
+    if set.contains(.testWalk) { ops.test_walk = _cTest }
+    if set.contains(.preVMA) { ops.pre_vma = _cPre }
+    if set.contains(.postVMA) { ops.post_vma = _cPost }
+    if set.contains(.installPTE) { ops.install_pte = _cInstall }
+    return ops
+}
+
+/// Runs `call` (one C entry point) with `visitor` behind the C trampolines.
+@inlinable
+func _onCore<V: PageWalkVisitor>(_ visitor: inout V, lock: WalkLock,
+                                 _ call: (UnsafePointer<mm_walk_ops>, UnsafeMutableRawPointer) -> Int32) throws -> WalkResult {
+    var ops = _coreOps(visitor.callbacks, lock: lock)
+    var error: (any Error)? = nil
+    let code = withUnsafeMutablePointer(to: &visitor) { v in
+        withUnsafeMutablePointer(to: &error) { e in
+            var dispatch = _CoreDispatch(v, error: e)
+            return withUnsafeMutablePointer(to: &dispatch) { d in
+                withUnsafePointer(to: &ops) { call($0, UnsafeMutableRawPointer(d)) }
+            }
+        }
+    }
+    return try _result(code, error)
+}

@@ -1,0 +1,198 @@
+import CWalkCore
+
+/// The walker's levels, top first. Levels a geometry does not have are folded into their parent.
+public enum PageTableLevel: Int, CaseIterable, Sendable, CustomStringConvertible {
+    case pgd = 0, p4d, pud, pmd, pte
+
+    /// The kernel's name of the level: `pgd`, `p4d`, `pud`, `pmd` or `pte`.
+    public var description: String {
+        switch self {
+        case .pgd: "pgd"
+        case .p4d: "p4d"
+        case .pud: "pud"
+        case .pmd: "pmd"
+        case .pte: "pte"
+        }
+    }
+
+    @inlinable var c: pw_level { pw_level(rawValue: UInt32(rawValue)) }
+}
+
+/// The architecture bits of a present entry (x86-64 layout).
+public struct EntryFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    public static let present = EntryFlags(rawValue: 1 << 0)
+    public static let writable = EntryFlags(rawValue: 1 << 1)
+    public static let user = EntryFlags(rawValue: 1 << 2)
+    public static let accessed = EntryFlags(rawValue: 1 << 5)
+    public static let dirty = EntryFlags(rawValue: 1 << 6)
+    /// A leaf above the PTE level (PSE).
+    public static let huge = EntryFlags(rawValue: 1 << 7)
+    public static let global = EntryFlags(rawValue: 1 << 8)
+    /// A special mapping: no `struct page` to account.
+    public static let special = EntryFlags(rawValue: 1 << 9)
+    public static let softDirty = EntryFlags(rawValue: 1 << 11)
+    public static let noExecute = EntryFlags(rawValue: 1 << 63)
+
+    /// What table allocation writes into a parent entry besides the PFN.
+    public static let table: EntryFlags = [.present, .writable, .user, .accessed, .dirty]
+    /// A present, writable, accessed, dirty user page.
+    public static let userPage: EntryFlags = [.present, .writable, .user, .accessed, .dirty]
+}
+
+/// The bits of a PTE marker (swap type 31).
+public struct PTEMarker: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    public static let uffdWriteProtect = PTEMarker(rawValue: 1)
+    public static let poisoned = PTEMarker(rawValue: 2)
+    /// A guard region (`MADV_GUARD_INSTALL`).
+    public static let guardRegion = PTEMarker(rawValue: 4)
+}
+
+/// Swap types with a meaning of their own (below 24: swap devices).
+public enum SwapType {
+    public static let hwpoison: UInt8 = 24
+    public static let migrationRead: UInt8 = 25
+    public static let migrationReadExclusive: UInt8 = 26
+    public static let migrationWrite: UInt8 = 27
+    public static let deviceFirst: UInt8 = 28
+    public static let marker: UInt8 = 31
+}
+
+/// A page-table entry of some level: 64 bits in the x86-64 layout, with typed accessors.
+///
+/// `PGD`, `P4D`, `PUD`, `PMD` and `PTE` conform; they differ only in type, so that a
+/// callback cannot mistake one level's entry for another's.
+public protocol PageTableEntry: RawRepresentable, Hashable, Sendable, CustomStringConvertible
+where RawValue == UInt64 {
+    init(rawValue: UInt64)
+}
+
+extension PageTableEntry {
+    /// The empty entry.
+    @inlinable public static var none: Self { Self(rawValue: 0) }
+
+    /// A present entry mapping `pfn` with `flags`.
+    @inlinable public static func present(pfn: UInt64, flags: EntryFlags = .userPage) -> Self {
+        Self(rawValue: (flags.rawValue | EntryFlags.present.rawValue) | ((pfn << 12) & PW_PFN_MASK))
+    }
+
+    /// An entry pointing at the page table in frame `pfn`, as table allocation writes it.
+    @inlinable public static func table(pfn: UInt64) -> Self {
+        Self(rawValue: EntryFlags.table.rawValue | ((pfn << 12) & PW_PFN_MASK))
+    }
+
+    /// A swap entry: type in bits 1..5, offset in bits 12..62.
+    @inlinable public static func swap(type: UInt8, offset: UInt64) -> Self {
+        Self(rawValue: pw_swp_entry(UInt32(type), offset))
+    }
+
+    /// A migration entry for `pfn`.
+    @inlinable public static func migration(pfn: UInt64, writable: Bool = false) -> Self {
+        swap(type: writable ? SwapType.migrationWrite : SwapType.migrationRead, offset: pfn)
+    }
+
+    /// A PTE marker with `marker` bits.
+    @inlinable public static func marker(_ marker: PTEMarker) -> Self {
+        swap(type: SwapType.marker, offset: marker.rawValue)
+    }
+
+    /// The entry is empty.
+    @inlinable public var isNone: Bool { rawValue == 0 }
+    /// The PRESENT bit is set.
+    @inlinable public var isPresent: Bool { rawValue & 1 != 0 }
+    /// The HUGE (PSE) bit is set.
+    @inlinable public var isHuge: Bool { rawValue & EntryFlags.huge.rawValue != 0 }
+    /// Present and huge: a leaf above the PTE level (trans-huge).
+    @inlinable public var isLeaf: Bool { rawValue & 0x81 == 0x81 }
+    /// The architecture bits other than the PFN.
+    @inlinable public var flags: EntryFlags { EntryFlags(rawValue: rawValue & ~PW_PFN_MASK) }
+    /// The frame number of a present entry.
+    @inlinable public var pfn: UInt64 { (rawValue & PW_PFN_MASK) >> 12 }
+    @inlinable public var isWritable: Bool { rawValue & EntryFlags.writable.rawValue != 0 }
+    @inlinable public var isUser: Bool { rawValue & EntryFlags.user.rawValue != 0 }
+    @inlinable public var isAccessed: Bool { rawValue & EntryFlags.accessed.rawValue != 0 }
+    @inlinable public var isDirty: Bool { rawValue & EntryFlags.dirty.rawValue != 0 }
+    @inlinable public var isSpecial: Bool { rawValue & EntryFlags.special.rawValue != 0 }
+    @inlinable public var isSoftDirty: Bool { rawValue & EntryFlags.softDirty.rawValue != 0 }
+    @inlinable public var isNoExecute: Bool { rawValue & EntryFlags.noExecute.rawValue != 0 }
+
+    /// Not present and not empty: a swap, migration, device or marker entry.
+    @inlinable public var isSwap: Bool { rawValue != 0 && !isPresent }
+    /// The swap type of a swap entry, nil otherwise.
+    @inlinable public var swapType: UInt8? { isSwap ? UInt8(pw_swp_type(rawValue)) : nil }
+    /// The swap offset of a swap entry (the PFN of a migration entry), nil otherwise.
+    @inlinable public var swapOffset: UInt64? { isSwap ? pw_swp_offset(rawValue) : nil }
+    /// A migration entry (types 25..27).
+    @inlinable public var isMigration: Bool { pw_is_migration_entry(rawValue) }
+    /// The marker bits of a PTE marker, nil otherwise.
+    @inlinable public var marker: PTEMarker? {
+        swapType == SwapType.marker ? PTEMarker(rawValue: pw_swp_offset(rawValue)) : nil
+    }
+
+    public var description: String { "0x" + String(rawValue, radix: 16) }
+}
+
+/// A top-level entry.
+@frozen public struct PGD: PageTableEntry {
+    public var rawValue: UInt64
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+}
+
+/// A P4D entry (real with 5 levels).
+@frozen public struct P4D: PageTableEntry {
+    public var rawValue: UInt64
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+}
+
+/// A PUD entry (1 GiB per entry with 4 or 5 levels).
+@frozen public struct PUD: PageTableEntry {
+    public var rawValue: UInt64
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+}
+
+/// A PMD entry (2 MiB per entry).
+@frozen public struct PMD: PageTableEntry {
+    public var rawValue: UInt64
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+}
+
+/// A PTE: one 4 KiB page.
+@frozen public struct PTE: PageTableEntry {
+    public var rawValue: UInt64
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+}
+
+/// The shape of a machine's page tables.
+public struct Geometry: Sendable, Hashable {
+    /// 2, 3, 4 or 5.
+    public let levels: Int
+    /// The address shift of each level (a folded level has its parent's).
+    public let shifts: [Int]
+    /// Which levels are folded into their parent.
+    public let folded: [Bool]
+    /// Virtual address bits: 30, 39, 48 or 57.
+    public let virtualAddressBits: Int
+    /// The first kernel address: `1 << (virtualAddressBits - 1)`.
+    public let taskSize: UInt64
+
+    init(_ g: pw_geometry) {
+        levels = Int(g.levels)
+        shifts = withUnsafeBytes(of: g.shift) { Array($0.bindMemory(to: UInt32.self)).map(Int.init) }
+        folded = withUnsafeBytes(of: g.folded) { Array($0.bindMemory(to: Bool.self)) }
+        virtualAddressBits = Int(g.va_bits)
+        taskSize = g.task_size
+    }
+
+    /// The levels that are real in this geometry, top first.
+    public var realLevels: [PageTableLevel] {
+        PageTableLevel.allCases.filter { !folded[$0.rawValue] }
+    }
+
+    /// The size covered by one entry of `level`.
+    public func entrySize(_ level: PageTableLevel) -> UInt64 { 1 << UInt64(shifts[level.rawValue]) }
+}

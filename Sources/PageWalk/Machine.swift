@@ -1,0 +1,389 @@
+import CWalkCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An error from PageWalk: the kernel's negative errno values, as Swift errors.
+public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `-EINVAL`: a bad argument (empty range, `install_pte` where not allowed, ...).
+    case invalidArgument
+    /// `-ENOMEM`: a table allocation failed, or memory ran out.
+    case outOfMemory
+    /// `-EEXIST`: the range overlaps an existing VMA.
+    case exists
+    /// `-EFAULT`: an entry on the way is not a table.
+    case fault
+    /// Any other negative errno a callback returned.
+    case errno(Int32)
+
+    /// Builds the error for a negative errno value.
+    public init(errno code: Int32) {
+        switch code {
+        case -EINVAL: self = .invalidArgument
+        case -ENOMEM: self = .outOfMemory
+        case -EEXIST: self = .exists
+        case -EFAULT: self = .fault
+        default: self = .errno(code)
+        }
+    }
+
+    /// The negative errno value.
+    public var code: Int32 {
+        switch self {
+        case .invalidArgument: -EINVAL
+        case .outOfMemory: -ENOMEM
+        case .exists: -EEXIST
+        case .fault: -EFAULT
+        case .errno(let c): c
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .invalidArgument: "invalid argument (EINVAL)"
+        case .outOfMemory: "out of memory (ENOMEM)"
+        case .exists: "overlaps an existing mapping (EEXIST)"
+        case .fault: "not a page table (EFAULT)"
+        case .errno(let c): "error \(c)"
+        }
+    }
+}
+
+/// Something the machine did or found during a walk.
+public enum MachineEvent: Sendable, Equatable {
+    /// A lock assertion failed (`mmap_locked`, `mmap_write_locked`, `vma_locked`,
+    /// `vma_write_locked`, `i_mmap_held`); the walk went on, as after a `WARN`.
+    case assertionFailed(String)
+    /// `WARN_ON_ONCE` fired.
+    case warning
+    /// A bad entry was found (and, above the PTE level, cleared).
+    case badEntry(level: PageTableLevel, value: UInt64)
+    /// `split_huge_pmd` or `split_huge_pud` acted on the leaf at `address`.
+    case split(level: PageTableLevel, address: UInt64, vma: UInt32)
+    /// `vma_start_write` write-locked a VMA.
+    case vmaStartWrite(vma: UInt32)
+
+    init(_ e: pw_event) {
+        switch e.kind {
+        case PW_EVENT_ASSERT_FAIL:
+            let names = ["mmap_locked", "mmap_write_locked", "vma_locked", "vma_write_locked", "i_mmap_held"]
+            self = .assertionFailed(names[Int(e.assertion.rawValue)])
+        case PW_EVENT_WARN: self = .warning
+        case PW_EVENT_BAD:
+            self = .badEntry(level: PageTableLevel(rawValue: Int(e.level.rawValue))!, value: e.value)
+        case PW_EVENT_SPLIT_PMD: self = .split(level: .pmd, address: UInt64(e.addr), vma: e.vma.pointee.id)
+        case PW_EVENT_SPLIT_PUD: self = .split(level: .pud, address: UInt64(e.addr), vma: e.vma.pointee.id)
+        default: self = .vmaStartWrite(vma: e.vma.pointee.id)
+        }
+    }
+}
+
+/// The counters of a machine.
+public struct MachineStats: Sendable, Equatable {
+    /// Physical frames.
+    public let frames: UInt64
+    /// Frames in the page-table region.
+    public let tableFrames: UInt64
+    /// Page tables allocated now (each exactly one 4 KiB frame).
+    public let tablesInUse: UInt64
+    /// The most tables in use at once.
+    public let tablesPeak: UInt64
+    /// Walker allocations made / refused.
+    public let tableAllocations: UInt64, tableAllocationFailures: UInt64
+    /// Failed lock assertions, warnings, bad entries.
+    public let assertionFailures: UInt64, warnings: UInt64, badEntries: UInt64
+
+    /// Bytes of page tables in use: 4 KiB per table.
+    public var pageTableBytes: UInt64 { tablesInUse * 4096 }
+}
+
+/// A state of a simulated lock.
+public enum LockState: Int32, Sendable {
+    case none = 0, read = 1, write = 2
+}
+
+/// A simulated machine: physical memory, page tables that live in its frames, folios, address spaces.
+///
+/// The machine owns everything made from it; `AddressSpace`, `VMA` and `Mapping` values keep it alive.
+public final class Machine: @unchecked Sendable {
+    /// The C machine, for raw access through `pagewalk.h`.
+    public let pointer: OpaquePointer
+    /// The geometry.
+    public let geometry: Geometry
+    let layout: UnsafePointer<pw_machine_layout>
+    private var eventHandler: ((MachineEvent) -> Void)?
+
+    /// Creates a machine.
+    ///
+    /// - Parameters:
+    ///   - levels: 2, 3, 4 or 5 page-table levels.
+    ///   - frames: physical frames of 4 KiB (at most 2^28).
+    ///   - tableBase: first frame of the page-table region; frames below it are data.
+    ///   - zeroPFN: the shared zero page.
+    ///   - hugeZeroPFN: the huge zero page, 0 for none.
+    public init(levels: Int = 4, frames: UInt64, tableBase: UInt64, zeroPFN: UInt64 = 1,
+                hugeZeroPFN: UInt64 = 0) throws(PageWalkError) {
+        var config = pw_machine_config(levels: Int32(levels), frames: frames, table_base: tableBase,
+                                       zero_pfn: zeroPFN, huge_zero_pfn: hugeZeroPFN)
+        var m: OpaquePointer?
+        let err = pw_machine_create(&config, &m)
+        guard err == 0, let m else { throw PageWalkError(errno: err) }
+        pointer = m
+        geometry = Geometry(pw_machine_geometry(m).pointee)
+        layout = pw_machine_layout(m)
+    }
+
+    deinit { pw_machine_destroy(pointer) }
+
+    /// The kernel address space (`init_mm`).
+    public var kernel: AddressSpace { AddressSpace(machine: self, mm: pw_init_mm(pointer)) }
+
+    /// Creates a user address space with an empty top-level table.
+    public func makeAddressSpace() throws(PageWalkError) -> AddressSpace {
+        guard let mm = pw_mm_create(pointer) else { throw .outOfMemory }
+        return AddressSpace(machine: self, mm: mm)
+    }
+
+    /// Declares frames `head ..< head + 2^order` one folio.
+    public func declareFolio(head: UInt64, order: Int) throws(PageWalkError) {
+        let err = pw_folio_declare(pointer, head, UInt32(clamping: order))
+        if err != 0 { throw PageWalkError(errno: err) }
+    }
+
+    /// The folio (head frame and order) frame `pfn` belongs to, nil beyond memory.
+    public func folio(containing pfn: UInt64) -> (head: UInt64, order: Int)? {
+        guard let page = pw_pfn_to_page(pointer, pfn), let folio = pw_page_folio(pointer, page) else { return nil }
+        return (pw_folio_pfn(pointer, folio), Int(pw_folio_order(pointer, folio)))
+    }
+
+    /// The address_space numbered `id`, created empty if new.
+    public func mapping(_ id: UInt32) -> Mapping {
+        Mapping(machine: self, raw: pw_mapping_get(pointer, id)!)
+    }
+
+    /// The machine's counters.
+    public var stats: MachineStats {
+        var s = pw_machine_stats()
+        pw_machine_get_stats(pointer, &s)
+        return MachineStats(frames: s.frames, tableFrames: s.table_frames, tablesInUse: s.tables_in_use,
+                            tablesPeak: s.tables_peak, tableAllocations: s.table_allocs,
+                            tableAllocationFailures: s.table_alloc_fails, assertionFailures: s.assert_failures,
+                            warnings: s.warnings, badEntries: s.bad_entries)
+    }
+
+    /// Limits the walker's table allocations: `n` more succeed, then each fails with `ENOMEM`; nil: no limit.
+    public func setAllocationBudget(_ n: Int?) {
+        pw_machine_set_alloc_budget(pointer, Int64(n ?? -1))
+    }
+
+    /// Receives the machine's events (failed lock assertions, warnings, bad entries, splits);
+    /// nil restores the default: counted, and assertion failures and warnings printed on stderr.
+    public func onEvent(_ handler: ((MachineEvent) -> Void)?) {
+        eventHandler = handler
+        if handler == nil {
+            pw_machine_set_event_hook(pointer, nil, nil)
+        } else {
+            pw_machine_set_event_hook(pointer, { ctx, event in
+                let machine = Unmanaged<Machine>.fromOpaque(ctx!).takeUnretainedValue()
+                machine.eventHandler?(MachineEvent(event!.pointee))
+            }, Unmanaged.passUnretained(self).toOpaque())
+        }
+    }
+}
+
+/// An address space: the kernel's `mm_struct`, with its top-level table, VMAs and locks.
+public struct AddressSpace: @unchecked Sendable {
+    /// The machine it belongs to.
+    public let machine: Machine
+    /// The C `struct mm_struct`, for raw access.
+    public let pointer: OpaquePointer
+
+    init(machine: Machine, mm: OpaquePointer) {
+        self.machine = machine
+        self.pointer = mm
+    }
+
+    /// True for the kernel address space.
+    public var isKernel: Bool { pw_mm_is_kernel(pointer) }
+
+    /// Reads the entry of real level `level` covering `address` (0 where a table above is missing).
+    public func entry(_ level: PageTableLevel, at address: UInt64) throws(PageWalkError) -> UInt64 {
+        var v: UInt64 = 0
+        let err = pw_mm_get_entry(pointer, level.c, UInt(address), &v)
+        if err != 0 { throw PageWalkError(errno: err) }
+        return v
+    }
+
+    /// Writes the entry of real level `level` covering `address`, allocating the tables above it.
+    public func setEntry(_ level: PageTableLevel, at address: UInt64, to value: UInt64) throws(PageWalkError) {
+        let err = pw_mm_set_entry(pointer, level.c, UInt(address), value)
+        if err != 0 { throw PageWalkError(errno: err) }
+    }
+
+    /// The VMAs, in address order.
+    public var vmas: [VMA] {
+        (0..<pw_mm_vma_count(pointer)).map { VMA(space: self, raw: pw_mm_vma_at(pointer, $0)!) }
+    }
+
+    /// The first VMA whose end is above `address` (the kernel's `find_vma`).
+    public func findVMA(_ address: UInt64) -> VMA? {
+        find_vma(pointer, UInt(address)).map { VMA(space: self, raw: $0) }
+    }
+
+    /// The VMA containing `address`, if any.
+    public func vma(containing address: UInt64) -> VMA? {
+        guard let v = findVMA(address), v.start <= address else { return nil }
+        return v
+    }
+
+    /// The VMA numbered `id`.
+    public func vma(id: UInt32) -> VMA? {
+        pw_mm_vma_by_id(pointer, id).map { VMA(space: self, raw: $0) }
+    }
+
+    /// The state of the mmap_lock as lock assertions see it; setting it does not take the lock.
+    public var mmapLockState: LockState {
+        get { LockState(rawValue: Int32(pw_mm_lock_state(pointer).rawValue)) ?? .none }
+        nonmutating set { pw_mm_set_lock_state(pointer, pw_lock_state(rawValue: UInt32(newValue.rawValue))) }
+    }
+
+    /// Runs `body` holding the mmap_lock for read (a real lock).
+    public func withMmapReadLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        mmap_read_lock(pointer)
+        defer { mmap_read_unlock(pointer) }
+        return try body()
+    }
+
+    /// Runs `body` holding the mmap_lock for write.
+    public func withMmapWriteLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        mmap_write_lock(pointer)
+        defer { mmap_write_unlock(pointer) }
+        return try body()
+    }
+
+    /// One non-zero entry of a dump.
+    public struct DumpEntry: Sendable, Equatable, CustomStringConvertible {
+        public let level: PageTableLevel
+        /// The sign-extended address the entry covers.
+        public let address: UInt64
+        public let value: UInt64
+        /// The entry points to a page table (the dump descends into it).
+        public let isTable: Bool
+
+        public var description: String {
+            "\(level) 0x\(String(address, radix: 16)) " + (isTable ? "T" : "0x" + String(value, radix: 16))
+        }
+    }
+
+    /// Every non-zero entry of the tables, depth first.
+    public func dump() -> [DumpEntry] {
+        var out: [DumpEntry] = []
+        withUnsafeMutablePointer(to: &out) { p in
+            pw_mm_dump(pointer, { ctx, level, addr, value, isTable in
+                let out = ctx!.assumingMemoryBound(to: [DumpEntry].self)
+                out.pointee.append(DumpEntry(level: PageTableLevel(rawValue: Int(level.rawValue))!,
+                                             address: UInt64(addr), value: value, isTable: isTable))
+            }, p)
+        }
+        return out
+    }
+}
+
+/// The flags of a VMA.
+public struct VMAFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt
+    @inlinable public init(rawValue: UInt) { self.rawValue = rawValue }
+
+    public static let read = VMAFlags(rawValue: UInt(VM_READ))
+    public static let write = VMAFlags(rawValue: UInt(VM_WRITE))
+    public static let exec = VMAFlags(rawValue: UInt(VM_EXEC))
+    public static let shared = VMAFlags(rawValue: UInt(VM_SHARED))
+    /// Raw PFNs without `struct page`s: skipped by walks unless `testWalk` says otherwise.
+    public static let pfnmap = VMAFlags(rawValue: UInt(VM_PFNMAP))
+    public static let mixedmap = VMAFlags(rawValue: UInt(VM_MIXEDMAP))
+    /// Set for hugetlb VMAs.
+    public static let hugetlb = VMAFlags(rawValue: UInt(VM_HUGETLB))
+}
+
+/// The page size of a hugetlb VMA.
+public enum HugePageSize: UInt32, Sendable {
+    case twoMegabytes = 21
+    case oneGigabyte = 30
+}
+
+/// A virtual memory area of an address space.
+public struct VMA: @unchecked Sendable, Hashable {
+    /// The address space it belongs to.
+    public let space: AddressSpace
+    /// The C `struct vm_area_struct`, for raw access.
+    public let pointer: UnsafeMutablePointer<vm_area_struct>
+
+    init(space: AddressSpace, raw: UnsafeMutablePointer<vm_area_struct>) {
+        self.space = space
+        self.pointer = raw
+    }
+
+    public static func == (a: VMA, b: VMA) -> Bool { a.pointer == b.pointer }
+    public func hash(into h: inout Hasher) { h.combine(pointer) }
+
+    /// Its number: 1, 2, ... in order of creation.
+    public var id: UInt32 { pointer.pointee.id }
+    /// The first address.
+    public var start: UInt64 { UInt64(pointer.pointee.vm_start) }
+    /// The first address after it.
+    public var end: UInt64 { UInt64(pointer.pointee.vm_end) }
+    /// `start ..< end`.
+    public var range: Range<UInt64> { start..<end }
+    public var flags: VMAFlags { VMAFlags(rawValue: pointer.pointee.vm_flags) }
+    /// The file offset of `start`, in pages.
+    public var pgoff: UInt64 { UInt64(pointer.pointee.vm_pgoff) }
+    /// The mapping, for a file VMA.
+    public var mapping: Mapping? {
+        pointer.pointee.vm_file.map { Mapping(machine: space.machine, raw: $0) }
+    }
+    /// The hugetlb page size, for a hugetlb VMA.
+    public var hugePageSize: HugePageSize? { HugePageSize(rawValue: pointer.pointee.hugetlb_shift) }
+    /// No file, neither pfnmap nor mixedmap.
+    public var isAnonymous: Bool { pw_vma_is_anonymous(pointer) }
+
+    /// The per-VMA lock's state as assertions see it.
+    public var lockState: LockState {
+        get { LockState(rawValue: pointer.pointee.lock_state) ?? .none }
+        nonmutating set { pw_vma_set_lock_state(pointer, pw_lock_state(rawValue: UInt32(newValue.rawValue))) }
+    }
+}
+
+/// A file's `address_space`: the VMAs that map it, in `i_mmap` order.
+public struct Mapping: @unchecked Sendable {
+    public let machine: Machine
+    /// The C `struct address_space`, for raw access.
+    public let pointer: OpaquePointer
+
+    init(machine: Machine, raw: OpaquePointer) {
+        self.machine = machine
+        self.pointer = raw
+    }
+
+    /// Its number.
+    public var id: UInt32 { pw_mapping_id(pointer) }
+
+    /// Whether `i_mmap_rwsem` counts as held.
+    public func setIMmapHeld(_ held: Bool) { pw_mapping_set_i_mmap_held(pointer, held) }
+}
+
+extension AddressSpace {
+    /// Adds a VMA `range` with `flags`, mapping `file` from page `pgoff`, or hugetlb pages of `hugePages`.
+    /// Never merges: VMA numbers follow creation order (see `map` for merging).
+    @discardableResult
+    public func addVMA(_ range: Range<UInt64>, flags: VMAFlags, file: Mapping? = nil, pgoff: UInt64 = 0,
+                       hugePages: HugePageSize? = nil) throws(PageWalkError) -> VMA {
+        var err: Int32 = 0
+        guard let raw = pw_vma_add(pointer, UInt(range.lowerBound), UInt(range.upperBound), flags.rawValue,
+                                   file?.pointer, UInt(pgoff), hugePages?.rawValue ?? 0, &err)
+        else { throw PageWalkError(errno: err) }
+        return VMA(space: self, raw: raw)
+    }
+}
