@@ -20,20 +20,30 @@ public enum PageTableLevel: Int, CaseIterable, Sendable, CustomStringConvertible
 
 /// The architecture bits of a present entry (x86-64 layout).
 public struct EntryFlags: OptionSet, Sendable, Hashable {
+    /// The raw bits.
     public let rawValue: UInt64
+    /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 
+    /// Bit 0: present (valid for the MMU).
     public static let present = EntryFlags(rawValue: 1 << 0)
+    /// Bit 1: writable.
     public static let writable = EntryFlags(rawValue: 1 << 1)
+    /// Bit 2: user-accessible.
     public static let user = EntryFlags(rawValue: 1 << 2)
+    /// Bit 5: accessed.
     public static let accessed = EntryFlags(rawValue: 1 << 5)
+    /// Bit 6: dirty.
     public static let dirty = EntryFlags(rawValue: 1 << 6)
     /// A leaf above the PTE level (PSE).
     public static let huge = EntryFlags(rawValue: 1 << 7)
+    /// Bit 8: global.
     public static let global = EntryFlags(rawValue: 1 << 8)
     /// A special mapping: no `struct page` to account.
     public static let special = EntryFlags(rawValue: 1 << 9)
+    /// Bit 11: soft-dirty.
     public static let softDirty = EntryFlags(rawValue: 1 << 11)
+    /// Bit 63: no-execute.
     public static let noExecute = EntryFlags(rawValue: 1 << 63)
 
     /// What table allocation writes into a parent entry besides the PFN.
@@ -44,10 +54,14 @@ public struct EntryFlags: OptionSet, Sendable, Hashable {
 
 /// The bits of a PTE marker (swap type 31).
 public struct PTEMarker: OptionSet, Sendable, Hashable {
+    /// The raw bits.
     public let rawValue: UInt64
+    /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 
+    /// userfaultfd write-protected.
     public static let uffdWriteProtect = PTEMarker(rawValue: 1)
+    /// Poisoned (a memory error was seen here).
     public static let poisoned = PTEMarker(rawValue: 2)
     /// A guard region (`MADV_GUARD_INSTALL`).
     public static let guardRegion = PTEMarker(rawValue: 4)
@@ -55,11 +69,17 @@ public struct PTEMarker: OptionSet, Sendable, Hashable {
 
 /// Swap types with a meaning of their own (below 24: swap devices).
 public enum SwapType {
+    /// A hardware-poisoned page.
     public static let hwpoison: UInt8 = 24
+    /// A read migration entry.
     public static let migrationRead: UInt8 = 25
+    /// A read-exclusive migration entry.
     public static let migrationReadExclusive: UInt8 = 26
+    /// A write migration entry.
     public static let migrationWrite: UInt8 = 27
+    /// The first of the device-private/exclusive types (28...30).
     public static let deviceFirst: UInt8 = 28
+    /// A PTE marker; its offset holds ``PTEMarker`` bits.
     public static let marker: UInt8 = 31
 }
 
@@ -134,36 +154,42 @@ extension PageTableEntry {
         swapType == SwapType.marker ? PTEMarker(rawValue: pw_swp_offset(rawValue)) : nil
     }
 
+    /// The value in hex.
     public var description: String { "0x" + String(rawValue, radix: 16) }
 }
 
 /// A top-level entry.
 @frozen public struct PGD: PageTableEntry {
     public var rawValue: UInt64
+    /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 }
 
 /// A P4D entry (real with 5 levels).
 @frozen public struct P4D: PageTableEntry {
     public var rawValue: UInt64
+    /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 }
 
 /// A PUD entry (1 GiB per entry with 4 or 5 levels).
 @frozen public struct PUD: PageTableEntry {
     public var rawValue: UInt64
+    /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 }
 
 /// A PMD entry (2 MiB per entry).
 @frozen public struct PMD: PageTableEntry {
     public var rawValue: UInt64
+    /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 }
 
 /// A PTE: one 4 KiB page.
 @frozen public struct PTE: PageTableEntry {
     public var rawValue: UInt64
+    /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 }
 

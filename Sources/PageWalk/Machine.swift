@@ -41,6 +41,7 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A readable form.
     public var description: String {
         switch self {
         case .invalidArgument: "invalid argument (EINVAL)"
@@ -266,13 +267,16 @@ public struct AddressSpace: @unchecked Sendable {
 
     /// One non-zero entry of a dump.
     public struct DumpEntry: Sendable, Equatable, CustomStringConvertible {
+        /// The level of the entry.
         public let level: PageTableLevel
         /// The sign-extended address the entry covers.
         public let address: UInt64
+        /// The entry's value.
         public let value: UInt64
         /// The entry points to a page table (the dump descends into it).
         public let isTable: Bool
 
+        /// A readable form.
         public var description: String {
             "\(level) 0x\(String(address, radix: 16)) " + (isTable ? "T" : "0x" + String(value, radix: 16))
         }
@@ -294,15 +298,22 @@ public struct AddressSpace: @unchecked Sendable {
 
 /// The flags of a VMA.
 public struct VMAFlags: OptionSet, Sendable, Hashable {
+    /// The raw bits.
     public let rawValue: UInt
+    /// Wraps raw bits.
     @inlinable public init(rawValue: UInt) { self.rawValue = rawValue }
 
+    /// Readable.
     public static let read = VMAFlags(rawValue: UInt(VM_READ))
+    /// Writable.
     public static let write = VMAFlags(rawValue: UInt(VM_WRITE))
+    /// Executable.
     public static let exec = VMAFlags(rawValue: UInt(VM_EXEC))
+    /// A shared mapping.
     public static let shared = VMAFlags(rawValue: UInt(VM_SHARED))
     /// Raw PFNs without `struct page`s: skipped by walks unless `testWalk` says otherwise.
     public static let pfnmap = VMAFlags(rawValue: UInt(VM_PFNMAP))
+    /// Mixed PFN and page mappings.
     public static let mixedmap = VMAFlags(rawValue: UInt(VM_MIXEDMAP))
     /// Set for hugetlb VMAs.
     public static let hugetlb = VMAFlags(rawValue: UInt(VM_HUGETLB))
@@ -326,7 +337,9 @@ public struct VMA: @unchecked Sendable, Hashable {
         self.pointer = raw
     }
 
+    /// Two handles of the same VMA.
     public static func == (a: VMA, b: VMA) -> Bool { a.pointer == b.pointer }
+    /// Hashes the VMA's identity.
     public func hash(into h: inout Hasher) { h.combine(pointer) }
 
     /// Its number: 1, 2, ... in order of creation.
@@ -337,6 +350,7 @@ public struct VMA: @unchecked Sendable, Hashable {
     public var end: UInt64 { UInt64(pointer.pointee.vm_end) }
     /// `start ..< end`.
     public var range: Range<UInt64> { start..<end }
+    /// The VMA's flags.
     public var flags: VMAFlags { VMAFlags(rawValue: pointer.pointee.vm_flags) }
     /// The file offset of `start`, in pages.
     public var pgoff: UInt64 { UInt64(pointer.pointee.vm_pgoff) }
@@ -358,6 +372,7 @@ public struct VMA: @unchecked Sendable, Hashable {
 
 /// A file's `address_space`: the VMAs that map it, in `i_mmap` order.
 public struct Mapping: @unchecked Sendable {
+    /// The machine it belongs to.
     public let machine: Machine
     /// The C `struct address_space`, for raw access.
     public let pointer: OpaquePointer

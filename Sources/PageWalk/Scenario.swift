@@ -18,6 +18,7 @@ public struct ScenarioError: Error, CustomStringConvertible, Sendable {
     /// True when the input is at fault (exit status 2), false for an internal failure.
     public let isBadInput: Bool
 
+    /// The message.
     public var description: String { message }
 }
 
@@ -96,6 +97,7 @@ extension Scenario {
         /// The line produced, or `<end of trace>`.
         public let actual: String
 
+        /// A readable form.
         public var description: String {
             "line \(line): expected '\(expected)', got '\(actual)'"
         }

@@ -6,19 +6,32 @@ import CWalkCore
 /// with no handler below a level the walk does not descend, without `pteEntry` a THP is not split,
 /// with `installPTE` missing tables are allocated.
 public struct WalkCallbacks: OptionSet, Sendable, Hashable {
+    /// The raw bits.
     public let rawValue: UInt32
+    /// Wraps raw bits.
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
 
+    /// ``PageWalkVisitor/pgdEntry(_:address:next:walk:)``.
     public static let pgdEntry = WalkCallbacks(rawValue: 1 << 0)
+    /// ``PageWalkVisitor/p4dEntry(_:address:next:walk:)``.
     public static let p4dEntry = WalkCallbacks(rawValue: 1 << 1)
+    /// ``PageWalkVisitor/pudEntry(_:address:next:walk:)``.
     public static let pudEntry = WalkCallbacks(rawValue: 1 << 2)
+    /// ``PageWalkVisitor/pmdEntry(_:address:next:walk:)``.
     public static let pmdEntry = WalkCallbacks(rawValue: 1 << 3)
+    /// ``PageWalkVisitor/pteEntry(_:address:next:walk:)``.
     public static let pteEntry = WalkCallbacks(rawValue: 1 << 4)
+    /// ``PageWalkVisitor/pteHole(address:next:depth:walk:)``.
     public static let pteHole = WalkCallbacks(rawValue: 1 << 5)
+    /// ``PageWalkVisitor/hugetlbEntry(_:hmask:address:next:walk:)``.
     public static let hugetlbEntry = WalkCallbacks(rawValue: 1 << 6)
+    /// ``PageWalkVisitor/testWalk(address:next:walk:)``.
     public static let testWalk = WalkCallbacks(rawValue: 1 << 7)
+    /// ``PageWalkVisitor/preVMA(start:end:walk:)``.
     public static let preVMA = WalkCallbacks(rawValue: 1 << 8)
+    /// ``PageWalkVisitor/postVMA(walk:)``.
     public static let postVMA = WalkCallbacks(rawValue: 1 << 9)
+    /// ``PageWalkVisitor/installPTE(address:next:walk:)``.
     public static let installPTE = WalkCallbacks(rawValue: 1 << 10)
 }
 
@@ -70,10 +83,15 @@ public enum WalkAction: UInt32, Sendable {
 /// The few facts of a VMA a callback usually needs, copied out (no reference is kept).
 @frozen public struct VMAInfo: Sendable, Equatable {
     public let id: UInt32
+    /// The VMA's first address.
     public let start: UInt64
+    /// The first address after the VMA.
     public let end: UInt64
+    /// Its flags.
     public let flags: VMAFlags
+    /// The file offset of `start`, in pages.
     public let pgoff: UInt64
+    /// No file, neither pfnmap nor mixedmap.
     public let isAnonymous: Bool
 
     @usableFromInline
@@ -94,6 +112,7 @@ public enum WalkAction: UInt32, Sendable {
     /// The C `struct mm_walk`, for raw access.
     public let pointer: UnsafeMutablePointer<mm_walk>
 
+    /// Wraps a C walk state.
     @inlinable public init(_ pointer: UnsafeMutablePointer<mm_walk>) { self.pointer = pointer }
 
     /// What the walker does after this `pudEntry` / `pmdEntry`.
@@ -185,27 +204,40 @@ public protocol PageWalkVisitor {
     mutating func installPTE(address: UInt64, next: UInt64, walk: WalkContext) throws -> InstallStep
 }
 
+/// The defaults: a callback a visitor does not implement does nothing (and, not being listed in
+/// `callbacks`, is never called).
 extension PageWalkVisitor {
+    /// Does nothing.
     @inlinable public mutating func pgdEntry(_ entry: inout PGD, address: UInt64, next: UInt64,
                                              walk: WalkContext) throws -> WalkStep { .proceed }
+    /// Does nothing.
     @inlinable public mutating func p4dEntry(_ entry: inout P4D, address: UInt64, next: UInt64,
                                              walk: WalkContext) throws -> WalkStep { .proceed }
+    /// Does nothing.
     @inlinable public mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64,
                                              walk: WalkContext) throws -> WalkStep { .proceed }
+    /// Does nothing.
     @inlinable public mutating func pmdEntry(_ entry: inout PMD, address: UInt64, next: UInt64,
                                              walk: WalkContext) throws -> WalkStep { .proceed }
+    /// Does nothing.
     @inlinable public mutating func pteEntry(_ entry: inout PTE, address: UInt64, next: UInt64,
                                              walk: WalkContext) throws -> WalkStep { .proceed }
+    /// Does nothing.
     @inlinable public mutating func pteHole(address: UInt64, next: UInt64, depth: Int,
                                             walk: WalkContext) throws -> WalkStep { .proceed }
+    /// Does nothing.
     @inlinable public mutating func hugetlbEntry(_ entry: inout PTE, hmask: UInt64, address: UInt64, next: UInt64,
                                                  walk: WalkContext) throws -> WalkStep { .proceed }
+    /// Does nothing.
     @inlinable public mutating func testWalk(address: UInt64, next: UInt64,
                                              walk: WalkContext) throws -> VMAVerdict { .walk }
+    /// Does nothing.
     @inlinable public mutating func preVMA(start: UInt64, end: UInt64, walk: WalkContext) throws -> WalkStep {
         .proceed
     }
+    /// Does nothing.
     @inlinable public mutating func postVMA(walk: WalkContext) {}
+    /// Does nothing.
     @inlinable public mutating func installPTE(address: UInt64, next: UInt64,
                                                walk: WalkContext) throws -> InstallStep { .install(.none) }
 }

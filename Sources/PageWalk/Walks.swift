@@ -94,6 +94,11 @@ extension AddressSpace {
     /// Walks `range` VMA by VMA (the kernel's `walk_page_range`): gaps between VMAs are holes of
     /// depth -1, `testWalk` (or PFNMAP) decides per VMA, `preVMA`/`postVMA` bracket each VMA.
     ///
+    /// - Parameters:
+    ///   - range: the addresses to walk; must not be empty.
+    ///   - visitor: the callbacks, and the state they keep.
+    ///   - lock: which locks the walk asserts or takes (the kernel's `walk_lock`).
+    ///   - engine: the C core or the pure-Swift walker.
     /// - Returns: `.completed`, or `.stopped(value)` when a callback stopped the walk.
     /// - Throws: `PageWalkError.invalidArgument` for an empty range or an `installPTE` visitor,
     ///   or the error a callback threw.
@@ -170,7 +175,9 @@ extension Mapping {
 
 /// Flags of a folio lookup.
 public struct FolioWalkFlags: OptionSet, Sendable {
+    /// The raw bits.
     public let rawValue: Int32
+    /// Wraps raw bits.
     @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// Also return folios behind migration entries (`page` is then nil).
