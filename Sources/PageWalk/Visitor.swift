@@ -138,24 +138,66 @@ public enum WalkAction: UInt32, Sendable {
     /// The C `struct mm_struct` walked.
     @inlinable public var mm: OpaquePointer? { pointer.pointee.mm }
 
-    /// Runs `body` over the PTEs under the PMD `pmd` (which must be a table) for `range`, holding
-    /// the PTE table's lock, as `pte_offset_map_lock` does; nil if the PMD is not a PTE table.
+    /// Runs `body` over the PTEs under the PMD `pmd` for `range`, holding the PTE table's lock, as
+    /// `pte_offset_map_lock` does. Returns nil — without calling `body` — when the PMD is not a PTE
+    /// table (none, a leaf, a migration entry; a bad one is reported and cleared, as the kernel
+    /// does), or when `range` is empty, unaligned or not inside one PMD's span.
     ///
     /// This is how a `pmdEntry` that handles the whole table itself (as smaps does) reads its PTEs.
     @inlinable
-    public func withPTEs<R>(of pmd: UnsafeMutablePointer<PMD>, range: Range<UInt64>,
-                            _ body: (UnsafeMutableBufferPointer<PTE>) throws -> R) rethrows -> R? {
+    public func withPTEs<R>(of pmd: inout PMD, range: Range<UInt64>,
+                            _ body: (PTETableSlice) throws -> R) rethrows -> R? {
+        guard let mm = pointer.pointee.mm else { return nil }
+        let span = UInt64(1) << UInt64(pw_machine_layout(pw_mm_machine(mm)).pointee.geo.shift.3)
+        guard !range.isEmpty, range.lowerBound & 0xfff == 0, range.upperBound & 0xfff == 0,
+              range.lowerBound / span == (range.upperBound - 1) / span else { return nil }
         var ptl: OpaquePointer? = nil
-        let raw = pmd.withMemoryRebound(to: UInt64.self, capacity: 1) { p in
-            pte_offset_map_lock(pointer.pointee.mm, p, UInt(range.lowerBound), &ptl)
+        let raw = withUnsafeMutablePointer(to: &pmd) { p in
+            p.withMemoryRebound(to: UInt64.self, capacity: 1) { pte_offset_map_lock(mm, $0, UInt(range.lowerBound), &ptl) }
         }
         guard let raw else { return nil }
         defer { pte_unmap_unlock(raw, ptl) }
         let count = Int((range.upperBound - range.lowerBound) >> 12)
         return try raw.withMemoryRebound(to: PTE.self, capacity: count) {
-            try body(UnsafeMutableBufferPointer(start: $0, count: count))
+            try body(PTETableSlice(base: $0, startAddress: range.lowerBound, count: count))
         }
     }
+}
+
+/// The PTEs of one PTE table over a range of addresses, read and written in place while the
+/// table's lock is held (inside ``WalkContext/withPTEs(of:range:_:)``); index 0 maps `startAddress`.
+@frozen public struct PTETableSlice: RandomAccessCollection, MutableCollection {
+    @usableFromInline let base: UnsafeMutablePointer<PTE>
+    /// The address the first PTE maps.
+    public let startAddress: UInt64
+    /// The number of PTEs.
+    public let count: Int
+
+    @inlinable init(base: UnsafeMutablePointer<PTE>, startAddress: UInt64, count: Int) {
+        self.base = base
+        self.startAddress = startAddress
+        self.count = count
+    }
+
+    /// 0.
+    @inlinable public var startIndex: Int { 0 }
+    /// `count`.
+    @inlinable public var endIndex: Int { count }
+
+    /// The PTE at `index`; writing it writes the page table.
+    @inlinable public subscript(index: Int) -> PTE {
+        get {
+            precondition(index >= 0 && index < count, "PTE index out of range")
+            return base[index]
+        }
+        nonmutating set {
+            precondition(index >= 0 && index < count, "PTE index out of range")
+            base[index] = newValue
+        }
+    }
+
+    /// The address the PTE at `index` maps.
+    @inlinable public func address(at index: Int) -> UInt64 { startAddress + UInt64(index) * 4096 }
 }
 
 /// A page-table visitor: the Swift form of the kernel's `struct mm_walk_ops`.

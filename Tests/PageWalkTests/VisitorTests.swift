@@ -85,9 +85,8 @@ struct TableReader: PageWalkVisitor {
             thpPages += Int((next - address) / 4096)
             return .proceed
         }
-        let counted = withUnsafeMutablePointer(to: &pmd) { p in
-            walk.withPTEs(of: p, range: address..<next) { ptes in ptes.filter(\.isPresent).count }
-        }
+        let counted = walk.withPTEs(of: &pmd, range: address..<next) { ptes in ptes.filter(\.isPresent).count }
+        #expect(walk.withPTEs(of: &pmd, range: address..<(address + 0x20_1000)) { _ in 0 } == nil)
         present += counted ?? 0
         return .proceed
     }
