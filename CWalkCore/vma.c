@@ -312,14 +312,13 @@ static bool table_is_empty(const uint64_t *table)
 
 /* A huge entry that is split, rather than cleared or left, when a range
  * covers only part of it. */
-static bool is_splittable(const struct pw_machine *m, int role, uint64_t v)
+static bool is_splittable(int role, uint64_t v)
 {
 	bool leaf = (v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) ==
 		    (PW_PAGE_PRESENT | PW_PAGE_HUGE);
 
 	if (role == PW_LEVEL_PMD)
 		return leaf || pw_is_migration_entry(v);
-	(void)m;
 	return role == PW_LEVEL_PUD && leaf;
 }
 
@@ -384,11 +383,15 @@ static uint64_t protect_value(uint64_t v, unsigned long flags)
 	return v;
 }
 
-/* change_protection on one entry that is not a table. */
+/* change_protection on one entry that is not a table.  Only PTEs and
+ * PMD/PUD entries map memory; anything else at the levels above is
+ * garbage and left alone. */
 static void protect_entry(struct range *r, uint64_t *p, int role)
 {
 	uint64_t v = *p;
 
+	if (role < PW_LEVEL_PUD)
+		return;
 	if (pw_is_migration_entry(v)) {
 		/* "A protection check is difficult so just be safe and
 		 * disable write": the kernel does it whatever the new flags. */
@@ -401,12 +404,12 @@ static void protect_entry(struct range *r, uint64_t *p, int role)
 	}
 	if (!(v & PW_PAGE_PRESENT))
 		return;
-	if (role == PW_LEVEL_PTE ||
-	    ((role == PW_LEVEL_PMD || role == PW_LEVEL_PUD) && (v & PW_PAGE_HUGE)))
+	if (role == PW_LEVEL_PTE || (v & PW_PAGE_HUGE))
 		*p = protect_value(v, r->flags);
 }
 
-/* A page table of real level @l whose entries were just visited: gone if empty. */
+/* The table that entry @p points to, just visited: freed, and @p
+ * cleared, if it is now empty. */
 static void free_if_empty(struct pw_machine *m, uint64_t *p)
 {
 	uint64_t pfn = pw_entry_pfn(*p);
@@ -438,7 +441,7 @@ static void range_entry(struct range *r, uint64_t *p, int l,
 			protect_entry(r, p, role);
 		return;
 	}
-	if (!whole && is_splittable(m, role, *p))
+	if (!whole && is_splittable(role, *p))
 		split_partial(r, p, role, addr);
 	if (is_live_table(m, *p)) {
 		range_table(r, pw_table_of(m, *p), level_below(m, l), addr, next);
@@ -533,6 +536,8 @@ static int user_range(const struct mm_struct *mm, unsigned long start,
 
 /* ---- pw_mmap ------------------------------------------------------------------- */
 
+/* mmap's argument checks, in the kernel's order of errors; rounds *@len
+ * up to the page or huge page size. */
 static int mmap_check(struct mm_struct *mm, unsigned long start,
 		      unsigned long *len, unsigned long flags,
 		      struct address_space *mapping, unsigned long pgoff,
