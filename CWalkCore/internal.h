@@ -226,4 +226,8 @@ static inline spinlock_t *pw_table_lock_inline(struct pw_machine *m,
 uint64_t pw_table_alloc(struct pw_machine *m);
 void pw_table_free(struct pw_machine *m, uint64_t pfn);
 
+/* The 512 PTEs a trans-huge or migration PMD @v splits into, written to
+ * @pte as split_huge_pmd does in an anonymous VMA (MODEL.md). */
+void pw_fill_split_pmd(const struct pw_machine *m, pte_t *pte, pmd_t v);
+
 #endif /* PW_INTERNAL_H */

@@ -835,6 +835,30 @@ static bool is_huge_zero(const struct pw_machine *m, uint64_t v)
 	       pw_entry_pfn(v) == m->cfg.huge_zero_pfn;
 }
 
+void pw_fill_split_pmd(const struct pw_machine *m, pte_t *pte, pmd_t v)
+{
+	unsigned i;
+
+	if (pw_is_migration_entry(v)) {
+		unsigned type = pw_swp_type(v);
+		uint64_t off = pw_swp_offset(v);
+
+		for (i = 0; i < PW_PTRS_PER_TABLE; i++)
+			pte[i] = pw_swp_entry(type, off + i);
+	} else if (is_huge_zero(m, v)) {
+		uint64_t flags = (v & ~PW_PFN_MASK & ~PW_PAGE_HUGE) | PW_PAGE_SPECIAL;
+
+		for (i = 0; i < PW_PTRS_PER_TABLE; i++)
+			pte[i] = flags | (m->cfg.zero_pfn << PW_PAGE_SHIFT);
+	} else {
+		uint64_t flags = v & ~PW_PFN_MASK & ~PW_PAGE_HUGE;
+		uint64_t base = pw_entry_pfn(v);
+
+		for (i = 0; i < PW_PTRS_PER_TABLE; i++)
+			pte[i] = flags | (((base + i) << PW_PAGE_SHIFT) & PW_PFN_MASK);
+	}
+}
+
 void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 		       unsigned long addr)
 {
@@ -842,8 +866,7 @@ void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 	struct pw_machine *m = mm->m;
 	unsigned long haddr = addr & ~((1UL << m->geo.shift[PW_LEVEL_PMD]) - 1);
 	spinlock_t *ptl = pw_table_lock_inline(m, pmd);
-	uint64_t v, pfn, *pte;
-	unsigned i;
+	uint64_t v, pfn;
 
 	pw_spin_lock_inline(ptl);
 	v = *pmd;
@@ -866,25 +889,7 @@ void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 		pw_spin_unlock_inline(ptl);
 		return;
 	}
-	pte = m->mem + pfn * PW_PTRS_PER_TABLE;
-	if (pw_is_migration_entry(v)) {
-		unsigned type = pw_swp_type(v);
-		uint64_t off = pw_swp_offset(v);
-
-		for (i = 0; i < PW_PTRS_PER_TABLE; i++)
-			pte[i] = pw_swp_entry(type, off + i);
-	} else if (is_huge_zero(m, v)) {
-		uint64_t flags = (v & ~PW_PFN_MASK & ~PW_PAGE_HUGE) | PW_PAGE_SPECIAL;
-
-		for (i = 0; i < PW_PTRS_PER_TABLE; i++)
-			pte[i] = flags | (m->cfg.zero_pfn << PW_PAGE_SHIFT);
-	} else {
-		uint64_t flags = v & ~PW_PFN_MASK & ~PW_PAGE_HUGE;
-		uint64_t base = pw_entry_pfn(v);
-
-		for (i = 0; i < PW_PTRS_PER_TABLE; i++)
-			pte[i] = flags | (((base + i) << PW_PAGE_SHIFT) & PW_PFN_MASK);
-	}
+	pw_fill_split_pmd(m, m->mem + pfn * PW_PTRS_PER_TABLE, v);
 	*pmd = PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT);
 	pw_spin_unlock_inline(ptl);
 }

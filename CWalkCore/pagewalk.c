@@ -793,5 +793,6 @@ found:
 
 void folio_walk_end(struct folio_walk *fw, struct vm_area_struct *vma)
 {
+	(void)vma; /* the kernel's signature; the lock is in fw */
 	pw_spin_unlock_inline(fw->ptl);
 }

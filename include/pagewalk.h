@@ -439,6 +439,159 @@ struct vm_area_struct *pw_mm_vma_by_id(const struct mm_struct *mm, unsigned id);
 void pw_vma_set_lock_state(struct vm_area_struct *vma, enum pw_lock_state state);
 
 /* ------------------------------------------------------------------------ */
+/* VMA management: mmap, munmap, mprotect (CWalkCore/vma.c)                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * These change an address space the way the kernel's mmap(MAP_FIXED_NOREPLACE),
+ * munmap() and mprotect() do, merging and splitting VMAs and updating the
+ * page tables.  They are set-up operations like pw_vma_add(): they take no
+ * lock and assert none, so a caller that walks from other threads must
+ * hold the mmap_lock for write around them.  Each either succeeds or
+ * changes nothing.
+ *
+ * VMA identity.  A VMA keeps its id for as long as any part of it remains.
+ * When a split makes two VMAs of one, the original keeps the lower piece
+ * and the upper piece is a new VMA with the next id.  When VMAs merge, the
+ * one the kernel's vma_merge keeps survives (the lower neighbour when it
+ * takes part, else the upper one, whose start moves down) and the others
+ * are removed: they leave the mm and their mapping's i_mmap, their by_id
+ * slot becomes NULL (pw_mm_vma_by_id() returns NULL) and they are freed,
+ * so pointers to them must be dropped.  A range merged into an existing
+ * VMA gets no id at all.
+ *
+ * Merging.  Two VMAs that touch merge when they have the same vm_flags
+ * (including VM_HUGETLB), neither has VM_PFNMAP or VM_MIXEDMAP (the
+ * kernel's VM_SPECIAL never merges), the same mapping or both none, the
+ * same hugetlb_shift and the same `user` pointer, and the upper one's
+ * vm_pgoff continues the lower one's.  lock_state plays no part; a split
+ * copies lock_state and `user` into the new piece.
+ *
+ * i_mmap order.  A VMA whose vm_pgoff changes (its start moved) and a new
+ * piece are inserted after the VMAs with an equal pgoff, as the kernel's
+ * interval-tree insertion orders equal keys; a VMA whose pgoff does not
+ * change keeps its place.
+ */
+
+/**
+ * Maps [@start, @start + @len) as mmap(MAP_FIXED_NOREPLACE) would,
+ * merging with the VMAs just below and above where the kernel's vma_merge
+ * would (see above).  @len is rounded up to the page size, or to the huge
+ * page size when @hugetlb_shift is 21 or 30 (VM_HUGETLB is then set).  A
+ * VMA without @mapping is anonymous-style: its vm_pgoff is @start's page
+ * number, as the kernel gives anonymous memory, and @pgoff is ignored.
+ * On success *@out (when @out is not NULL) is the VMA that now covers the
+ * range: a new one or the neighbour it merged into.
+ *
+ * Returns 0; -EINVAL for the kernel mm, an unaligned @start (page or huge
+ * page), @len 0, @hugetlb_shift not 0, 21 or 30, VM_HUGETLB in @flags
+ * without a shift, or a hugetlb @pgoff that is not a whole number of huge
+ * pages; -ENOMEM if the range passes TASK_SIZE or memory runs out;
+ * -EOVERFLOW if the file offsets wrap; -EEXIST if the range overlaps a
+ * VMA.  On error nothing changed and *@out is NULL.
+ */
+int pw_mmap(struct mm_struct *mm, unsigned long start, unsigned long len,
+	    unsigned long flags, struct address_space *mapping,
+	    unsigned long pgoff, unsigned hugetlb_shift,
+	    struct vm_area_struct **out);
+
+/**
+ * Unmaps [@start, @start + @len) as munmap() does (@len rounded up to the
+ * page size).  Every VMA inside is removed; one that sticks out is cut
+ * back, and one that spans the whole range is split in two (the new
+ * upper piece has the right vm_pgoff and a new id).
+ *
+ * The page tables are cleared over the whole range, also where no VMA
+ * is: entries that pw_mm_set_entry() wrote outside VMAs are cleared too,
+ * so that afterwards nothing in the range translates.  PTEs and every
+ * entry wholly inside the range are cleared.  A huge entry that is only
+ * partly inside is split first, as the kernel's zap does: a PMD leaf or
+ * PMD migration entry in a VMA goes through pw_split_huge_pmd() (events
+ * and all: an anonymous VMA gets a PTE table whose covered PTEs are then
+ * cleared; any other VMA loses the whole PMD, as split_huge_pmd drops a
+ * file THP); a PUD leaf goes through pw_split_huge_pud(), which clears
+ * it.  Outside VMAs a partly covered PMD leaf is split silently as in an
+ * anonymous VMA, and a PUD leaf cleared.  Entries that are none of these
+ * (garbage, or a non-migration swap entry at the PMD level) are cleared
+ * only when wholly inside.  Then every page table under the range that
+ * is entirely zero is freed and its parent entry cleared, bottom-up
+ * (never the top-level table), so stats.tables_in_use stays exact.
+ *
+ * Returns 0 (also when nothing was mapped); -EINVAL for the kernel mm,
+ * an unaligned @start, @len 0, a range past TASK_SIZE, or a range that
+ * starts or ends inside a hugetlb VMA off a huge page boundary; -ENOMEM
+ * if memory for the VMA split runs out.  On error nothing changed.
+ */
+int pw_munmap(struct mm_struct *mm, unsigned long start, unsigned long len);
+
+/**
+ * Changes the protection of [@start, @start + @len) as mprotect() does
+ * (@len rounded up to the page size): each VMA's VM_READ, VM_WRITE and
+ * VM_EXEC become @prot, its other flags stay.  VMAs are split at the
+ * range's ends and merged with neighbours that become compatible, as the
+ * kernel's vma_modify_flags does; a VMA whose flags do not change is left
+ * alone, entries and all.
+ *
+ * The entries of each changed VMA are updated as change_protection does
+ * with x86's pte_modify: on present PTEs and present PMD/PUD leaves,
+ * PW_PAGE_RW is cleared when @prot lacks VM_WRITE (but never set: write
+ * faults do that), and PW_PAGE_NX is set when @prot lacks VM_EXEC and
+ * cleared when it has it.  A write migration entry becomes a
+ * read-exclusive one in an anonymous VMA (the kernel asks the folio; the
+ * VMA stands in for it) and a read one otherwise.  A huge entry only
+ * partly inside is split first, as pw_munmap() does in a VMA.
+ *
+ * Returns 0 (also for @len 0); -EINVAL for the kernel mm, an unaligned
+ * @start, bits in @prot other than VM_READ|VM_WRITE|VM_EXEC, or a range
+ * that starts or ends inside a hugetlb VMA off a huge page boundary;
+ * -ENOMEM if part of the range is not mapped or memory runs out.  On
+ * error nothing changed (the kernel may have changed the VMAs before a
+ * hole it finds; this checks the whole range first).
+ */
+int pw_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len,
+		unsigned long prot);
+
+/**
+ * Checks @mm and the machine's table accounting, for tests and
+ * debugging.  Returns 0, or -EINVAL and writes a one-line description of
+ * the first problem into @err (at most @errlen bytes, NUL-terminated;
+ * @err may be NULL), or -ENOMEM if the check itself runs out of memory.
+ *
+ * VMAs: each page aligned, non-empty, below TASK_SIZE, belonging to @mm,
+ * sorted and non-overlapping; VM_HUGETLB exactly when hugetlb_shift is
+ * 21 or 30, hugetlb VMAs aligned to their page size; vm_file one of the
+ * machine's mappings.  by_id: every VMA's slot holds it, every non-NULL
+ * slot holds a VMA of @mm with that id.  i_mmap: every mapping of the
+ * machine lists live VMAs only, in pgoff order, each once, and every VMA
+ * of @mm with a file is listed in its mapping.  Tables: the table frames
+ * reachable from the top-level tables of all the machine's mms (through
+ * present, non-huge entries pointing into the table region, above the
+ * PTE level) are each reachable once, are allocated tables, and number
+ * exactly stats.tables_in_use.
+ *
+ * It does not require merged VMAs, because pw_vma_add() never merges;
+ * pw_mm_check_merged() does.
+ */
+int pw_mm_check(const struct mm_struct *mm, char *err, size_t errlen);
+
+/**
+ * As pw_mm_check(), and also fails if two touching VMAs are ones that
+ * pw_mmap() would have merged.  Holds after any sequence of pw_mmap(),
+ * pw_munmap() and pw_mprotect() calls on VMAs with the same `user`.
+ */
+int pw_mm_check_merged(const struct mm_struct *mm, char *err, size_t errlen);
+
+/**
+ * Destroys user address space @mm: removes and frees its VMAs (leaving
+ * their mappings' i_mmap), frees every page table reachable from its top
+ * level and the top level itself through the table allocator, and frees
+ * the mm.  A table frame reachable twice (only raw entry writes can make
+ * one) is freed once.  The kernel mm (init_mm) is never destroyed: for
+ * it this reports a WARN and does nothing.  @mm may be NULL.
+ */
+void pw_mm_destroy(struct mm_struct *mm);
+
+/* ------------------------------------------------------------------------ */
 /* The walk API (include/linux/pagewalk.h)                                   */
 /* ------------------------------------------------------------------------ */
 
