@@ -9,7 +9,9 @@ struct PageWalkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pagewalk",
         abstract: "The Linux kernel's page-table walker, in user space.",
-        subcommands: [Replay.self, Conformance.self]
+        subcommands: [SelfImport.self, Replay.self, Conformance.self, Import.self, Smaps.self, Pagemap.self,
+                      Mincore.self, PTDump.self, Guard.self],
+        defaultSubcommand: SelfImport.self
     )
 }
 
