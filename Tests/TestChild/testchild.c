@@ -126,6 +126,9 @@ static void standard(const char *path)
 	region("file-private", fp, 8 * PAGE);
 	fs = map(8 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	fs[5 * PAGE] = 'X';
+	/* Written back now, so that its dirty state does not change while the
+	 * process is inspected. */
+	msync(fs, 8 * PAGE, MS_SYNC);
 	region("file-shared", fs, 8 * PAGE);
 
 	/* thp: 4 MiB, MADV_HUGEPAGE; the first 2 MiB written (a THP where the

@@ -107,7 +107,13 @@ extension ProcessSnapshot {
             while addr < end {
                 guard let vma = space.vma(containing: addr) else { throw PageWalkError.outOfMemory }
                 let stop = min(vma.end, end)
-                _ = try space.walkPageRange(addr..<stop, visitor: &visitor, engine: engine)
+                if let r = region(vma: vma.id), r.kind == .special && !r.name.hasPrefix("[anon:") {
+                    // can_do_mincore: a special mapping ([vdso], [vvar]) is neither anonymous
+                    // nor a file; the kernel reports it all resident without a walk.
+                    visitor.vec.append(contentsOf: repeatElement(1, count: Int((stop - addr) >> 12)))
+                } else {
+                    _ = try space.walkPageRange(addr..<stop, visitor: &visitor, engine: engine)
+                }
                 addr = stop
             }
         }
