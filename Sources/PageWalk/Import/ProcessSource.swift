@@ -86,6 +86,8 @@ final class ProcFile {
         switch code {
         case ENOENT where pid != nil && opening:
             return ImportError(.noProcess, "pagewalk: no process \(pid!) (\(path): \(reason))")
+        case ESRCH where opening:
+            return ImportError(.exited, "pagewalk: process \(pid.map(String.init) ?? "?") has no address space: a kernel thread, or exiting (\(path): \(reason))")
         case ESRCH, ENOENT:
             return ImportError(.exited, "pagewalk: process \(pid.map(String.init) ?? "?") exited during the import (\(path): \(reason))")
         case EACCES, EPERM:
