@@ -92,6 +92,29 @@ struct ImportKernelTests {
         }
     }
 
+    @Test func sharedPagesAfterForkHalveTheirPss() throws {
+        let child = try TestChild()
+        let forked = try child.command("fork")
+        #expect(Int32(forked) ?? 0 > 0)
+        let snap = try ProcessSnapshot.importProcess(pid: child.pid)
+        let kernel = try Kernel.smaps(child.pid)
+        let ours = Kernel.parseSmaps(try snap.formatSmaps())
+        try #require(ours.count == kernel.count)
+        var checked = 0
+        for (o, k) in zip(ours, kernel) where isChildRegion(o.header, child) {
+            for f in ["Rss", "Pss", "Pss_Dirty", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty",
+                      "AnonHugePages", "Anonymous"] {
+                #expect(o.fields[f] == k.fields[f], "\(f) of \(o.header): \(o.fields[f] ?? 0) vs kernel \(k.fields[f] ?? 0)")
+            }
+            checked += 1
+        }
+        #expect(checked >= 8)
+        // The written anonymous pages are now mapped twice: no longer exclusive.
+        let a = try child.region("anon")
+        #expect(try snap.pagemap(a) == Kernel.pagemap(child.pid, a))
+        #expect(try !snap.pagemap(a)[0].isExclusive)
+    }
+
     @Test func smapsRollupMatchesKernel() throws {
         let child = try TestChild()
         for attempt in 1...3 {

@@ -233,7 +233,14 @@ static void serve(void)
 
 int main(int argc, char **argv)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Buffers set up (and touched) now, so that waiting for the first command
+	 * changes no memory while the process is inspected. */
+	static char inbuf[4096], outbuf[4096];
+
+	memset(inbuf, 0, sizeof inbuf);
+	memset(outbuf, 0, sizeof outbuf);
+	setvbuf(stdin, inbuf, _IOLBF, sizeof inbuf);
+	setvbuf(stdout, outbuf, _IOLBF, sizeof outbuf);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (argc >= 3 && !strcmp(argv[1], "--big")) {
 		big(atol(argv[2]), argc >= 4 && !strcmp(argv[3], "--thp"));
