@@ -98,6 +98,10 @@ static void standard(const char *path)
 	char *a, *t, *h, *g, *s, *l, *fp, *fs;
 	int fd, i;
 
+	/* A fence, so that the regions below (mmap allocates top-down) never
+	 * merge with the C library's anonymous mappings. */
+	map(PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
 	/* anon: 16 pages; written 0, 2, 4; read 6, 7 (the zero page). */
 	a = map(16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	a[0] = 1;
