@@ -43,6 +43,11 @@ let package = Package(
             ],
             path: "Benchmarks/pagewalk-bench"
         ),
+        // A process with a known memory layout, for the import tests and measurements.
+        .executableTarget(
+            name: "pagewalk-testchild",
+            path: "Tests/TestChild"
+        ),
         .testTarget(
             name: "PageWalkTests",
             dependencies: [

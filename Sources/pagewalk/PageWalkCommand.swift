@@ -9,8 +9,25 @@ struct PageWalkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pagewalk",
         abstract: "The Linux kernel's page-table walker, in user space.",
-        subcommands: [Replay.self, Conformance.self]
+        subcommands: [SelfImport.self, Replay.self, Conformance.self, Import.self, Smaps.self, Pagemap.self,
+                      Mincore.self, PTDump.self, Guard.self],
+        defaultSubcommand: SelfImport.self
     )
+
+    /// Runs the command; a command line that does not parse is one line on stderr and status 2,
+    /// like every other error.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad arguments"
+                die(CommandFailure(description: "pagewalk: " + message, status: 2))
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// A failure that ends the command with one line on stderr and a status.

@@ -1,0 +1,160 @@
+// The formats of the /proc files an import reads: /proc/PID/pagemap entries,
+// /proc/kpageflags bits, and the VMA flags that /proc/PID/smaps names in `VmFlags`.
+// (Documentation/admin-guide/mm/pagemap.rst and fs/proc/task_mmu.c.)
+
+/// One 64-bit entry of `/proc/PID/pagemap`: what the kernel reports for one virtual page.
+///
+/// Bits 0..54 hold the PFN of a present page, or the swap type (bits 0..4) and offset (bits
+/// 5..54) of a swapped page; bit 55 soft-dirty, 56 exclusively mapped, 57 userfaultfd
+/// write-protected, 58 guard region, 61 file page or shared anonymous, 62 swapped, 63 present.
+@frozen public struct PagemapEntry: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt64
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    /// Mask of the frame field (bits 0..54).
+    public static let frameMask: UInt64 = (1 << 55) - 1
+    public static let softDirtyBit: UInt64 = 1 << 55
+    public static let exclusiveBit: UInt64 = 1 << 56
+    public static let uffdWriteProtectBit: UInt64 = 1 << 57
+    public static let guardRegionBit: UInt64 = 1 << 58
+    public static let fileBit: UInt64 = 1 << 61
+    public static let swapBit: UInt64 = 1 << 62
+    public static let presentBit: UInt64 = 1 << 63
+    /// `MAX_SWAPFILES_SHIFT`: the swap type's width in the frame field of a swapped page.
+    public static let swapTypeBits: UInt64 = 5
+
+    /// The frame field: a PFN (present), or type | offset << 5 (swapped).
+    @inlinable public var frame: UInt64 { rawValue & Self.frameMask }
+    @inlinable public var isPresent: Bool { rawValue & Self.presentBit != 0 }
+    @inlinable public var isSwapped: Bool { rawValue & Self.swapBit != 0 }
+    @inlinable public var isFileOrSharedAnon: Bool { rawValue & Self.fileBit != 0 }
+    @inlinable public var isExclusive: Bool { rawValue & Self.exclusiveBit != 0 }
+    @inlinable public var isSoftDirty: Bool { rawValue & Self.softDirtyBit != 0 }
+    @inlinable public var isUffdWriteProtected: Bool { rawValue & Self.uffdWriteProtectBit != 0 }
+    @inlinable public var isGuardRegion: Bool { rawValue & Self.guardRegionBit != 0 }
+    /// The PFN of a present page (0 when the reader may not see PFNs).
+    @inlinable public var pfn: UInt64? { isPresent ? frame : nil }
+    /// The swap type of a swapped page.
+    @inlinable public var swapType: UInt8? { isSwapped ? UInt8(frame & 31) : nil }
+    /// The swap offset of a swapped page (a PFN for migration entries).
+    @inlinable public var swapOffset: UInt64? { isSwapped ? frame >> Self.swapTypeBits : nil }
+
+    /// Builds an entry the way the kernel's `make_pme` does.
+    @inlinable public init(frame: UInt64, flags: UInt64) {
+        rawValue = (frame & Self.frameMask) | flags
+    }
+
+    public var description: String {
+        let hex = String(rawValue, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// The bits of `/proc/kpageflags` (include/uapi/linux/kernel-page-flags.h and the kernel-internal
+/// ones above bit 31, fs/proc/page.c).
+public struct KPageFlags: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt64
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    public static let locked = KPageFlags(rawValue: 1 << 0)
+    public static let error = KPageFlags(rawValue: 1 << 1)
+    public static let referenced = KPageFlags(rawValue: 1 << 2)
+    public static let uptodate = KPageFlags(rawValue: 1 << 3)
+    public static let dirty = KPageFlags(rawValue: 1 << 4)
+    public static let lru = KPageFlags(rawValue: 1 << 5)
+    public static let active = KPageFlags(rawValue: 1 << 6)
+    public static let slab = KPageFlags(rawValue: 1 << 7)
+    public static let writeback = KPageFlags(rawValue: 1 << 8)
+    public static let reclaim = KPageFlags(rawValue: 1 << 9)
+    public static let buddy = KPageFlags(rawValue: 1 << 10)
+    public static let mmap = KPageFlags(rawValue: 1 << 11)
+    public static let anon = KPageFlags(rawValue: 1 << 12)
+    public static let swapCache = KPageFlags(rawValue: 1 << 13)
+    public static let swapBacked = KPageFlags(rawValue: 1 << 14)
+    public static let compoundHead = KPageFlags(rawValue: 1 << 15)
+    public static let compoundTail = KPageFlags(rawValue: 1 << 16)
+    /// A hugetlb page.
+    public static let huge = KPageFlags(rawValue: 1 << 17)
+    public static let unevictable = KPageFlags(rawValue: 1 << 18)
+    public static let hwpoison = KPageFlags(rawValue: 1 << 19)
+    /// No struct page: a hole in physical memory.
+    public static let noPage = KPageFlags(rawValue: 1 << 20)
+    public static let ksm = KPageFlags(rawValue: 1 << 21)
+    /// A transparent huge page (any order), or the huge zero page.
+    public static let thp = KPageFlags(rawValue: 1 << 22)
+    public static let offline = KPageFlags(rawValue: 1 << 23)
+    /// The zero page or the huge zero page.
+    public static let zeroPage = KPageFlags(rawValue: 1 << 24)
+    public static let idle = KPageFlags(rawValue: 1 << 25)
+    public static let pageTable = KPageFlags(rawValue: 1 << 26)
+    public static let reserved = KPageFlags(rawValue: 1 << 32)
+    public static let mlocked = KPageFlags(rawValue: 1 << 33)
+
+    /// Part of a compound page (head or tail).
+    @inlinable public var isCompound: Bool { !isDisjoint(with: [.compoundHead, .compoundTail]) }
+}
+
+/// The kernel's VMA flags beyond those the model itself uses (`VMAFlags` has `read`, `write`,
+/// `exec`, `shared`, `pfnmap`, `mixedmap`, `hugetlb`), at the kernel's bit positions on x86-64,
+/// so that an imported VMA carries the flags `/proc/PID/smaps` shows in `VmFlags`.
+extension VMAFlags {
+    public static let mayRead = VMAFlags(rawValue: 0x10)
+    public static let mayWrite = VMAFlags(rawValue: 0x20)
+    public static let mayExec = VMAFlags(rawValue: 0x40)
+    public static let mayShare = VMAFlags(rawValue: 0x80)
+    public static let growsDown = VMAFlags(rawValue: 0x100)
+    public static let uffdMissing = VMAFlags(rawValue: 0x200)
+    /// The VMA may hold guard regions (`VM_MAYBE_GUARD`, set by `MADV_GUARD_INSTALL`).
+    public static let maybeGuard = VMAFlags(rawValue: 0x800)
+    public static let uffdWriteProtect = VMAFlags(rawValue: 0x1000)
+    public static let locked = VMAFlags(rawValue: 0x2000)
+    public static let io = VMAFlags(rawValue: 0x4000)
+    public static let sequentialRead = VMAFlags(rawValue: 0x8000)
+    public static let randomRead = VMAFlags(rawValue: 0x10000)
+    public static let dontCopy = VMAFlags(rawValue: 0x20000)
+    public static let dontExpand = VMAFlags(rawValue: 0x40000)
+    public static let lockOnFault = VMAFlags(rawValue: 0x80000)
+    public static let account = VMAFlags(rawValue: 0x100000)
+    public static let noReserve = VMAFlags(rawValue: 0x200000)
+    public static let sync = VMAFlags(rawValue: 0x800000)
+    public static let arch1 = VMAFlags(rawValue: 0x1000000)
+    public static let wipeOnFork = VMAFlags(rawValue: 0x2000000)
+    public static let dontDump = VMAFlags(rawValue: 0x4000000)
+    /// `VM_SOFTDIRTY`: every page of the VMA reports soft-dirty until `clear_refs` 4.
+    public static let softDirty = VMAFlags(rawValue: 0x8000000)
+    /// `VM_HUGEPAGE` (`MADV_HUGEPAGE`).
+    public static let hugePage = VMAFlags(rawValue: 0x20000000)
+    /// `VM_NOHUGEPAGE` (`MADV_NOHUGEPAGE`).
+    public static let noHugePage = VMAFlags(rawValue: 0x40000000)
+    public static let mergeable = VMAFlags(rawValue: 0x80000000)
+    public static let shadowStack = VMAFlags(rawValue: 1 << 37)
+    public static let droppable = VMAFlags(rawValue: 1 << 40)
+    public static let uffdMinor = VMAFlags(rawValue: 1 << 41)
+    public static let sealed = VMAFlags(rawValue: 1 << 42)
+
+    /// `VmFlags` mnemonics in the kernel's order (its bit order), with their flags.
+    public static let mnemonics: [(String, VMAFlags)] = [
+        ("rd", .read), ("wr", .write), ("ex", .exec), ("sh", .shared), ("mr", .mayRead), ("mw", .mayWrite),
+        ("me", .mayExec), ("ms", .mayShare), ("gd", .growsDown), ("um", .uffdMissing), ("pf", .pfnmap),
+        ("gu", .maybeGuard), ("uw", .uffdWriteProtect), ("lo", .locked), ("io", .io), ("sr", .sequentialRead),
+        ("rr", .randomRead), ("dc", .dontCopy), ("de", .dontExpand), ("lf", .lockOnFault), ("ac", .account),
+        ("nr", .noReserve), ("ht", .hugetlb), ("sf", .sync), ("ar", .arch1), ("wf", .wipeOnFork),
+        ("dd", .dontDump), ("sd", .softDirty), ("mm", .mixedmap), ("hg", .hugePage), ("nh", .noHugePage),
+        ("mg", .mergeable), ("ss", .shadowStack), ("dp", .droppable), ("ui", .uffdMinor), ("sl", .sealed),
+    ]
+
+    /// Parses the mnemonics of a `VmFlags:` line; unknown ones are returned apart.
+    public static func parse(vmFlags text: Substring) -> (flags: VMAFlags, unknown: [String]) {
+        var flags: VMAFlags = []
+        var unknown: [String] = []
+        for word in text.split(separator: " ") {
+            if let (_, f) = mnemonics.first(where: { $0.0 == word }) { flags.insert(f) } else { unknown.append(String(word)) }
+        }
+        return (flags, unknown)
+    }
+
+    /// The `VmFlags:` mnemonics of these flags, in the kernel's order.
+    public var vmFlagsText: String {
+        Self.mnemonics.filter { contains($0.1) }.map { $0.0 + " " }.joined()
+    }
+}

@@ -1,0 +1,650 @@
+import CWalkCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// How an import reads a process.
+public struct ImportOptions: Sendable {
+    /// Use `/proc/kpageflags` and `/proc/kpagecount` when they can be read (THPs, zero pages,
+    /// anonymous, compound heads, map counts). Without them those facts are unknown.
+    public var usePageFlags = true
+    /// Read `VmFlags` and `KernelPageSize` from `/proc/PID/smaps`; without them VMA flags are
+    /// inferred from the permissions and hugetlb VMAs are not recognised.
+    public var useVMFlags = true
+    /// Record the page-cache residency of file VMAs (what mincore reports for file pages that
+    /// no page table maps).
+    public var recordPageCache = true
+    /// Reads of the whole process to try before giving up on a process that keeps changing
+    /// its mappings.
+    public var attempts = 3
+    /// Accept the last read even if the mappings changed during it (importing the importing
+    /// process itself always changes them a little).
+    public var acceptChanges = false
+    /// Spare page-table frames beyond what the import needs (for installers and splits).
+    public var spareTables: UInt64 = 4096
+
+    public init() {}
+}
+
+/// What an import could know, and did.
+public struct ImportKnowledge: Sendable, Equatable {
+    /// PFNs are the process's real frames (false: pagemap hid them, and the import numbered
+    /// the pages itself).
+    public var realPFNs: Bool
+    /// Page flags and map counts came from `/proc/kpageflags` and `/proc/kpagecount`.
+    public var pageFlags: Bool
+    /// VMA flags came from smaps' `VmFlags`.
+    public var vmFlags: Bool
+    /// The zero page's frame is known (and so zero-page PTEs are special).
+    public var zeroPage: Bool
+    /// The mappings did not change between the first and the last read.
+    public var consistent: Bool
+}
+
+/// Counts and timings of an import.
+public struct ImportSummary: Sendable, Equatable {
+    public var vmas = 0
+    public var ptes = 0
+    public var pmdLeaves = 0
+    public var hugetlbLeaves = 0
+    public var swapEntries = 0
+    public var markers = 0
+    public var zeroPagePTEs = 0
+    public var hugeZeroLeaves = 0
+    public var largeFolios = 0
+    public var pageTables = 0
+    public var reads = 0
+    public var highestPFN: UInt64 = 0
+    /// Seconds spent reading /proc, and building the machine.
+    public var readSeconds = 0.0, buildSeconds = 0.0
+}
+
+/// A running process imported into a simulated machine: its VMAs, page tables (PTEs, PMD-mapped
+/// THPs as PMD leaves, hugetlb pages as hugetlb leaves, swap and marker entries), folios and the
+/// side tables of what the model has no field for (region names, page flags, map counts).
+///
+/// ```swift
+/// let snapshot = try ProcessSnapshot.importProcess(pid: pid)
+/// let stats = try snapshot.smapsRollup()            // smaps_rollup, from a walk
+/// let entries = try snapshot.pagemap(range)         // /proc/PID/pagemap, from a walk
+/// ```
+public final class ProcessSnapshot: @unchecked Sendable {
+    /// The process id (nil for a recorded process without one).
+    public let pid: Int32?
+    /// The machine: every imported PFN is a frame below `machine`'s table region.
+    public let machine: Machine
+    /// The process's address space in the machine.
+    public let space: AddressSpace
+    /// Every VMA of maps, in address order (the gate VMA included, without a machine VMA).
+    public let regions: [ImportedRegion]
+    /// Per-frame page flags and map counts.
+    public let pages: PhysicalPages
+    public let knowledge: ImportKnowledge
+    public let summary: ImportSummary
+    /// The zero page's frame (the machine's `zero_pfn`) when known.
+    public let zeroPFN: UInt64?
+    /// The huge zero page's frame when the process maps it.
+    public let hugeZeroPFN: UInt64?
+    private let regionIndex: [UInt32: Int]
+
+    init(pid: Int32?, machine: Machine, space: AddressSpace, regions: [ImportedRegion], pages: PhysicalPages,
+         knowledge: ImportKnowledge, summary: ImportSummary, zeroPFN: UInt64?, hugeZeroPFN: UInt64?) {
+        self.pid = pid
+        self.machine = machine
+        self.space = space
+        self.regions = regions
+        self.pages = pages
+        self.knowledge = knowledge
+        self.summary = summary
+        self.zeroPFN = zeroPFN
+        self.hugeZeroPFN = hugeZeroPFN
+        var index: [UInt32: Int] = [:]
+        for (i, r) in regions.enumerated() { if let id = r.vmaID { index[id] = i } }
+        regionIndex = index
+    }
+
+    /// The region of the machine VMA numbered `id`.
+    public func region(vma id: UInt32) -> ImportedRegion? { regionIndex[id].map { regions[$0] } }
+
+    /// Imports the running process `pid`.
+    public static func importProcess(pid: Int32, options: ImportOptions = ImportOptions()) throws(ImportError)
+        -> ProcessSnapshot
+    {
+        var options = options
+        if pid == getpid() { options.acceptChanges = true }
+        return try importProcess(from: LiveProcess(pid: pid), options: options)
+    }
+
+    /// Imports the process `source` reads.
+    public static func importProcess(from source: ProcessSource, options: ImportOptions = ImportOptions())
+        throws(ImportError) -> ProcessSnapshot
+    {
+        var importer = Importer(source: source, options: options)
+        return try importer.run()
+    }
+}
+
+/// Seconds of a monotonic clock.
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+// MARK: - The import
+
+/// The highest user address a 5-level machine can hold; VMAs above (the gate) stay out.
+private let userLimit: UInt64 = 1 << 56
+
+private struct Importer {
+    let source: ProcessSource
+    let options: ImportOptions
+    let name: String
+
+    // What the reads produced.
+    var lines: [MapsLine] = []
+    var vmaInfo: [Range<UInt64>: SmapsVMAInfo]? = nil
+    /// Non-empty pagemap entries, in address order: virtual page numbers and entries.
+    var vpns: [UInt64] = []
+    var pmes: [UInt64] = []
+    /// Per maps line: the index range of its entries, and whether its holes read soft-dirty.
+    var spans: [Range<Int>] = []
+    var softDirtyHoles: [Bool] = []
+    var summary = ImportSummary()
+    var consistent = true
+
+    init(source: ProcessSource, options: ImportOptions) {
+        self.source = source
+        self.options = options
+        name = source.pid.map { "/proc/\($0)" } ?? "recorded process"
+    }
+
+    mutating func run() throws(ImportError) -> ProcessSnapshot {
+        let t0 = monotonicSeconds()
+        try readConsistently()
+        let t1 = monotonicSeconds()
+        let snapshot = try build()
+        let t2 = monotonicSeconds()
+        _ = (t0, t1, t2)
+        return snapshot
+    }
+
+    // MARK: reading
+
+    mutating func readConsistently() throws(ImportError) {
+        let buffer = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 1 << 16)
+        defer { buffer.deallocate() }
+        let start = monotonicSeconds()
+        var attempt = 0
+        while true {
+            attempt += 1
+            let maps = try source.readMaps()
+            lines = try parseMaps(maps, source: "\(name)/maps")
+            if lines.isEmpty {
+                throw ImportError(.exited, "pagewalk: \(name)/maps is empty: the process has no address space (exited, or a kernel thread)")
+            }
+            vmaInfo = nil
+            if options.useVMFlags, let text = try? source.readSmaps() { vmaInfo = parseSmapsVMAInfo(text) }
+            try readPagemap(buffer)
+            let again: String
+            do {
+                again = try source.readMaps()
+            } catch {
+                if error.kind == .noProcess { throw ImportError(.exited, "pagewalk: process \(source.pid ?? 0) exited during the import") }
+                throw error
+            }
+            if again.isEmpty {
+                throw ImportError(.exited, "pagewalk: process \(source.pid ?? 0) exited during the import (\(name)/maps became empty)")
+            }
+            if again == maps { break }
+            if attempt >= options.attempts {
+                if options.acceptChanges {
+                    consistent = false
+                    break
+                }
+                throw ImportError(.changing, "pagewalk: \(name) kept changing its mappings during \(attempt) reads; no consistent snapshot")
+            }
+        }
+        summary.reads = attempt
+        summary.readSeconds = monotonicSeconds() - start
+    }
+
+    mutating func readPagemap(_ buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
+        vpns.removeAll(keepingCapacity: true)
+        pmes.removeAll(keepingCapacity: true)
+        spans = []
+        softDirtyHoles = []
+        let live = PagemapEntry.presentBit | PagemapEntry.swapBit
+        for line in lines {
+            let first = vpns.count
+            var sdHole = false
+            if line.end <= userLimit {
+                var page = line.start >> 12
+                let endPage = line.end >> 12
+                while page < endPage {
+                    let n = Int(min(UInt64(buffer.count), endPage - page))
+                    let chunk = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
+                    try source.readPagemap(firstPage: page, into: chunk)
+                    for i in 0..<n {
+                        let e = chunk[i]
+                        if e & live != 0 {
+                            vpns.append(page + UInt64(i))
+                            pmes.append(e)
+                        } else if e & PagemapEntry.softDirtyBit != 0 {
+                            sdHole = true
+                        }
+                    }
+                    page += UInt64(n)
+                }
+            }
+            spans.append(first..<vpns.count)
+            softDirtyHoles.append(sdHole)
+        }
+    }
+
+    // MARK: building
+
+    /// How one page of the process becomes entries.
+    enum Plan {
+        case pte
+        case pmdLeaf
+        case hugetlbLeaf(shift: UInt32)
+    }
+
+    mutating func build() throws(ImportError) -> ProcessSnapshot {
+        let start = monotonicSeconds()
+        let presentBit = PagemapEntry.presentBit
+
+        // PFNs: real, or hidden (no CAP_SYS_ADMIN) and numbered here.
+        var realPFNs = false
+        var anyPresent = false
+        for e in pmes where e & presentBit != 0 {
+            anyPresent = true
+            if e & PagemapEntry.frameMask != 0 {
+                realPFNs = true
+                break
+            }
+        }
+        if anyPresent && !realPFNs {
+            var next: UInt64 = 2
+            for i in pmes.indices where pmes[i] & presentBit != 0 {
+                pmes[i] = (pmes[i] & ~PagemapEntry.frameMask) | next
+                next += 1
+            }
+        }
+        let useFlags = options.usePageFlags && realPFNs && source.canReadPageFlags
+
+        // Every frame the process refers to: present pages and the PFNs of migration,
+        // hwpoison and device entries.
+        var pfns: [UInt64] = []
+        pfns.reserveCapacity(pmes.count)
+        for e in pmes {
+            let pme = PagemapEntry(rawValue: e)
+            if pme.isPresent {
+                pfns.append(pme.frame)
+            } else if let t = pme.swapType, t >= SwapType.hwpoison, t < SwapType.marker, let off = pme.swapOffset {
+                pfns.append(off)
+            }
+        }
+        pfns.sort()
+        var unique: [UInt64] = []
+        unique.reserveCapacity(pfns.count)
+        for p in pfns where unique.last != p { unique.append(p) }
+        let highest = unique.last ?? 0
+        summary.highestPFN = highest
+
+        // Data frames: every PFN seen, rounded up to a 2 MiB block, plus a spare block.
+        let dataFrames = ((highest | 511) + 1) + 512
+        let pages = PhysicalPages(frames: dataFrames, source: useFlags ? .kpageflags : .pagemap)
+        if useFlags {
+            try readPageFacts(unique, into: pages)
+        } else {
+            for e in pmes {
+                let pme = PagemapEntry(rawValue: e)
+                guard pme.isPresent else { continue }
+                pages.setFlags(pme.frame, pme.isFileOrSharedAnon ? 0 : KPageFlags.anon.rawValue)
+                if pme.isExclusive { pages.setMapcount(pme.frame, 1) }
+            }
+        }
+
+        // The zero pages.
+        var zeroPFN: UInt64? = nil
+        var hugeZeroPFN: UInt64? = nil
+        if useFlags {
+            for p in unique {
+                guard let f = pages.flags(p), f.contains(.zeroPage) else { continue }
+                if f.contains(.thp) {
+                    if hugeZeroPFN == nil { hugeZeroPFN = f.contains(.compoundHead) ? p : (p & ~511) }
+                } else if zeroPFN == nil {
+                    zeroPFN = p
+                }
+            }
+        }
+
+        // Regions, with their VMA flags.
+        var regions: [ImportedRegion] = []
+        var hugeShift: [UInt32] = []
+        var nextID: UInt32 = 1
+        for (i, line) in lines.enumerated() {
+            let kind = line.kind
+            let info = vmaInfo?[line.start..<line.end]
+            var flags = info?.flags ?? line.inferredFlags
+            if softDirtyHoles[i] { flags.insert(.softDirty) }
+            var shift: UInt32 = 0
+            if let info, info.flags.contains(.hugetlb) {
+                let s: UInt32 = info.kernelPageSize == 1 << 30 ? 30 : info.kernelPageSize == 2 << 20 ? 21 : 0
+                if s != 0 && (line.start | line.end) & ((1 << UInt64(s)) - 1) == 0 { shift = s }
+            }
+            hugeShift.append(shift)
+            var cache: [UInt8]? = nil
+            if kind == .file && options.recordPageCache {
+                cache = source.pageCacheResidency(of: line.start..<line.end, fileOffset: line.offset)
+            }
+            let id: UInt32? = kind == .gate ? nil : nextID
+            if id != nil { nextID += 1 }
+            regions.append(ImportedRegion(
+                range: line.start..<line.end, permissions: line.permissions, offset: line.offset, device: line.device,
+                inode: line.inode, name: line.name, kind: kind, vmaID: id, flags: flags, flagsKnown: info != nil,
+                unknownFlags: info?.unknown ?? [], kernelPageSize: info?.kernelPageSize ?? 4096, pageCache: cache))
+        }
+
+        // Which pages become PMD leaves, hugetlb leaves or PTEs.
+        var plans = [UInt8](repeating: 0, count: vpns.count)  // 0 pte, 1 leaf head, 2 inside a leaf
+        for (ri, span) in spans.enumerated() where !span.isEmpty {
+            let r = regions[ri]
+            if hugeShift[ri] != 0 {
+                let per = UInt64(1) << UInt64(hugeShift[ri] - 12)
+                var i = span.lowerBound
+                while i < span.upperBound {
+                    let head = vpns[i] & ~(per - 1)
+                    if vpns[i] == head { plans[i] = 1 } else { plans[i] = 2 }
+                    i += 1
+                }
+                _ = r
+                continue
+            }
+            guard useFlags else { continue }
+            var i = span.lowerBound
+            while i < span.upperBound {
+                let v = vpns[i]
+                if v & 511 == 0, i + 511 < span.upperBound, vpns[i + 511] == v + 511,
+                   isPMDMappedTHP(at: i, pages: pages, hugeZeroPFN: hugeZeroPFN)
+                {
+                    plans[i] = 1
+                    for k in 1..<512 { plans[i + k] = 2 }
+                    i += 512
+                } else {
+                    i += 1
+                }
+            }
+        }
+
+        // The machine: data frames, then the table region.
+        let levels = lines.contains(where: { $0.end <= userLimit && $0.end > 1 << 47 }) ? 5 : 4
+        let tables = countTables(plans: plans, hugeShift: hugeShift, levels: levels)
+        summary.pageTables = tables
+        let frames = dataFrames + UInt64(tables) + 2 + options.spareTables
+        if frames > 1 << 28 {
+            throw ImportError(.tooLarge, "pagewalk: PFN 0x\(String(highest, radix: 16)) of \(name) needs \(frames) frames; a machine has at most 2^28")
+        }
+        let zero = zeroPFN ?? (dataFrames - 512)
+        let machine: Machine
+        let space: AddressSpace
+        do {
+            machine = try Machine(levels: levels, frames: frames, tableBase: dataFrames, zeroPFN: zero,
+                                  hugeZeroPFN: hugeZeroPFN ?? 0)
+            space = try machine.makeAddressSpace()
+        } catch {
+            throw ImportError(.tooLarge, "pagewalk: cannot create a machine of \(frames) frames for \(name): \(error)")
+        }
+
+        // VMAs, with their files.
+        var files: [String: Mapping] = [:]
+        var nextFile: UInt32 = 1
+        for (ri, r) in regions.enumerated() where r.vmaID != nil {
+            var mapping: Mapping? = nil
+            if r.kind == .file {
+                let key = "\(r.device):\(r.inode):\(r.name)"
+                if let m = files[key] {
+                    mapping = m
+                } else {
+                    let m = machine.mapping(nextFile)
+                    nextFile += 1
+                    files[key] = m
+                    mapping = m
+                }
+            }
+            var flags = r.flags
+            flags.remove(.hugetlb)
+            let pgoff = r.kind == .file ? r.offset >> 12 : r.range.lowerBound >> 12
+            let huge: HugePageSize? = hugeShift[ri] == 30 ? .oneGigabyte : hugeShift[ri] == 21 ? .twoMegabytes : nil
+            do {
+                let vma = try space.addVMA(r.range, flags: flags, file: mapping, pgoff: pgoff, hugePages: huge)
+                precondition(vma.id == r.vmaID!)
+            } catch {
+                throw ImportError(.malformed, "pagewalk: \(name)/maps: VMA \(r.headerPrefix)cannot be added: \(error)")
+            }
+        }
+        summary.vmas = Int(nextID - 1)
+
+        // Folios: compound pages from the flags (hugetlb ones from their VMA's page size).
+        if useFlags {
+            var declared = Set<UInt64>()
+            for p in unique {
+                guard let f = pages.flags(p), f.isCompound, !f.contains(.huge) else { continue }
+                let head = f.contains(.compoundHead) ? p : headOf(p, pages)
+                guard let head, declared.insert(head).inserted else { continue }
+                let n = pages.compoundPages(head: head)
+                if n > 1 && n & (n - 1) == 0 {
+                    try? machine.declareFolio(head: head, order: n.trailingZeroBitCount)
+                    summary.largeFolios += 1
+                }
+            }
+        }
+
+        // Entries.
+        let pte = PageTableLevel.pte
+        for (ri, span) in spans.enumerated() where !span.isEmpty {
+            let r = regions[ri]
+            let shift = hugeShift[ri]
+            for i in span where plans[i] != 2 {
+                let address = vpns[i] << 12
+                do {
+                    if shift != 0 {
+                        let level: PageTableLevel = shift == 30 ? .pud : .pmd
+                        let value = leafValue(pmes[i], region: r, pages: pages, hugeZero: nil, hugetlb: true)
+                        try space.setEntry(level, at: address, to: value)
+                        if PagemapEntry(rawValue: pmes[i]).isPresent {
+                            let pfn = PagemapEntry(rawValue: pmes[i]).frame
+                            try? machine.declareFolio(head: pfn, order: Int(shift) - 12)
+                        }
+                        summary.hugetlbLeaves += 1
+                    } else if plans[i] == 1 {
+                        try space.setEntry(.pmd, at: address,
+                                           to: leafValue(pmes[i], region: r, pages: pages, hugeZero: hugeZeroPFN, hugetlb: false))
+                        if PagemapEntry(rawValue: pmes[i]).frame == hugeZeroPFN {
+                            summary.hugeZeroLeaves += 1
+                        } else {
+                            summary.pmdLeaves += 1
+                        }
+                    } else {
+                        let value = pteValue(pmes[i], region: r, pages: pages, zeroPFN: zeroPFN)
+                        try space.setEntry(pte, at: address, to: value)
+                        summary.ptes += 1
+                        let e = PTE(rawValue: value)
+                        if e.marker != nil { summary.markers += 1 } else if e.isSwap { summary.swapEntries += 1 }
+                        if e.isPresent && e.isSpecial && zeroPFN != nil && e.pfn == zeroPFN { summary.zeroPagePTEs += 1 }
+                    }
+                } catch {
+                    throw ImportError(.tooLarge, "pagewalk: cannot write the entry for 0x\(String(address, radix: 16)) of \(name): \(error)")
+                }
+            }
+        }
+        summary.buildSeconds = monotonicSeconds() - start
+        let knowledge = ImportKnowledge(realPFNs: realPFNs || !anyPresent, pageFlags: useFlags,
+                                        vmFlags: vmaInfo != nil, zeroPage: zeroPFN != nil, consistent: consistent)
+        return ProcessSnapshot(pid: source.pid, machine: machine, space: space, regions: regions, pages: pages,
+                               knowledge: knowledge, summary: summary, zeroPFN: zeroPFN, hugeZeroPFN: hugeZeroPFN)
+    }
+
+    /// Reads kpageflags and kpagecount for `pfns` (sorted, unique) in batched preads: runs of
+    /// nearby frames read together. Then, for compound pages, the 2 MiB-aligned block around
+    /// them, so that heads and tails are known (folio order).
+    func readPageFacts(_ pfns: [UInt64], into pages: PhysicalPages) throws(ImportError) {
+        let maxRun = 1 << 16
+        let flagBuf = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: maxRun)
+        let countBuf = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: maxRun)
+        defer {
+            flagBuf.deallocate()
+            countBuf.deallocate()
+        }
+        func read(_ first: UInt64, _ count: Int, counts: Bool) throws(ImportError) {
+            let f = UnsafeMutableBufferPointer(rebasing: flagBuf[0..<count])
+            try source.readPageFlags(firstPFN: first, into: f)
+            for k in 0..<count { pages.setFlags(first + UInt64(k), f[k]) }
+            if counts {
+                let c = UnsafeMutableBufferPointer(rebasing: countBuf[0..<count])
+                try source.readPageCounts(firstPFN: first, into: c)
+                for k in 0..<count { pages.setMapcount(first + UInt64(k), c[k]) }
+            }
+        }
+        var i = 0
+        while i < pfns.count {
+            let first = pfns[i]
+            var last = first
+            var j = i + 1
+            while j < pfns.count && pfns[j] - last <= 64 && pfns[j] - first < UInt64(maxRun) {
+                last = pfns[j]
+                j += 1
+            }
+            try read(first, Int(last - first + 1), counts: true)
+            i = j
+        }
+        // Complete compound pages that are only partly mapped.
+        var blocks = Set<UInt64>()
+        for p in pfns {
+            guard let f = pages.flags(p), f.isCompound, !f.contains(.huge) else { continue }
+            let block = p & ~511
+            if blocks.insert(block).inserted {
+                if (0..<512).allSatisfy({ pages.isKnown(block + $0) }) { continue }
+                try read(block, 512, counts: false)
+            }
+        }
+    }
+
+    /// The head of the compound page holding tail `pfn`, searched back within its 2 MiB block.
+    func headOf(_ pfn: UInt64, _ pages: PhysicalPages) -> UInt64? {
+        var p = pfn
+        while p > (pfn & ~511) {
+            p -= 1
+            guard let f = pages.flags(p) else { return nil }
+            if f.contains(.compoundHead) { return p }
+            if !f.contains(.compoundTail) { return nil }
+        }
+        return nil
+    }
+
+    /// True if the 512 pages from entry `i` on are one PMD-mapped THP (or the huge zero page):
+    /// present, consecutive frames from an aligned head of an order-9 THP folio.
+    func isPMDMappedTHP(at i: Int, pages: PhysicalPages, hugeZeroPFN: UInt64?) -> Bool {
+        let first = PagemapEntry(rawValue: pmes[i])
+        guard first.isPresent, first.frame & 511 == 0, let f = pages.flags(first.frame) else { return false }
+        let isHugeZero = hugeZeroPFN == first.frame
+        guard isHugeZero || (f.contains(.thp) && f.contains(.compoundHead) && !f.contains(.zeroPage)
+                             && pages.compoundPages(head: first.frame) == 512) else { return false }
+        for k in 1..<512 {
+            let e = PagemapEntry(rawValue: pmes[i + k])
+            if !e.isPresent || e.frame != first.frame + UInt64(k) { return false }
+        }
+        return true
+    }
+
+    /// The page tables the entries need: PTE tables, PMD, PUD (and P4D) tables, by distinct
+    /// prefixes of the virtual page numbers.
+    func countTables(plans: [UInt8], hugeShift: [UInt32], levels: Int) -> Int {
+        var count = 0
+        var lastPTE = UInt64.max, lastPMD = UInt64.max, lastPUD = UInt64.max, lastP4D = UInt64.max
+        for (ri, span) in spans.enumerated() {
+            for i in span {
+                let v = vpns[i]
+                if hugeShift[ri] == 0 && plans[i] == 0 && v >> 9 != lastPTE {
+                    lastPTE = v >> 9
+                    count += 1
+                }
+                if hugeShift[ri] != 30 && v >> 18 != lastPMD {
+                    lastPMD = v >> 18
+                    count += 1
+                }
+                if v >> 27 != lastPUD {
+                    lastPUD = v >> 27
+                    count += 1
+                }
+                if levels == 5 && v >> 36 != lastP4D {
+                    lastP4D = v >> 36
+                    count += 1
+                }
+            }
+        }
+        return count
+    }
+
+    /// The PTE for a pagemap entry. Present: PRESENT|USER|ACCESSED, the PFN, NX unless the VMA
+    /// is executable, soft-dirty (bit 11) and uffd-wp (bit 10) as reported; the zero page is
+    /// SPECIAL; RW where the kernel would have the page writable (a writable VMA, and a shared
+    /// mapping or an exclusively mapped anonymous page); DIRTY for anonymous pages (other than
+    /// lazily freed ones) and for file pages whose folio is dirty. Swapped: the swap entry, with
+    /// soft-dirty and uffd-wp in the same bits.
+    func pteValue(_ raw: UInt64, region r: ImportedRegion, pages: PhysicalPages, zeroPFN: UInt64?) -> UInt64 {
+        let pme = PagemapEntry(rawValue: raw)
+        var v: UInt64 = 0
+        if pme.isSoftDirty && !r.flags.contains(.softDirty) { v |= EntryFlags.softDirty.rawValue }
+        if pme.isUffdWriteProtected { v |= 1 << 10 }
+        if pme.isPresent {
+            let pfn = pme.frame
+            v |= EntryFlags.present.rawValue | EntryFlags.user.rawValue | EntryFlags.accessed.rawValue
+            if !r.flags.contains(.exec) { v |= EntryFlags.noExecute.rawValue }
+            if let zeroPFN, pfn == zeroPFN {
+                v |= EntryFlags.special.rawValue
+            } else {
+                let f = pages.flags(pfn)
+                let anon = f?.contains(.anon) ?? !pme.isFileOrSharedAnon
+                if r.flags.contains(.write) && (r.flags.contains(.shared) || (anon && pme.isExclusive)) {
+                    v |= EntryFlags.writable.rawValue
+                }
+                let dirty: Bool
+                if pages.flagsSource == .kpageflags, let f {
+                    dirty = f.contains(.dirty) || (anon && f.contains(.swapBacked))
+                } else {
+                    dirty = anon
+                }
+                if dirty { v |= EntryFlags.dirty.rawValue }
+            }
+            return v | ((pfn << 12) & PW_PFN_MASK)
+        }
+        if pme.isSwapped, let type = pme.swapType, let offset = pme.swapOffset {
+            return v | pw_swp_entry(UInt32(type), offset)
+        }
+        return 0
+    }
+
+    /// A PMD leaf (THP or huge zero page) or a hugetlb leaf for the entry of its first page.
+    func leafValue(_ raw: UInt64, region r: ImportedRegion, pages: PhysicalPages, hugeZero: UInt64?,
+                   hugetlb: Bool) -> UInt64 {
+        let pme = PagemapEntry(rawValue: raw)
+        if !pme.isPresent {
+            if hugetlb, pme.isSwapped, let type = pme.swapType, let offset = pme.swapOffset {
+                return pw_swp_entry(UInt32(type), offset)
+            }
+            return 0
+        }
+        var v = pteValue(raw, region: r, pages: pages, zeroPFN: nil) | EntryFlags.huge.rawValue
+        if let hugeZero, pme.frame == hugeZero {
+            v &= ~(EntryFlags.writable.rawValue | EntryFlags.dirty.rawValue)
+            v |= EntryFlags.special.rawValue
+        }
+        return v
+    }
+}

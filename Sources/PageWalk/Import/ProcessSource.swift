@@ -1,0 +1,273 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Why an import failed: one line that names what went wrong and where.
+public struct ImportError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The kind of failure.
+    public enum Kind: Sendable, Equatable {
+        /// No such process.
+        case noProcess
+        /// A file could not be opened or read for lack of permission.
+        case permission
+        /// The process exited (or lost its address space) during the import.
+        case exited
+        /// The process kept changing its mappings while it was read.
+        case changing
+        /// A file did not have the expected format.
+        case malformed
+        /// The process does not fit a simulated machine (a PFN beyond 2^28 frames, ...).
+        case tooLarge
+        /// Any other I/O error.
+        case io
+    }
+
+    public let kind: Kind
+    /// `pagewalk: ...`: one line.
+    public let description: String
+
+    public init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
+    }
+}
+
+/// Where an import reads a process from: the files of `/proc` for a live process
+/// (`LiveProcess`), or recorded contents (`RecordedProcess`).
+public protocol ProcessSource {
+    /// The process id, if the source is a live process.
+    var pid: Int32? { get }
+    /// The text of `/proc/PID/maps`.
+    func readMaps() throws(ImportError) -> String
+    /// The text of `/proc/PID/smaps`, read only for the VMA facts maps lacks (`VmFlags`,
+    /// `KernelPageSize`); nil when not available.
+    func readSmaps() throws(ImportError) -> String?
+    /// Fills `buffer` with the pagemap entries of the pages from virtual page `firstPage` on
+    /// (entries past the end of the address space read as 0).
+    func readPagemap(firstPage: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError)
+    /// Whether `/proc/kpageflags` and `/proc/kpagecount` can be read.
+    var canReadPageFlags: Bool { get }
+    /// Fills `buffer` with the `/proc/kpageflags` entries from `firstPFN` on
+    /// (`KPageFlags.noPage` past the end of memory).
+    func readPageFlags(firstPFN: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError)
+    /// Fills `buffer` with the `/proc/kpagecount` entries from `firstPFN` on (0 past the end).
+    func readPageCounts(firstPFN: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError)
+    /// The page-cache residency (one byte per page, bit 0 resident) of the file pages that a
+    /// file VMA `range` maps from byte `fileOffset` on, read from the file itself; nil when unknown.
+    func pageCacheResidency(of range: Range<UInt64>, fileOffset: UInt64) -> [UInt8]?
+}
+
+extension ProcessSource {
+    public func pageCacheResidency(of range: Range<UInt64>, fileOffset: UInt64) -> [UInt8]? { nil }
+}
+
+// MARK: - Reading files
+
+/// A file opened read-only, read with `pread`; errors name the path.
+final class ProcFile {
+    let fd: Int32
+    let path: String
+    let pid: Int32?
+
+    init(_ path: String, pid: Int32?) throws(ImportError) {
+        self.path = path
+        self.pid = pid
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw ProcFile.error(errno, path: path, pid: pid, opening: true) }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    static func error(_ code: Int32, path: String, pid: Int32?, opening: Bool) -> ImportError {
+        let reason = String(cString: strerror(code))
+        switch code {
+        case ENOENT where pid != nil && opening:
+            return ImportError(.noProcess, "pagewalk: no process \(pid!) (\(path): \(reason))")
+        case ESRCH where opening:
+            return ImportError(.exited, "pagewalk: process \(pid.map(String.init) ?? "?") has no address space: a kernel thread, or exiting (\(path): \(reason))")
+        case ESRCH, ENOENT:
+            return ImportError(.exited, "pagewalk: process \(pid.map(String.init) ?? "?") exited during the import (\(path): \(reason))")
+        case EACCES, EPERM:
+            return ImportError(.permission, "pagewalk: cannot read \(path): \(reason) (root is needed for PFNs and /proc/kpage*)")
+        default:
+            return ImportError(.io, "pagewalk: cannot read \(path): \(reason)")
+        }
+    }
+
+    /// Reads `count` bytes at `offset` into `buffer`; returns the bytes read (fewer only at the
+    /// end of the file).
+    func pread(_ buffer: UnsafeMutableRawPointer, count: Int, at offset: UInt64) throws(ImportError) -> Int {
+        var done = 0
+        while done < count {
+            let n = Glibc.pread(fd, buffer + done, count - done, off_t(Int64(bitPattern: offset + UInt64(done))))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ProcFile.error(errno, path: path, pid: pid, opening: false)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Reads the whole file (for seq_files such as maps and smaps).
+    func readAll() throws(ImportError) -> String {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ProcFile.error(errno, path: path, pid: pid, opening: false)
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// A running process, read through `/proc/PID/{maps,smaps,pagemap}`, `/proc/kpageflags` and
+/// `/proc/kpagecount`.
+///
+/// PFNs in pagemap need `CAP_SYS_ADMIN`, and the kpage files are readable by root only; without
+/// them an import still works and marks what they would have told as unknown.
+public final class LiveProcess: ProcessSource {
+    public let pid: Int32?
+    private let procDir: String
+    private let pagemap: ProcFile
+    private let kpageflags: ProcFile?
+    private let kpagecount: ProcFile?
+
+    /// Opens the files of process `pid`.
+    ///
+    /// - Throws: `ImportError` `.noProcess` if there is no such process, `.permission` if its
+    ///   pagemap may not be read.
+    public init(pid: Int32) throws(ImportError) {
+        self.pid = pid
+        procDir = "/proc/\(pid)"
+        var st = stat()
+        if stat(procDir, &st) != 0 { throw ImportError(.noProcess, "pagewalk: no process \(pid)") }
+        pagemap = try ProcFile("\(procDir)/pagemap", pid: pid)
+        kpageflags = try? ProcFile("/proc/kpageflags", pid: nil)
+        kpagecount = try? ProcFile("/proc/kpagecount", pid: nil)
+    }
+
+    /// The process itself.
+    public static func current() throws(ImportError) -> LiveProcess { try LiveProcess(pid: getpid()) }
+
+    public func readMaps() throws(ImportError) -> String {
+        try ProcFile("\(procDir)/maps", pid: pid).readAll()
+    }
+
+    public func readSmaps() throws(ImportError) -> String? {
+        guard let f = try? ProcFile("\(procDir)/smaps", pid: pid) else { return nil }
+        return try f.readAll()
+    }
+
+    public func readPagemap(firstPage: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
+        let bytes = buffer.count * 8
+        let n = try pagemap.pread(UnsafeMutableRawPointer(buffer.baseAddress!), count: bytes, at: firstPage * 8)
+        if n < bytes {
+            // Past TASK_SIZE (or a process without an mm any more): nothing.
+            let read = n / 8
+            (buffer.baseAddress! + read).initialize(repeating: 0, count: buffer.count - read)
+        }
+    }
+
+    public var canReadPageFlags: Bool { kpageflags != nil && kpagecount != nil }
+
+    public func readPageFlags(firstPFN: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
+        try readKPage(kpageflags, firstPFN, buffer, filler: KPageFlags.noPage.rawValue)
+    }
+
+    public func readPageCounts(firstPFN: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
+        try readKPage(kpagecount, firstPFN, buffer, filler: 0)
+    }
+
+    private func readKPage(_ file: ProcFile?, _ first: UInt64, _ buffer: UnsafeMutableBufferPointer<UInt64>,
+                           filler: UInt64) throws(ImportError) {
+        guard let file else { throw ImportError(.permission, "pagewalk: /proc/kpageflags and /proc/kpagecount are not readable") }
+        let bytes = buffer.count * 8
+        let n = try file.pread(UnsafeMutableRawPointer(buffer.baseAddress!), count: bytes, at: first * 8)
+        if n < bytes {
+            let read = n / 8
+            (buffer.baseAddress! + read).initialize(repeating: filler, count: buffer.count - read)
+        }
+    }
+
+    /// Maps the file behind `range` (through `/proc/PID/map_files`) read-only into this process
+    /// for a moment and asks `mincore` which of its pages are in the page cache.
+    public func pageCacheResidency(of range: Range<UInt64>, fileOffset: UInt64) -> [UInt8]? {
+        let name = "\(procDir)/map_files/\(String(range.lowerBound, radix: 16))-\(String(range.upperBound, radix: 16))"
+        let fd = open(name, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return nil }
+        defer { close(fd) }
+        let length = Int(range.upperBound - range.lowerBound)
+        guard let p = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, off_t(fileOffset)),
+              p != UnsafeMutableRawPointer(bitPattern: -1) else { return nil }
+        defer { munmap(p, length) }
+        var vec = [UInt8](repeating: 0, count: length / 4096)
+        let r = vec.withUnsafeMutableBufferPointer { mincore(p, length, $0.baseAddress) }
+        return r == 0 ? vec : nil
+    }
+}
+
+/// A process recorded as the contents of its files: for tests, and for importing a process
+/// captured elsewhere.
+///
+/// `pagemap`, `pageFlags` and `pageCounts` are sparse: a page or frame not listed reads as 0
+/// (`KPageFlags.noPage` for flags of frames beyond `maxPFN`).
+public struct RecordedProcess: ProcessSource {
+    public var pid: Int32? = nil
+    public var maps: String
+    public var smaps: String?
+    /// Virtual page number → pagemap entry.
+    public var pagemap: [UInt64: UInt64]
+    /// PFN → kpageflags entry; nil: kpageflags is not readable.
+    public var pageFlags: [UInt64: UInt64]?
+    /// PFN → kpagecount entry.
+    public var pageCounts: [UInt64: UInt64]
+    /// Frames at and above this are holes in physical memory.
+    public var maxPFN: UInt64
+    /// VMA start → page-cache residency of its pages.
+    public var pageCache: [UInt64: [UInt8]]
+
+    public init(maps: String, smaps: String? = nil, pagemap: [UInt64: UInt64], pageFlags: [UInt64: UInt64]? = nil,
+                pageCounts: [UInt64: UInt64] = [:], maxPFN: UInt64 = 1 << 24, pageCache: [UInt64: [UInt8]] = [:]) {
+        self.maps = maps
+        self.smaps = smaps
+        self.pagemap = pagemap
+        self.pageFlags = pageFlags
+        self.pageCounts = pageCounts
+        self.maxPFN = maxPFN
+        self.pageCache = pageCache
+    }
+
+    public func readMaps() throws(ImportError) -> String { maps }
+    public func readSmaps() throws(ImportError) -> String? { smaps }
+
+    public func readPagemap(firstPage: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
+        for i in 0..<buffer.count { buffer[i] = pagemap[firstPage + UInt64(i)] ?? 0 }
+    }
+
+    public var canReadPageFlags: Bool { pageFlags != nil }
+
+    public func readPageFlags(firstPFN: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
+        for i in 0..<buffer.count {
+            let pfn = firstPFN + UInt64(i)
+            buffer[i] = pfn >= maxPFN ? KPageFlags.noPage.rawValue : (pageFlags?[pfn] ?? 0)
+        }
+    }
+
+    public func readPageCounts(firstPFN: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
+        for i in 0..<buffer.count { buffer[i] = pageCounts[firstPFN + UInt64(i)] ?? 0 }
+    }
+
+    public func pageCacheResidency(of range: Range<UInt64>, fileOffset: UInt64) -> [UInt8]? {
+        pageCache[range.lowerBound]
+    }
+}
