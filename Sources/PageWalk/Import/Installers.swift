@@ -39,7 +39,7 @@ public struct ClearSoftDirtyVisitor: PageWalkVisitor {
             return .proceed
         }
         let mapped: Void? = withUnsafeMutablePointer(to: &pmd) { p in
-            walk.withPTEs(of: p, range: address..<next) { ptes in
+            walk.withPTEs(of: &p.pointee, range: address..<next) { ptes in
                 for i in ptes.indices {
                     let v = ptes[i].rawValue
                     if ptes[i].isPresent {

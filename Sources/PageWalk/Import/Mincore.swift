@@ -57,7 +57,7 @@ public struct MincoreVisitor: PageWalkVisitor {
         }
         let vma = walk.vmaPointer
         let mapped: Void? = withUnsafeMutablePointer(to: &pmd) { p in
-            walk.withPTEs(of: p, range: address..<next) { ptes in
+            walk.withPTEs(of: &p.pointee, range: address..<next) { ptes in
                 var a = address
                 for i in ptes.indices {
                     let pte = ptes[i]

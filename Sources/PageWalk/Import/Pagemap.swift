@@ -50,7 +50,7 @@ public struct PagemapVisitor: PageWalkVisitor {
             return .proceed
         }
         let mapped: Void? = withUnsafeMutablePointer(to: &pmd) { p in
-            walk.withPTEs(of: p, range: address..<next) { ptes in
+            walk.withPTEs(of: &p.pointee, range: address..<next) { ptes in
                 var a = address
                 for i in ptes.indices {
                     entries.append(entry(ptes[i], a, vma))

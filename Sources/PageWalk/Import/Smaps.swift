@@ -175,7 +175,7 @@ public struct SmapsVisitor: PageWalkVisitor {
             return .proceed
         }
         let mapped: Void? = withUnsafeMutablePointer(to: &pmd) { p in
-            walk.withPTEs(of: p, range: address..<next) { ptes in
+            walk.withPTEs(of: &p.pointee, range: address..<next) { ptes in
                 var a = address
                 for i in ptes.indices {
                     pte(ptes[i], a, vma, locked)
