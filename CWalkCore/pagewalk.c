@@ -125,12 +125,12 @@ static int walk_pte_range(pmd_t *pmd, unsigned long addr, unsigned long end,
 				return 0;
 			pte = table + pw_index(m, PW_LEVEL_PTE, addr);
 		} else {
-			pte = pw_pte_offset_map(m, pmd, addr);
+			pte = pw_pte_offset_map_inline(m, pmd, addr);
 		}
 		if (pte)
 			err = walk_pte_range_inner(pte, addr, end, walk);
 	} else {
-		pte = pw_pte_offset_map(m, pmd, addr);
+		pte = pw_pte_offset_map_inline(m, pmd, addr);
 		if (pte) {
 			spinlock_t *ptl = pw_table_lock_inline(m, pte);
 
@@ -193,9 +193,13 @@ again:
 				continue;
 		}
 
-		if (walk->vma)
-			pw_split_huge_pmd(walk->vma, pmd, addr);
-		else if (lvl_leaf(m, PW_LEVEL_PMD, *pmd) ||
+		if (walk->vma) {
+			/* split_huge_pmd(): only a leaf or a migration entry
+			 * has anything to split (checked again under the lock). */
+			if (lvl_leaf(m, PW_LEVEL_PMD, *pmd) ||
+			    pw_is_migration_entry(*pmd))
+				pw_split_huge_pmd(walk->vma, pmd, addr);
+		} else if (lvl_leaf(m, PW_LEVEL_PMD, *pmd) ||
 			 !lvl_present(m, PW_LEVEL_PMD, *pmd))
 			continue;
 
@@ -257,9 +261,10 @@ again:
 				continue;
 		}
 
-		if (walk->vma)
-			pw_split_huge_pud(walk->vma, pud, addr);
-		else if (lvl_leaf(m, PW_LEVEL_PUD, *pud) ||
+		if (walk->vma) {
+			if (lvl_leaf(m, PW_LEVEL_PUD, *pud))
+				pw_split_huge_pud(walk->vma, pud, addr);
+		} else if (lvl_leaf(m, PW_LEVEL_PUD, *pud) ||
 			 !lvl_present(m, PW_LEVEL_PUD, *pud))
 			continue;
 
@@ -752,7 +757,7 @@ pmd_table:
 	}
 
 pte_table:
-	ptep = pw_pte_offset_map(m, pmdp, addr);
+	ptep = pw_pte_offset_map_inline(m, pmdp, addr);
 	if (!ptep)
 		goto not_found;
 	ptl = pw_table_lock_inline(m, ptep);

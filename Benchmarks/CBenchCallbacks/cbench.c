@@ -165,19 +165,24 @@ static void floor_count_table(const struct levels *lv, int k, uint64_t *table,
 		c->present += present;
 		return;
 	}
+	/* Counters in locals: c may alias the tables as far as C knows. */
+	uint64_t holes = 0, hole_bytes = 0;
+
 	do {
 		uint64_t v = *e++, *t;
 
 		next = level_end(addr, end, shift);
 		if (v == 0) {
-			c->holes++;
-			c->hole_bytes += next - addr;
+			holes++;
+			hole_bytes += next - addr;
 		} else if ((v & P_LEAF) == P_LEAF) {
 			c->leaves++;
 		} else if ((t = table_of(lv->lay, v))) {
 			floor_count_table(lv, k + 1, t, addr, next, c);
 		}
 	} while (addr = next, addr != end);
+	c->holes += holes;
+	c->hole_bytes += hole_bytes;
 }
 
 void cb_floor_count(struct mm_struct *mm, unsigned long start,
