@@ -59,7 +59,7 @@ struct Workload {
     /// What every path must report, with the names of the fields.
     let expected: [UInt64]
     let fields: [String]
-    let paths: [BenchPath]
+    var paths: [BenchPath]
     /// Page tables in use (each exactly 4 KiB) once built (for install: after a run).
     var tables: () -> UInt64
 }

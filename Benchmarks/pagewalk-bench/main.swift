@@ -30,6 +30,9 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("workload"), help: "Run only workloads whose name contains this (repeatable).")
     var only: [String] = []
 
+    @Option(name: .customLong("path"), help: "Run only these paths: a, b, c, d, e (repeatable; for profiling).")
+    var paths: [String] = []
+
     @Option(help: "Seed of the random layouts.")
     var seed: UInt64 = 0x5EED_BA5E
 
@@ -81,7 +84,8 @@ struct Bench: ParsableCommand {
         var all: [Measurement] = []
         for (name, build) in builders where only.isEmpty || only.contains(where: { name.contains($0) }) {
             note("[\(name)] building")
-            let w = build()
+            var w = build()
+            if !paths.isEmpty { w.paths = w.paths.filter { paths.contains($0.id.rawValue) } }
             note("[\(name)] \(w.entries) \(w.unit) entries; timing \(w.paths.count) paths")
             let ms = measure(w, runs: runs, warmup: warmup)
             all += ms

@@ -23,23 +23,23 @@ public struct EntryFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt64
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 
-    public static let present = EntryFlags(rawValue: 1 << 0)
-    public static let writable = EntryFlags(rawValue: 1 << 1)
-    public static let user = EntryFlags(rawValue: 1 << 2)
-    public static let accessed = EntryFlags(rawValue: 1 << 5)
-    public static let dirty = EntryFlags(rawValue: 1 << 6)
+    @inlinable public static var present: EntryFlags { EntryFlags(rawValue: 1 << 0) }
+    @inlinable public static var writable: EntryFlags { EntryFlags(rawValue: 1 << 1) }
+    @inlinable public static var user: EntryFlags { EntryFlags(rawValue: 1 << 2) }
+    @inlinable public static var accessed: EntryFlags { EntryFlags(rawValue: 1 << 5) }
+    @inlinable public static var dirty: EntryFlags { EntryFlags(rawValue: 1 << 6) }
     /// A leaf above the PTE level (PSE).
-    public static let huge = EntryFlags(rawValue: 1 << 7)
-    public static let global = EntryFlags(rawValue: 1 << 8)
+    @inlinable public static var huge: EntryFlags { EntryFlags(rawValue: 1 << 7) }
+    @inlinable public static var global: EntryFlags { EntryFlags(rawValue: 1 << 8) }
     /// A special mapping: no `struct page` to account.
-    public static let special = EntryFlags(rawValue: 1 << 9)
-    public static let softDirty = EntryFlags(rawValue: 1 << 11)
-    public static let noExecute = EntryFlags(rawValue: 1 << 63)
+    @inlinable public static var special: EntryFlags { EntryFlags(rawValue: 1 << 9) }
+    @inlinable public static var softDirty: EntryFlags { EntryFlags(rawValue: 1 << 11) }
+    @inlinable public static var noExecute: EntryFlags { EntryFlags(rawValue: 1 << 63) }
 
     /// What table allocation writes into a parent entry besides the PFN.
-    public static let table: EntryFlags = [.present, .writable, .user, .accessed, .dirty]
+    @inlinable public static var table: EntryFlags { [.present, .writable, .user, .accessed, .dirty] }
     /// A present, writable, accessed, dirty user page.
-    public static let userPage: EntryFlags = [.present, .writable, .user, .accessed, .dirty]
+    @inlinable public static var userPage: EntryFlags { [.present, .writable, .user, .accessed, .dirty] }
 }
 
 /// The bits of a PTE marker (swap type 31).
@@ -47,10 +47,10 @@ public struct PTEMarker: OptionSet, Sendable, Hashable {
     public let rawValue: UInt64
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 
-    public static let uffdWriteProtect = PTEMarker(rawValue: 1)
-    public static let poisoned = PTEMarker(rawValue: 2)
+    @inlinable public static var uffdWriteProtect: PTEMarker { PTEMarker(rawValue: 1) }
+    @inlinable public static var poisoned: PTEMarker { PTEMarker(rawValue: 2) }
     /// A guard region (`MADV_GUARD_INSTALL`).
-    public static let guardRegion = PTEMarker(rawValue: 4)
+    @inlinable public static var guardRegion: PTEMarker { PTEMarker(rawValue: 4) }
 }
 
 /// Swap types with a meaning of their own (below 24: swap devices).

@@ -174,9 +174,9 @@ public struct FolioWalkFlags: OptionSet, Sendable {
     @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// Also return folios behind migration entries (`page` is then nil).
-    public static let migration = FolioWalkFlags(rawValue: FW_MIGRATION)
+    @inlinable public static var migration: FolioWalkFlags { FolioWalkFlags(rawValue: FW_MIGRATION) }
     /// Also return the shared zero pages, small and huge (`page` is then nil).
-    public static let zeroPage = FolioWalkFlags(rawValue: FW_ZEROPAGE)
+    @inlinable public static var zeroPage: FolioWalkFlags { FolioWalkFlags(rawValue: FW_ZEROPAGE) }
 }
 
 /// The level of the entry a folio was found through.
