@@ -23,6 +23,19 @@ static int real_depth(const struct pw_machine *m, int depth)
 	return depth;
 }
 
+/*
+ * pXd_addr_end with the level's entry size in a local: the level loops
+ * keep the geometry (fixed for a machine's life) and the callbacks (ops
+ * is const) in registers across callbacks instead of re-reading them.
+ */
+static inline unsigned long size_addr_end(unsigned long size, unsigned long addr,
+					  unsigned long end)
+{
+	unsigned long boundary = (addr + size) & ~(size - 1);
+
+	return (boundary - 1 < end - 1) ? boundary : end;
+}
+
 static bool has_pte_handler(const struct mm_walk_ops *ops)
 {
 	return ops->pte_entry || ops->pte_range;
@@ -154,6 +167,10 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 	bool has_handler = has_pte_handler(ops);
 	bool has_install = ops->install_pte;
 	int depth = real_depth(m, 3);
+	const unsigned long size = 1UL << m->geo.shift[PW_LEVEL_PMD];
+	const bool trivial = m->trivial[PW_LEVEL_PMD];
+	int (*const pte_hole)(unsigned long, unsigned long, int,
+			      struct mm_walk *) = ops->pte_hole;
 	unsigned long next;
 	pmd_t *pmd;
 	int err = 0;
@@ -163,12 +180,12 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 		return 0;
 	do {
 again:
-		next = pw_addr_end(m, PW_LEVEL_PMD, addr, end);
-		if (lvl_none(m, PW_LEVEL_PMD, *pmd)) {
+		next = size_addr_end(size, addr, end);
+		if (!trivial && *pmd == 0) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, pmd);
-			else if (ops->pte_hole)
-				err = ops->pte_hole(addr, next, depth, walk);
+			else if (pte_hole)
+				err = pte_hole(addr, next, depth, walk);
 			if (err)
 				break;
 			if (!has_install)
@@ -223,6 +240,10 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 	bool has_handler = ops->pmd_entry || has_pte_handler(ops);
 	bool has_install = ops->install_pte;
 	int depth = real_depth(m, 2);
+	const unsigned long size = 1UL << m->geo.shift[PW_LEVEL_PUD];
+	const bool trivial = m->trivial[PW_LEVEL_PUD];
+	int (*const pte_hole)(unsigned long, unsigned long, int,
+			      struct mm_walk *) = ops->pte_hole;
 	unsigned long next;
 	pud_t *pud;
 	int err = 0;
@@ -232,12 +253,12 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 		return 0;
 	do {
 again:
-		next = pw_addr_end(m, PW_LEVEL_PUD, addr, end);
-		if (lvl_none(m, PW_LEVEL_PUD, *pud)) {
+		next = size_addr_end(size, addr, end);
+		if (!trivial && *pud == 0) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, pud);
-			else if (ops->pte_hole)
-				err = ops->pte_hole(addr, next, depth, walk);
+			else if (pte_hole)
+				err = pte_hole(addr, next, depth, walk);
 			if (err)
 				break;
 			if (!has_install)
