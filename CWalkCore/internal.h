@@ -212,6 +212,21 @@ static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m,
 	return pw_pte_offset_map(m, pmdp, addr);
 }
 
+/* pw_page_to_pfn and pw_page_folio for the walker's own use. */
+static inline uint64_t pw_page_to_pfn_inline(const struct pw_machine *m,
+					     const struct page *page)
+{
+	return (uint64_t)(page - m->pages);
+}
+
+static inline struct folio *pw_page_folio_inline(struct pw_machine *m,
+						 struct page *page)
+{
+	uint64_t head1 = page->head1;
+
+	return (struct folio *)(head1 ? &m->pages[head1 - 1] : page);
+}
+
 /* ---- locks ------------------------------------------------------------- */
 
 /* Page-table locks held by this thread (every walk leaves it unchanged). */

@@ -789,7 +789,12 @@ pte_table:
 	fw->ptep = ptep;
 	fw->pte = pte;
 	if (pte & PW_PAGE_PRESENT) {
-		page = pw_vm_normal_page(vma, addr, pte);
+		/* vm_normal_page: a normal page is not special and in memory;
+		 * anything else is decided (and reported) out of line. */
+		if (!(pte & PW_PAGE_SPECIAL) && pw_pfn_valid(m, pw_entry_pfn(pte)))
+			page = &m->pages[pw_entry_pfn(pte)];
+		else
+			page = pw_vm_normal_page(vma, addr, pte);
 		if (page)
 			goto found;
 		if ((flags & FW_ZEROPAGE) && pw_entry_pfn(pte) == m->cfg.zero_pfn &&
@@ -811,10 +816,10 @@ not_found:
 	return NULL;
 found:
 	/* The page at @addr: an offset from the mapped page, not the folio. */
-	nth = pw_page_to_pfn(m, page) + ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
+	nth = pw_page_to_pfn_inline(m, page) + ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
 	fw->page = expose_page && pw_pfn_valid(m, nth) ? &m->pages[nth] : NULL;
 	fw->ptl = ptl;
-	return pw_page_folio(m, page);
+	return pw_page_folio_inline(m, page);
 }
 
 void folio_walk_end(struct folio_walk *fw, struct vm_area_struct *vma)

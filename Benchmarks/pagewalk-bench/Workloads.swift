@@ -243,14 +243,16 @@ func folioWorkload(pages: Int, lookups: Int, seed: UInt64) -> Workload {
     func swiftPath(_ engine: WalkEngine) -> [UInt64] {
         var found: UInt64 = 0
         var total: UInt64 = 0
-        space.withMmapReadLock {
-            for a in UnsafeBufferPointer(buffer) {
-                if let page = space.withFolio(at: a, in: vma, engine: engine, { $0.page }), let page {
-                    found &+= 1
-                    total &+= page
-                }
+        mmap_read_lock(space.pointer)
+        var i = 0
+        while i < n {
+            if let page = space.withFolio(at: base[i], in: vma, engine: engine, { $0.page }), let page {
+                found &+= 1
+                total &+= page
             }
+            i &+= 1
         }
+        mmap_read_unlock(space.pointer)
         return [found, total]
     }
     return Workload(
