@@ -194,26 +194,32 @@ public struct FolioWalk {
     public let page: UInt64?
     /// The entry itself (raw access; the lock protects it during the closure).
     public let entryPointer: UnsafeMutablePointer<UInt64>
-    /// The machine, and a page of the folio (its head or the mapped page): the folio's head
-    /// frame and order are read from them only when asked for.
+    /// The machine, and a page of the folio (its head, or else the frame `_pfn`): the folio's
+    /// head frame and order are read from them only when asked for.
     @usableFromInline let _machine: OpaquePointer
-    @usableFromInline let _page: OpaquePointer
+    @usableFromInline let _page: OpaquePointer?
+    @usableFromInline let _pfn: UInt64
 
     @inlinable
     init(level: FolioWalkLevel, entry: UInt64, page: UInt64?, entryPointer: UnsafeMutablePointer<UInt64>,
-         machine: OpaquePointer, pageOfFolio: OpaquePointer) {
+         machine: OpaquePointer, pageOfFolio: OpaquePointer?, pfnOfFolio: UInt64 = 0) {
         self.level = level
         self.entry = entry
         self.page = page
         self.entryPointer = entryPointer
         _machine = machine
         _page = pageOfFolio
+        _pfn = pfnOfFolio
+    }
+
+    @inlinable var _folio: OpaquePointer {
+        pw_page_folio(_machine, _page ?? pw_pfn_to_page(_machine, _pfn)).unsafelyUnwrapped
     }
 
     /// The head frame of the folio.
-    @inlinable public var folio: UInt64 { pw_folio_pfn(_machine, pw_page_folio(_machine, _page)) }
+    @inlinable public var folio: UInt64 { pw_folio_pfn(_machine, _folio) }
     /// The folio's order.
-    @inlinable public var folioOrder: Int { Int(pw_folio_order(_machine, pw_page_folio(_machine, _page))) }
+    @inlinable public var folioOrder: Int { Int(pw_folio_order(_machine, _folio)) }
 }
 
 extension AddressSpace {
@@ -292,7 +298,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         let nth = pfn &+ UInt64((addr & (size &- 1)) >> 12)
         ptlOut = ptl
         return FolioWalk(level: level, entry: value, page: expose && nth < frames ? nth : nil, entryPointer: p,
-                         machine: m, pageOfFolio: pw_pfn_to_page(m, pfn).unsafelyUnwrapped)
+                         machine: m, pageOfFolio: nil, pfnOfFolio: pfn)
     }
 
     mmap_assert_locked(mm)
