@@ -76,7 +76,9 @@ struct Bench: ParsableCommand {
         builders.append(("install-\(sizeName(pages: sizes.installPages))", { installWorkload(pages: sizes.installPages) }))
         builders.append(("smaps-\(sizeName(pages: sizes.smapsPages))", { smapsWorkload(pages: sizes.smapsPages, seed: seed) }))
 
+        let buildType = debugSwift || debugC ? "debug" : "release"
         if !json {
+            if buildType == "debug" { print("WARNING: DEBUG BUILD (--allow-debug): these timings mean nothing") }
             print("pagewalk-bench: \(runs) timed runs per path after \(warmup) warm-up, paths alternating run by run")
             print("machine: \(cpuModel()), nproc \(onlineCPUs())\(quick ? "  (--quick sizes)" : "")")
             print("times are per walk (median, min); ns/entry uses the median; ×a and ×d are median ratios")
@@ -89,7 +91,7 @@ struct Bench: ParsableCommand {
             note("[\(name)] \(w.entries) \(w.unit) entries; timing \(w.paths.count) paths")
             let ms = measure(w, runs: runs, warmup: warmup)
             all += ms
-            if json { ms.forEach { print(jsonLine($0, ms)) } } else { printTable(w, ms) }
+            if json { ms.forEach { print(jsonLine($0, ms, build: buildType)) } } else { printTable(w, ms) }
         }
         if !json { printTargets(all) }
     }
@@ -156,7 +158,7 @@ extension String {
     }
 }
 
-func jsonLine(_ m: Measurement, _ ms: [Measurement]) -> String {
+func jsonLine(_ m: Measurement, _ ms: [Measurement], build: String) -> String {
     func num(_ x: Double?) -> String { x.map { fmt($0, 4) } ?? "null" }
     let fields: [(String, String)] = [
         ("workload", jsonString(m.workload)), ("unit", jsonString(m.unit)),
@@ -167,6 +169,7 @@ func jsonLine(_ m: Measurement, _ ms: [Measurement]) -> String {
         ("median_ns", num(m.median)), ("min_ns", num(m.minimum)),
         ("entries", String(m.entries)), ("runs", String(m.samples.count)),
         ("table_bytes", String(m.tableBytes)), ("peak_rss_kib", String(m.peakRSSKiB)),
+        ("build", jsonString(build)),
     ]
     return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
 }
