@@ -136,7 +136,7 @@ func printTable(_ w: Workload, _ ms: [Measurement]) {
     let first = ms[0]
     print("")
     print("== \(w.name): \(w.entries) entries (\(w.unit)), page tables \(first.tableBytes / 4096) × 4 KiB = "
-          + "\(fmt(Double(first.tableBytes) / 1048576, 2)) MiB, peak RSS so far \(fmt(Double(first.peakRSSKiB) / 1024, 1)) MiB")
+          + "\(fmt(Double(first.tableBytes) / 1048576, 2)) MiB, peak RSS (VmHWM) so far \(fmt(Double(first.peakRSSKiB) / 1024, 1)) MiB")
     print(pad("path", 26, left: true) + pad("median", 12) + pad("min", 12) + pad("ns/entry", 10)
           + pad("min ns/e", 10) + pad("×a", 7) + pad("×d", 7))
     for m in ms.sorted(by: { $0.path < $1.path }) {
@@ -169,6 +169,7 @@ func jsonLine(_ m: Measurement, _ ms: [Measurement], build: String) -> String {
         ("median_ns", num(m.median)), ("min_ns", num(m.minimum)),
         ("entries", String(m.entries)), ("runs", String(m.samples.count)),
         ("table_bytes", String(m.tableBytes)), ("peak_rss_kib", String(m.peakRSSKiB)),
+        ("rusage_maxrss_kib", String(m.rusageMaxRSSKiB)),
         ("build", jsonString(build)),
     ]
     return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
