@@ -262,11 +262,12 @@ func _withFolio<R>(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_area_struc
 @usableFromInline
 func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_area_struct>, _ addr: UInt,
                           _ flags: FolioWalkFlags, _ ptlOut: inout OpaquePointer?) -> FolioWalk? {
+    // Fields are read where used: copying the layout up front costs more than the loads.
     let lay = pw_machine_layout(m).unsafelyUnwrapped
     let mem = lay.pointee.mem.unsafelyUnwrapped
     let frames = lay.pointee.frames
-    let geo = lay.pointee.geo
-    let trivial = lay.pointee.trivial
+    var geo: pw_geometry { lay.pointee.geo }
+    var trivial: (Bool, Bool, Bool, Bool, Bool) { lay.pointee.trivial }
     let mm = vma.pointee.vm_mm.unsafelyUnwrapped
     let pfnMask = PW_PFN_MASK
 
@@ -280,7 +281,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         if folded { return parent }
         let pfn = pfnOf(parent.pointee)
         guard pfn < frames else { return nil }
-        let index = Int((addr >> UInt(shift)) & 511)
+        let index = Int((addr &>> UInt(shift)) & 511)
         let table: UnsafeMutablePointer<UInt64> = mem + Int(pfn) &* 512
         return table + index
     }
@@ -294,7 +295,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
     }
     @inline(__always) func found(_ level: FolioWalkLevel, _ p: UnsafeMutablePointer<UInt64>, _ value: UInt64,
                                  _ pfn: UInt64, _ shift: UInt32, expose: Bool, _ ptl: OpaquePointer) -> FolioWalk {
-        let size: UInt = 1 << UInt(shift)
+        let size: UInt = 1 &<< UInt(shift)
         let nth = pfn &+ UInt64((addr & (size &- 1)) >> 12)
         ptlOut = ptl
         return FolioWalk(level: level, entry: value, page: expose && nth < frames ? nth : nil, entryPointer: p,
@@ -306,7 +307,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         pw_warn(m)
         return nil
     }
-    let pgdp = pw_mm_pgd(mm).unsafelyUnwrapped + Int((addr >> UInt(geo.shift.0)) & 511)
+    let pgdp = pw_mm_pgd(mm).unsafelyUnwrapped + Int((addr &>> UInt(geo.shift.0)) & 511)
     if noneOrClearBad(PW_LEVEL_PGD, trivial.0, pgdp) { return nil }
     guard let p4dp = offset(geo.folded.1, geo.shift.1, pgdp), !noneOrClearBad(PW_LEVEL_P4D, trivial.1, p4dp) else {
         return nil
