@@ -35,10 +35,17 @@ let package = Package(
             ],
             path: "Sources/pagewalk"
         ),
+        // The benchmark's C side: C visitors, batched visitors and bare loops.
+        .target(
+            name: "CBenchCallbacks",
+            dependencies: ["CWalkCore"],
+            path: "Benchmarks/CBenchCallbacks"
+        ),
         .executableTarget(
             name: "pagewalk-bench",
             dependencies: [
                 "PageWalk",
+                "CBenchCallbacks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/pagewalk-bench"

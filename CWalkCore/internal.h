@@ -195,6 +195,38 @@ static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_lev
 	return false;
 }
 
+/*
+ * pte_offset_map for the walker's hot path: a present, non-huge PMD whose
+ * table is in memory maps directly; anything else (none, migration, leaf,
+ * bad) goes to pw_pte_offset_map(), which decides and reports.
+ */
+static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m,
+					      pmd_t *pmdp, unsigned long addr)
+{
+	pmd_t v = *pmdp;
+
+	if ((v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) == PW_PAGE_PRESENT &&
+	    pw_pfn_valid(m, pw_entry_pfn(v)))
+		return m->mem + pw_entry_pfn(v) * PW_PTRS_PER_TABLE +
+		       pw_index(m, PW_LEVEL_PTE, addr);
+	return pw_pte_offset_map(m, pmdp, addr);
+}
+
+/* pw_page_to_pfn and pw_page_folio for the walker's own use. */
+static inline uint64_t pw_page_to_pfn_inline(const struct pw_machine *m,
+					     const struct page *page)
+{
+	return (uint64_t)(page - m->pages);
+}
+
+static inline struct folio *pw_page_folio_inline(struct pw_machine *m,
+						 struct page *page)
+{
+	uint64_t head1 = page->head1;
+
+	return (struct folio *)(head1 ? &m->pages[head1 - 1] : page);
+}
+
 /* ---- locks ------------------------------------------------------------- */
 
 /* Page-table locks held by this thread (every walk leaves it unchanged). */

@@ -868,6 +868,11 @@ void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 	spinlock_t *ptl = pw_table_lock_inline(m, pmd);
 	uint64_t v, pfn;
 
+	/* As the kernel's split_huge_pmd(): nothing to do, and no lock taken,
+	 * unless the entry looks like a leaf or a migration entry. */
+	v = *pmd;
+	if (!lvl_leaf(m, PW_LEVEL_PMD, v) && !pw_is_migration_entry(v))
+		return;
 	pw_spin_lock_inline(ptl);
 	v = *pmd;
 	if (!lvl_leaf(m, PW_LEVEL_PMD, v) && !pw_is_migration_entry(v)) {
@@ -901,6 +906,9 @@ void pw_split_huge_pud(struct vm_area_struct *vma, pud_t *pud,
 	struct pw_machine *m = mm->m;
 	unsigned long haddr = addr & ~((1UL << m->geo.shift[PW_LEVEL_PUD]) - 1);
 
+	/* As split_huge_pud(): no lock unless it looks like a leaf. */
+	if (!lvl_leaf(m, PW_LEVEL_PUD, *pud))
+		return;
 	pw_spin_lock_inline(&mm->page_table_lock);
 	if (lvl_leaf(m, PW_LEVEL_PUD, *pud)) {
 		emit_split(vma, PW_EVENT_SPLIT_PUD, haddr);

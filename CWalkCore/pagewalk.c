@@ -23,6 +23,19 @@ static int real_depth(const struct pw_machine *m, int depth)
 	return depth;
 }
 
+/*
+ * pXd_addr_end with the level's entry size in a local: the level loops
+ * keep the geometry (fixed for a machine's life) and the callbacks (ops
+ * is const) in registers across callbacks instead of re-reading them.
+ */
+static inline unsigned long size_addr_end(unsigned long size, unsigned long addr,
+					  unsigned long end)
+{
+	unsigned long boundary = (addr + size) & ~(size - 1);
+
+	return (boundary - 1 < end - 1) ? boundary : end;
+}
+
 static bool has_pte_handler(const struct mm_walk_ops *ops)
 {
 	return ops->pte_entry || ops->pte_range;
@@ -125,12 +138,12 @@ static int walk_pte_range(pmd_t *pmd, unsigned long addr, unsigned long end,
 				return 0;
 			pte = table + pw_index(m, PW_LEVEL_PTE, addr);
 		} else {
-			pte = pw_pte_offset_map(m, pmd, addr);
+			pte = pw_pte_offset_map_inline(m, pmd, addr);
 		}
 		if (pte)
 			err = walk_pte_range_inner(pte, addr, end, walk);
 	} else {
-		pte = pw_pte_offset_map(m, pmd, addr);
+		pte = pw_pte_offset_map_inline(m, pmd, addr);
 		if (pte) {
 			spinlock_t *ptl = pw_table_lock_inline(m, pte);
 
@@ -154,6 +167,10 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 	bool has_handler = has_pte_handler(ops);
 	bool has_install = ops->install_pte;
 	int depth = real_depth(m, 3);
+	const unsigned long size = 1UL << m->geo.shift[PW_LEVEL_PMD];
+	const bool trivial = m->trivial[PW_LEVEL_PMD];
+	int (*const pte_hole)(unsigned long, unsigned long, int,
+			      struct mm_walk *) = ops->pte_hole;
 	unsigned long next;
 	pmd_t *pmd;
 	int err = 0;
@@ -163,12 +180,12 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 		return 0;
 	do {
 again:
-		next = pw_addr_end(m, PW_LEVEL_PMD, addr, end);
-		if (lvl_none(m, PW_LEVEL_PMD, *pmd)) {
+		next = size_addr_end(size, addr, end);
+		if (!trivial && *pmd == 0) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, pmd);
-			else if (ops->pte_hole)
-				err = ops->pte_hole(addr, next, depth, walk);
+			else if (pte_hole)
+				err = pte_hole(addr, next, depth, walk);
 			if (err)
 				break;
 			if (!has_install)
@@ -193,9 +210,13 @@ again:
 				continue;
 		}
 
-		if (walk->vma)
-			pw_split_huge_pmd(walk->vma, pmd, addr);
-		else if (lvl_leaf(m, PW_LEVEL_PMD, *pmd) ||
+		if (walk->vma) {
+			/* split_huge_pmd(): only a leaf or a migration entry
+			 * has anything to split (checked again under the lock). */
+			if (lvl_leaf(m, PW_LEVEL_PMD, *pmd) ||
+			    pw_is_migration_entry(*pmd))
+				pw_split_huge_pmd(walk->vma, pmd, addr);
+		} else if (lvl_leaf(m, PW_LEVEL_PMD, *pmd) ||
 			 !lvl_present(m, PW_LEVEL_PMD, *pmd))
 			continue;
 
@@ -219,6 +240,10 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 	bool has_handler = ops->pmd_entry || has_pte_handler(ops);
 	bool has_install = ops->install_pte;
 	int depth = real_depth(m, 2);
+	const unsigned long size = 1UL << m->geo.shift[PW_LEVEL_PUD];
+	const bool trivial = m->trivial[PW_LEVEL_PUD];
+	int (*const pte_hole)(unsigned long, unsigned long, int,
+			      struct mm_walk *) = ops->pte_hole;
 	unsigned long next;
 	pud_t *pud;
 	int err = 0;
@@ -228,12 +253,12 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 		return 0;
 	do {
 again:
-		next = pw_addr_end(m, PW_LEVEL_PUD, addr, end);
-		if (lvl_none(m, PW_LEVEL_PUD, *pud)) {
+		next = size_addr_end(size, addr, end);
+		if (!trivial && *pud == 0) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, pud);
-			else if (ops->pte_hole)
-				err = ops->pte_hole(addr, next, depth, walk);
+			else if (pte_hole)
+				err = pte_hole(addr, next, depth, walk);
 			if (err)
 				break;
 			if (!has_install)
@@ -257,9 +282,10 @@ again:
 				continue;
 		}
 
-		if (walk->vma)
-			pw_split_huge_pud(walk->vma, pud, addr);
-		else if (lvl_leaf(m, PW_LEVEL_PUD, *pud) ||
+		if (walk->vma) {
+			if (lvl_leaf(m, PW_LEVEL_PUD, *pud))
+				pw_split_huge_pud(walk->vma, pud, addr);
+		} else if (lvl_leaf(m, PW_LEVEL_PUD, *pud) ||
 			 !lvl_present(m, PW_LEVEL_PUD, *pud))
 			continue;
 
@@ -752,7 +778,7 @@ pmd_table:
 	}
 
 pte_table:
-	ptep = pw_pte_offset_map(m, pmdp, addr);
+	ptep = pw_pte_offset_map_inline(m, pmdp, addr);
 	if (!ptep)
 		goto not_found;
 	ptl = pw_table_lock_inline(m, ptep);
@@ -763,7 +789,12 @@ pte_table:
 	fw->ptep = ptep;
 	fw->pte = pte;
 	if (pte & PW_PAGE_PRESENT) {
-		page = pw_vm_normal_page(vma, addr, pte);
+		/* vm_normal_page: a normal page is not special and in memory;
+		 * anything else is decided (and reported) out of line. */
+		if (!(pte & PW_PAGE_SPECIAL) && pw_pfn_valid(m, pw_entry_pfn(pte)))
+			page = &m->pages[pw_entry_pfn(pte)];
+		else
+			page = pw_vm_normal_page(vma, addr, pte);
 		if (page)
 			goto found;
 		if ((flags & FW_ZEROPAGE) && pw_entry_pfn(pte) == m->cfg.zero_pfn &&
@@ -785,10 +816,10 @@ not_found:
 	return NULL;
 found:
 	/* The page at @addr: an offset from the mapped page, not the folio. */
-	nth = pw_page_to_pfn(m, page) + ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
+	nth = pw_page_to_pfn_inline(m, page) + ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
 	fw->page = expose_page && pw_pfn_valid(m, nth) ? &m->pages[nth] : NULL;
 	fw->ptl = ptl;
-	return pw_page_folio(m, page);
+	return pw_page_folio_inline(m, page);
 }
 
 void folio_walk_end(struct folio_walk *fw, struct vm_area_struct *vma)

@@ -11,26 +11,30 @@ typealias _EntryThunk = (UnsafeMutableRawPointer, UnsafeMutablePointer<UInt64>, 
 /// callback from here and calls it once, and the thunk (formed where the walk is specialized for
 /// the visitor type) runs the visitor's method inline. PTEs are passed a table run at a time
 /// through the core's `pte_range` hook, so the per-PTE calls stay inside specialized Swift.
+///
+/// A final class with `let` thunks, reached without retaining it: a thunk loaded from immutable
+/// storage is called without retaining its context (a struct reached through a pointer costs a
+/// `swift_retain`/`swift_release` pair on every callback).
 @usableFromInline
-struct _CoreDispatch {
-    @usableFromInline var visitor: UnsafeMutableRawPointer
-    @usableFromInline var error: UnsafeMutablePointer<(any Error)?>
-    @usableFromInline var pgd: _EntryThunk
-    @usableFromInline var p4d: _EntryThunk
-    @usableFromInline var pud: _EntryThunk
-    @usableFromInline var pmd: _EntryThunk
-    @usableFromInline var pte: _EntryThunk
-    @usableFromInline var pteRun: _EntryThunk
-    @usableFromInline var hole: (UnsafeMutableRawPointer, UInt, UInt, Int32, UnsafeMutablePointer<mm_walk>,
+final class _CoreDispatch {
+    @usableFromInline let visitor: UnsafeMutableRawPointer
+    @usableFromInline let error: UnsafeMutablePointer<(any Error)?>
+    @usableFromInline let pgd: _EntryThunk
+    @usableFromInline let p4d: _EntryThunk
+    @usableFromInline let pud: _EntryThunk
+    @usableFromInline let pmd: _EntryThunk
+    @usableFromInline let pte: _EntryThunk
+    @usableFromInline let pteRun: _EntryThunk
+    @usableFromInline let hole: (UnsafeMutableRawPointer, UInt, UInt, Int32, UnsafeMutablePointer<mm_walk>,
                                  UnsafeMutablePointer<(any Error)?>) -> Int32
-    @usableFromInline var hugetlb: (UnsafeMutableRawPointer, UnsafeMutablePointer<UInt64>, UInt, UInt, UInt,
+    @usableFromInline let hugetlb: (UnsafeMutableRawPointer, UnsafeMutablePointer<UInt64>, UInt, UInt, UInt,
                                     UnsafeMutablePointer<mm_walk>, UnsafeMutablePointer<(any Error)?>) -> Int32
-    @usableFromInline var test: (UnsafeMutableRawPointer, UInt, UInt, UnsafeMutablePointer<mm_walk>,
+    @usableFromInline let test: (UnsafeMutableRawPointer, UInt, UInt, UnsafeMutablePointer<mm_walk>,
                                  UnsafeMutablePointer<(any Error)?>) -> Int32
-    @usableFromInline var pre: (UnsafeMutableRawPointer, UInt, UInt, UnsafeMutablePointer<mm_walk>,
+    @usableFromInline let pre: (UnsafeMutableRawPointer, UInt, UInt, UnsafeMutablePointer<mm_walk>,
                                 UnsafeMutablePointer<(any Error)?>) -> Int32
-    @usableFromInline var post: (UnsafeMutableRawPointer, UnsafeMutablePointer<mm_walk>) -> Void
-    @usableFromInline var install: (UnsafeMutableRawPointer, UInt, UInt, UnsafeMutablePointer<UInt64>,
+    @usableFromInline let post: (UnsafeMutableRawPointer, UnsafeMutablePointer<mm_walk>) -> Void
+    @usableFromInline let install: (UnsafeMutableRawPointer, UInt, UInt, UnsafeMutablePointer<UInt64>,
                                     UnsafeMutablePointer<mm_walk>, UnsafeMutablePointer<(any Error)?>) -> Int32
 
     @inlinable
@@ -52,58 +56,48 @@ struct _CoreDispatch {
     }
 }
 
+/// The dispatch of a walk, borrowed: `_onCore` keeps it alive for the whole walk.
 @inlinable @inline(__always)
-func _dispatch(_ w: UnsafeMutablePointer<mm_walk>?) -> UnsafeMutablePointer<_CoreDispatch> {
-    w.unsafelyUnwrapped.pointee.`private`.unsafelyUnwrapped.assumingMemoryBound(to: _CoreDispatch.self)
+func _dispatch<R>(_ w: UnsafeMutablePointer<mm_walk>?, _ body: (_CoreDispatch) -> R) -> R {
+    Unmanaged<_CoreDispatch>.fromOpaque(w.unsafelyUnwrapped.pointee.`private`.unsafelyUnwrapped)
+        ._withUnsafeGuaranteedRef(body)
 }
 
 @usableFromInline let _cPGD: @convention(c) (UnsafeMutablePointer<pgd_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
-    let d = _dispatch(w)
-    return d.pointee.pgd(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+    _dispatch(w) { d in d.pgd(d.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.error) }
 }
 @usableFromInline let _cP4D: @convention(c) (UnsafeMutablePointer<p4d_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
-    let d = _dispatch(w)
-    return d.pointee.p4d(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+    _dispatch(w) { d in d.p4d(d.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.error) }
 }
 @usableFromInline let _cPUD: @convention(c) (UnsafeMutablePointer<pud_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
-    let d = _dispatch(w)
-    return d.pointee.pud(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+    _dispatch(w) { d in d.pud(d.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.error) }
 }
 @usableFromInline let _cPMD: @convention(c) (UnsafeMutablePointer<pmd_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
-    let d = _dispatch(w)
-    return d.pointee.pmd(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+    _dispatch(w) { d in d.pmd(d.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.error) }
 }
 @usableFromInline let _cPTE: @convention(c) (UnsafeMutablePointer<pte_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
-    let d = _dispatch(w)
-    return d.pointee.pte(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+    _dispatch(w) { d in d.pte(d.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.error) }
 }
 @usableFromInline let _cPTERun: @convention(c) (UnsafeMutablePointer<pte_t>?, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, a, n, w in
-    let d = _dispatch(w)
-    return d.pointee.pteRun(d.pointee.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.pointee.error)
+    _dispatch(w) { d in d.pteRun(d.visitor, e.unsafelyUnwrapped, a, n, w.unsafelyUnwrapped, d.error) }
 }
 @usableFromInline let _cHole: @convention(c) (UInt, UInt, Int32, UnsafeMutablePointer<mm_walk>?) -> Int32 = { a, n, depth, w in
-    let d = _dispatch(w)
-    return d.pointee.hole(d.pointee.visitor, a, n, depth, w.unsafelyUnwrapped, d.pointee.error)
+    _dispatch(w) { d in d.hole(d.visitor, a, n, depth, w.unsafelyUnwrapped, d.error) }
 }
 @usableFromInline let _cHugetlb: @convention(c) (UnsafeMutablePointer<pte_t>?, UInt, UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { e, h, a, n, w in
-    let d = _dispatch(w)
-    return d.pointee.hugetlb(d.pointee.visitor, e.unsafelyUnwrapped, h, a, n, w.unsafelyUnwrapped, d.pointee.error)
+    _dispatch(w) { d in d.hugetlb(d.visitor, e.unsafelyUnwrapped, h, a, n, w.unsafelyUnwrapped, d.error) }
 }
 @usableFromInline let _cTest: @convention(c) (UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { a, n, w in
-    let d = _dispatch(w)
-    return d.pointee.test(d.pointee.visitor, a, n, w.unsafelyUnwrapped, d.pointee.error)
+    _dispatch(w) { d in d.test(d.visitor, a, n, w.unsafelyUnwrapped, d.error) }
 }
 @usableFromInline let _cPre: @convention(c) (UInt, UInt, UnsafeMutablePointer<mm_walk>?) -> Int32 = { a, n, w in
-    let d = _dispatch(w)
-    return d.pointee.pre(d.pointee.visitor, a, n, w.unsafelyUnwrapped, d.pointee.error)
+    _dispatch(w) { d in d.pre(d.visitor, a, n, w.unsafelyUnwrapped, d.error) }
 }
 @usableFromInline let _cPost: @convention(c) (UnsafeMutablePointer<mm_walk>?) -> Void = { w in
-    let d = _dispatch(w)
-    d.pointee.post(d.pointee.visitor, w.unsafelyUnwrapped)
+    _dispatch(w) { d in d.post(d.visitor, w.unsafelyUnwrapped) }
 }
 @usableFromInline let _cInstall: @convention(c) (UInt, UInt, UnsafeMutablePointer<pte_t>?, UnsafeMutablePointer<mm_walk>?) -> Int32 = { a, n, o, w in
-    let d = _dispatch(w)
-    return d.pointee.install(d.pointee.visitor, a, n, o.unsafelyUnwrapped, w.unsafelyUnwrapped, d.pointee.error)
+    _dispatch(w) { d in d.install(d.visitor, a, n, o.unsafelyUnwrapped, w.unsafelyUnwrapped, d.error) }
 }
 
 /// The C ops struct with exactly the trampolines of the callbacks `set` names.
@@ -137,9 +131,9 @@ func _onCore<V: PageWalkVisitor>(_ visitor: inout V, lock: WalkLock,
     var error: (any Error)? = nil
     let code = withUnsafeMutablePointer(to: &visitor) { v in
         withUnsafeMutablePointer(to: &error) { e in
-            var dispatch = _CoreDispatch(v, error: e)
-            return withUnsafeMutablePointer(to: &dispatch) { d in
-                withUnsafePointer(to: &ops) { call($0, UnsafeMutableRawPointer(d)) }
+            let dispatch = _CoreDispatch(v, error: e)
+            return withExtendedLifetime(dispatch) {
+                withUnsafePointer(to: &ops) { call($0, Unmanaged.passUnretained(dispatch).toOpaque()) }
             }
         }
     }

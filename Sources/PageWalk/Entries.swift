@@ -26,30 +26,30 @@ public struct EntryFlags: OptionSet, Sendable, Hashable {
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 
     /// Bit 0: present (valid for the MMU).
-    public static let present = EntryFlags(rawValue: 1 << 0)
+    @inlinable public static var present: EntryFlags { EntryFlags(rawValue: 1 << 0) }
     /// Bit 1: writable.
-    public static let writable = EntryFlags(rawValue: 1 << 1)
+    @inlinable public static var writable: EntryFlags { EntryFlags(rawValue: 1 << 1) }
     /// Bit 2: user-accessible.
-    public static let user = EntryFlags(rawValue: 1 << 2)
+    @inlinable public static var user: EntryFlags { EntryFlags(rawValue: 1 << 2) }
     /// Bit 5: accessed.
-    public static let accessed = EntryFlags(rawValue: 1 << 5)
+    @inlinable public static var accessed: EntryFlags { EntryFlags(rawValue: 1 << 5) }
     /// Bit 6: dirty.
-    public static let dirty = EntryFlags(rawValue: 1 << 6)
+    @inlinable public static var dirty: EntryFlags { EntryFlags(rawValue: 1 << 6) }
     /// A leaf above the PTE level (PSE).
-    public static let huge = EntryFlags(rawValue: 1 << 7)
+    @inlinable public static var huge: EntryFlags { EntryFlags(rawValue: 1 << 7) }
     /// Bit 8: global.
-    public static let global = EntryFlags(rawValue: 1 << 8)
+    @inlinable public static var global: EntryFlags { EntryFlags(rawValue: 1 << 8) }
     /// A special mapping: no `struct page` to account.
-    public static let special = EntryFlags(rawValue: 1 << 9)
+    @inlinable public static var special: EntryFlags { EntryFlags(rawValue: 1 << 9) }
     /// Bit 11: soft-dirty.
-    public static let softDirty = EntryFlags(rawValue: 1 << 11)
+    @inlinable public static var softDirty: EntryFlags { EntryFlags(rawValue: 1 << 11) }
     /// Bit 63: no-execute.
-    public static let noExecute = EntryFlags(rawValue: 1 << 63)
+    @inlinable public static var noExecute: EntryFlags { EntryFlags(rawValue: 1 << 63) }
 
     /// What table allocation writes into a parent entry besides the PFN.
-    public static let table: EntryFlags = [.present, .writable, .user, .accessed, .dirty]
+    @inlinable public static var table: EntryFlags { [.present, .writable, .user, .accessed, .dirty] }
     /// A present, writable, accessed, dirty user page.
-    public static let userPage: EntryFlags = [.present, .writable, .user, .accessed, .dirty]
+    @inlinable public static var userPage: EntryFlags { [.present, .writable, .user, .accessed, .dirty] }
 }
 
 /// The bits of a PTE marker (swap type 31).
@@ -60,11 +60,11 @@ public struct PTEMarker: OptionSet, Sendable, Hashable {
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 
     /// userfaultfd write-protected.
-    public static let uffdWriteProtect = PTEMarker(rawValue: 1)
+    @inlinable public static var uffdWriteProtect: PTEMarker { PTEMarker(rawValue: 1) }
     /// Poisoned (a memory error was seen here).
-    public static let poisoned = PTEMarker(rawValue: 2)
+    @inlinable public static var poisoned: PTEMarker { PTEMarker(rawValue: 2) }
     /// A guard region (`MADV_GUARD_INSTALL`).
-    public static let guardRegion = PTEMarker(rawValue: 4)
+    @inlinable public static var guardRegion: PTEMarker { PTEMarker(rawValue: 4) }
 }
 
 /// Swap types with a meaning of their own (below 24: swap devices).

@@ -304,19 +304,19 @@ public struct VMAFlags: OptionSet, Sendable, Hashable {
     @inlinable public init(rawValue: UInt) { self.rawValue = rawValue }
 
     /// Readable.
-    public static let read = VMAFlags(rawValue: UInt(VM_READ))
+    @inlinable public static var read: VMAFlags { VMAFlags(rawValue: UInt(VM_READ)) }
     /// Writable.
-    public static let write = VMAFlags(rawValue: UInt(VM_WRITE))
+    @inlinable public static var write: VMAFlags { VMAFlags(rawValue: UInt(VM_WRITE)) }
     /// Executable.
-    public static let exec = VMAFlags(rawValue: UInt(VM_EXEC))
+    @inlinable public static var exec: VMAFlags { VMAFlags(rawValue: UInt(VM_EXEC)) }
     /// A shared mapping.
-    public static let shared = VMAFlags(rawValue: UInt(VM_SHARED))
+    @inlinable public static var shared: VMAFlags { VMAFlags(rawValue: UInt(VM_SHARED)) }
     /// Raw PFNs without `struct page`s: skipped by walks unless `testWalk` says otherwise.
-    public static let pfnmap = VMAFlags(rawValue: UInt(VM_PFNMAP))
+    @inlinable public static var pfnmap: VMAFlags { VMAFlags(rawValue: UInt(VM_PFNMAP)) }
     /// Mixed PFN and page mappings.
-    public static let mixedmap = VMAFlags(rawValue: UInt(VM_MIXEDMAP))
+    @inlinable public static var mixedmap: VMAFlags { VMAFlags(rawValue: UInt(VM_MIXEDMAP)) }
     /// Set for hugetlb VMAs.
-    public static let hugetlb = VMAFlags(rawValue: UInt(VM_HUGETLB))
+    @inlinable public static var hugetlb: VMAFlags { VMAFlags(rawValue: UInt(VM_HUGETLB)) }
 }
 
 /// The page size of a hugetlb VMA.

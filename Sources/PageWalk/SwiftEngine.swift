@@ -110,6 +110,29 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         return t + index(l, addr)
     }
 
+    /// `pgd/p4d_none_or_clear_bad`: none and good entries decided inline; a bad one (not present,
+    /// huge, beyond memory) is reported and cleared by the machine.
+    @inlinable @inline(__always)
+    func noneOrClearBad(_ l: Int, _ level: pw_level, _ p: UnsafeMutablePointer<UInt64>) -> Bool {
+        if isTrivial(l) { return false }
+        let v = p.pointee
+        if v == 0 { return true }
+        if v & 0x81 == 1 && (v & PW_PFN_MASK) >> 12 < frames { return false }
+        return pw_pxd_none_or_clear_bad(m, level, p)
+    }
+
+    /// `pte_offset_map`: a present, non-huge PMD in memory maps inline; the machine decides (and
+    /// reports) the rest.
+    @inlinable @inline(__always)
+    func pteOffsetMap(_ pmd: UnsafeMutablePointer<UInt64>, _ addr: UInt) -> UnsafeMutablePointer<UInt64>? {
+        let v = pmd.pointee
+        if v & 0x81 == 1 && (v & PW_PFN_MASK) >> 12 < frames {
+            let table: UnsafeMutablePointer<UInt64> = mem + Int((v & PW_PFN_MASK) >> 12) &* 512
+            return table + index(4, addr)
+        }
+        return pw_pte_offset_map(m, pmd, addr)
+    }
+
     @inlinable @inline(__always) func realDepth(_ depth: Int32) -> Int32 {
         var d = depth
         if d == 3 && isFolded(3) { d = 2 }
@@ -167,11 +190,11 @@ struct _SwiftWalker<V: PageWalkVisitor> {
                 guard let t = table(pmd.pointee) else { return 0 }
                 pte = t + index(4, addr)
             } else {
-                pte = pw_pte_offset_map(m, pmd, addr)
+                pte = pteOffsetMap(pmd, addr)
             }
             if let pte { err = pteRangeInner(pte, addr, end) }
         } else {
-            pte = pw_pte_offset_map(m, pmd, addr)
+            pte = pteOffsetMap(pmd, addr)
             if let pte {
                 let ptl = pw_table_lock(m, pte)
                 spin_lock(ptl)
@@ -217,7 +240,9 @@ struct _SwiftWalker<V: PageWalkVisitor> {
                     if leaf(3, pmd.pointee) { break }
                 }
                 if let vma = w.pointee.vma {
-                    pw_split_huge_pmd(vma, pmd, addr)
+                    // split_huge_pmd(): only a leaf or a migration entry has anything to split.
+                    let v = pmd.pointee
+                    if leaf(3, v) || pw_is_migration_entry(v) { pw_split_huge_pmd(vma, pmd, addr) }
                 } else if leaf(3, pmd.pointee) || !present(3, pmd.pointee) {
                     break
                 }
@@ -263,7 +288,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
                     if leaf(2, pud.pointee) { break }
                 }
                 if let vma = w.pointee.vma {
-                    pw_split_huge_pud(vma, pud, addr)
+                    if leaf(2, pud.pointee) { pw_split_huge_pud(vma, pud, addr) }
                 } else if leaf(2, pud.pointee) || !present(2, pud.pointee) {
                     break
                 }
@@ -290,7 +315,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         repeat {
             let next = addrEnd(1, addr, end)
             repeat {
-                if pw_pxd_none_or_clear_bad(m, PW_LEVEL_P4D, p4d) {
+                if noneOrClearBad(1, PW_LEVEL_P4D, p4d) {
                     if hasInstall {
                         err = pw_table_alloc_into(w.pointee.mm, p4d)
                     } else if set.contains(.pteHole) {
@@ -325,7 +350,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
             let pgd = base + index(0, addr)
             let next = addrEnd(0, addr, end)
             repeat {
-                if pw_pxd_none_or_clear_bad(m, PW_LEVEL_PGD, pgd) {
+                if noneOrClearBad(0, PW_LEVEL_PGD, pgd) {
                     if hasInstall {
                         err = pw_table_alloc_into(w.pointee.mm, pgd)
                     } else if set.contains(.pteHole) {

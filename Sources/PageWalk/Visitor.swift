@@ -12,27 +12,27 @@ public struct WalkCallbacks: OptionSet, Sendable, Hashable {
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// ``PageWalkVisitor/pgdEntry(_:address:next:walk:)``.
-    public static let pgdEntry = WalkCallbacks(rawValue: 1 << 0)
+    @inlinable public static var pgdEntry: WalkCallbacks { WalkCallbacks(rawValue: 1 << 0) }
     /// ``PageWalkVisitor/p4dEntry(_:address:next:walk:)``.
-    public static let p4dEntry = WalkCallbacks(rawValue: 1 << 1)
+    @inlinable public static var p4dEntry: WalkCallbacks { WalkCallbacks(rawValue: 1 << 1) }
     /// ``PageWalkVisitor/pudEntry(_:address:next:walk:)``.
-    public static let pudEntry = WalkCallbacks(rawValue: 1 << 2)
+    @inlinable public static var pudEntry: WalkCallbacks { WalkCallbacks(rawValue: 1 << 2) }
     /// ``PageWalkVisitor/pmdEntry(_:address:next:walk:)``.
-    public static let pmdEntry = WalkCallbacks(rawValue: 1 << 3)
+    @inlinable public static var pmdEntry: WalkCallbacks { WalkCallbacks(rawValue: 1 << 3) }
     /// ``PageWalkVisitor/pteEntry(_:address:next:walk:)``.
-    public static let pteEntry = WalkCallbacks(rawValue: 1 << 4)
+    @inlinable public static var pteEntry: WalkCallbacks { WalkCallbacks(rawValue: 1 << 4) }
     /// ``PageWalkVisitor/pteHole(address:next:depth:walk:)``.
-    public static let pteHole = WalkCallbacks(rawValue: 1 << 5)
+    @inlinable public static var pteHole: WalkCallbacks { WalkCallbacks(rawValue: 1 << 5) }
     /// ``PageWalkVisitor/hugetlbEntry(_:hmask:address:next:walk:)``.
-    public static let hugetlbEntry = WalkCallbacks(rawValue: 1 << 6)
+    @inlinable public static var hugetlbEntry: WalkCallbacks { WalkCallbacks(rawValue: 1 << 6) }
     /// ``PageWalkVisitor/testWalk(address:next:walk:)``.
-    public static let testWalk = WalkCallbacks(rawValue: 1 << 7)
+    @inlinable public static var testWalk: WalkCallbacks { WalkCallbacks(rawValue: 1 << 7) }
     /// ``PageWalkVisitor/preVMA(start:end:walk:)``.
-    public static let preVMA = WalkCallbacks(rawValue: 1 << 8)
+    @inlinable public static var preVMA: WalkCallbacks { WalkCallbacks(rawValue: 1 << 8) }
     /// ``PageWalkVisitor/postVMA(walk:)``.
-    public static let postVMA = WalkCallbacks(rawValue: 1 << 9)
+    @inlinable public static var postVMA: WalkCallbacks { WalkCallbacks(rawValue: 1 << 9) }
     /// ``PageWalkVisitor/installPTE(address:next:walk:)``.
-    public static let installPTE = WalkCallbacks(rawValue: 1 << 10)
+    @inlinable public static var installPTE: WalkCallbacks { WalkCallbacks(rawValue: 1 << 10) }
 }
 
 /// What a callback tells the walker: go on, or stop and return a positive value to the caller.
@@ -45,7 +45,7 @@ public struct WalkCallbacks: OptionSet, Sendable, Hashable {
     @inlinable init(raw: Int32) { rawValue = raw }
 
     /// Go on with the walk.
-    public static let proceed = WalkStep(raw: 0)
+    @inlinable public static var proceed: WalkStep { WalkStep(raw: 0) }
 
     /// End the walk and return `value` (which must be positive) to the caller.
     @inlinable public static func stop(_ value: Int32) -> WalkStep {

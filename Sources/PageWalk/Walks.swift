@@ -181,9 +181,9 @@ public struct FolioWalkFlags: OptionSet, Sendable {
     @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// Also return folios behind migration entries (`page` is then nil).
-    public static let migration = FolioWalkFlags(rawValue: FW_MIGRATION)
+    @inlinable public static var migration: FolioWalkFlags { FolioWalkFlags(rawValue: FW_MIGRATION) }
     /// Also return the shared zero pages, small and huge (`page` is then nil).
-    public static let zeroPage = FolioWalkFlags(rawValue: FW_ZEROPAGE)
+    @inlinable public static var zeroPage: FolioWalkFlags { FolioWalkFlags(rawValue: FW_ZEROPAGE) }
 }
 
 /// The level of the entry a folio was found through.
@@ -197,14 +197,36 @@ public struct FolioWalk {
     public let level: FolioWalkLevel
     /// The entry's value when it was read under the lock.
     public let entry: UInt64
-    /// The exact page mapped at the address, nil for migration entries and zero pages.
+    /// The exact page mapped at the address, nil for migration and zero pages.
     public let page: UInt64?
-    /// The head frame of the folio.
-    public let folio: UInt64
-    /// The folio's order.
-    public let folioOrder: Int
     /// The entry itself (raw access; the lock protects it during the closure).
     public let entryPointer: UnsafeMutablePointer<UInt64>
+    /// The machine, and a page of the folio (its head, or else the frame `_pfn`): the folio's
+    /// head frame and order are read from them only when asked for.
+    @usableFromInline let _machine: OpaquePointer
+    @usableFromInline let _page: OpaquePointer?
+    @usableFromInline let _pfn: UInt64
+
+    @inlinable
+    init(level: FolioWalkLevel, entry: UInt64, page: UInt64?, entryPointer: UnsafeMutablePointer<UInt64>,
+         machine: OpaquePointer, pageOfFolio: OpaquePointer?, pfnOfFolio: UInt64 = 0) {
+        self.level = level
+        self.entry = entry
+        self.page = page
+        self.entryPointer = entryPointer
+        _machine = machine
+        _page = pageOfFolio
+        _pfn = pfnOfFolio
+    }
+
+    @inlinable var _folio: OpaquePointer {
+        pw_page_folio(_machine, _page ?? pw_pfn_to_page(_machine, _pfn)).unsafelyUnwrapped
+    }
+
+    /// The head frame of the folio.
+    @inlinable public var folio: UInt64 { pw_folio_pfn(_machine, _folio) }
+    /// The folio's order.
+    @inlinable public var folioOrder: Int { Int(pw_folio_order(_machine, _folio)) }
 }
 
 extension AddressSpace {
@@ -213,12 +235,14 @@ extension AddressSpace {
     /// released when `body` returns or throws (`folio_walk_end`).
     ///
     /// - Returns: `body`'s result, or nil when nothing (suitable) is mapped there.
+    @inlinable
     public func withFolio<R>(at address: UInt64, in vma: VMA, flags: FolioWalkFlags = [], engine: WalkEngine = .c,
                              _ body: (FolioWalk) throws -> R) rethrows -> R? {
         try _withFolio(machine.pointer, vma.pointer, UInt(address), flags, engine, body)
     }
 }
 
+@inlinable
 func _withFolio<R>(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_area_struct>, _ address: UInt,
                    _ flags: FolioWalkFlags, _ engine: WalkEngine, _ body: (FolioWalk) throws -> R) rethrows -> R? {
     switch engine {
@@ -226,42 +250,63 @@ func _withFolio<R>(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_area_struc
         var fw = folio_walk()
         guard let folio = folio_walk_start(&fw, vma, address, flags.rawValue) else { return nil }
         defer { folio_walk_end(&fw, vma) }
-        let walk = FolioWalk(level: FolioWalkLevel(rawValue: fw.level.rawValue)!, entry: fw.pte,
-                             page: fw.page.map { pw_page_to_pfn(m, $0) }, folio: pw_folio_pfn(m, folio),
-                             folioOrder: Int(pw_folio_order(m, folio)), entryPointer: fw.ptep)
+        let level: FolioWalkLevel = fw.level == FW_LEVEL_PTE ? .pte : fw.level == FW_LEVEL_PMD ? .pmd : .pud
+        let walk = FolioWalk(level: level, entry: fw.pte, page: fw.page.map { pw_page_to_pfn(m, $0) },
+                             entryPointer: fw.ptep, machine: m, pageOfFolio: folio)
         return try body(walk)
     case .swift:
-        guard let (walk, ptl) = _swiftFolioWalkStart(m, vma, address, flags) else { return nil }
+        var ptl: OpaquePointer? = nil
+        guard let walk = _swiftFolioWalkStart(m, vma, address, flags, &ptl) else { return nil }
         defer { spin_unlock(ptl) }
         return try body(walk)
     }
 }
 
-/// `folio_walk_start` in Swift: the lookup with the lock it leaves held.
+/// `folio_walk_start` in Swift: the lookup, leaving the lock it holds in `ptlOut`.
+///
+/// The machine's primitives are called out of line only where they decide or report something
+/// (bad entries, special pages) and for the locks; the common case is read inline.
+@usableFromInline
 func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_area_struct>, _ addr: UInt,
-                          _ flags: FolioWalkFlags) -> (FolioWalk, OpaquePointer)? {
-    let lay = pw_machine_layout(m)!.pointee
-    let mm = vma.pointee.vm_mm!
-    let frames = lay.frames
-    let trivial = [lay.trivial.0, lay.trivial.1, lay.trivial.2, lay.trivial.3, lay.trivial.4]
-    let folded = [lay.geo.folded.0, lay.geo.folded.1, lay.geo.folded.2, lay.geo.folded.3, lay.geo.folded.4]
-    let shifts = [lay.geo.shift.0, lay.geo.shift.1, lay.geo.shift.2, lay.geo.shift.3, lay.geo.shift.4].map { UInt($0) }
-    func none(_ l: Int, _ v: UInt64) -> Bool { !trivial[l] && v == 0 }
-    func present(_ l: Int, _ v: UInt64) -> Bool { trivial[l] || v & 1 != 0 }
-    func leaf(_ l: Int, _ v: UInt64) -> Bool { !trivial[l] && v & 0x81 == 0x81 }
-    func offset(_ l: Int, _ parent: UnsafeMutablePointer<UInt64>) -> UnsafeMutablePointer<UInt64>? {
-        if folded[l] { return parent }
-        let pfn = (parent.pointee & PW_PFN_MASK) >> 12
+                          _ flags: FolioWalkFlags, _ ptlOut: inout OpaquePointer?) -> FolioWalk? {
+    // Fields are read where used: copying the layout up front costs more than the loads.
+    let lay = pw_machine_layout(m).unsafelyUnwrapped
+    let mem = lay.pointee.mem.unsafelyUnwrapped
+    let frames = lay.pointee.frames
+    var geo: pw_geometry { lay.pointee.geo }
+    var trivial: (Bool, Bool, Bool, Bool, Bool) { lay.pointee.trivial }
+    let mm = vma.pointee.vm_mm.unsafelyUnwrapped
+    let pfnMask = PW_PFN_MASK
+
+    @inline(__always) func pfnOf(_ v: UInt64) -> UInt64 { (v & pfnMask) >> 12 }
+    @inline(__always) func leaf(_ trivial: Bool, _ v: UInt64) -> Bool { !trivial && v & 0x81 == 0x81 }
+    @inline(__always) func present(_ trivial: Bool, _ v: UInt64) -> Bool { trivial || v & 1 != 0 }
+    @inline(__always) func none(_ trivial: Bool, _ v: UInt64) -> Bool { !trivial && v == 0 }
+    /// `pXd_offset`: a folded level shares its parent's entry.
+    @inline(__always) func offset(_ folded: Bool, _ shift: UInt32, _ parent: UnsafeMutablePointer<UInt64>)
+        -> UnsafeMutablePointer<UInt64>? {
+        if folded { return parent }
+        let pfn = pfnOf(parent.pointee)
         guard pfn < frames else { return nil }
-        return lay.mem + Int(pfn) * 512 + Int((addr >> shifts[l]) & 511)
+        let index = Int((addr &>> UInt(shift)) & 511)
+        let table: UnsafeMutablePointer<UInt64> = mem + Int(pfn) &* 512
+        return table + index
     }
-    func found(_ level: FolioWalkLevel, _ p: UnsafeMutablePointer<UInt64>, _ value: UInt64, _ pfn: UInt64,
-               expose: Bool, _ ptl: OpaquePointer) -> (FolioWalk, OpaquePointer) {
-        let size: UInt = 1 << shifts[level == .pte ? 4 : level == .pmd ? 3 : 2]
-        let nth = pfn + UInt64((addr & (size - 1)) >> 12)
-        let folio = pw_page_folio(m, pw_pfn_to_page(m, pfn))!
-        return (FolioWalk(level: level, entry: value, page: expose && nth < frames ? nth : nil,
-                          folio: pw_folio_pfn(m, folio), folioOrder: Int(pw_folio_order(m, folio)), entryPointer: p), ptl)
+    /// `pgd/p4d_none_or_clear_bad`: the common cases inline, a bad entry reported out of line.
+    @inline(__always) func noneOrClearBad(_ level: pw_level, _ trivial: Bool, _ p: UnsafeMutablePointer<UInt64>) -> Bool {
+        if trivial { return false }
+        let v = p.pointee
+        if v == 0 { return true }
+        if v & 0x81 == 1 && pfnOf(v) < frames { return false }
+        return pw_pxd_none_or_clear_bad(m, level, p)
+    }
+    @inline(__always) func found(_ level: FolioWalkLevel, _ p: UnsafeMutablePointer<UInt64>, _ value: UInt64,
+                                 _ pfn: UInt64, _ shift: UInt32, expose: Bool, _ ptl: OpaquePointer) -> FolioWalk {
+        let size: UInt = 1 &<< UInt(shift)
+        let nth = pfn &+ UInt64((addr & (size &- 1)) >> 12)
+        ptlOut = ptl
+        return FolioWalk(level: level, entry: value, page: expose && nth < frames ? nth : nil, entryPointer: p,
+                         machine: m, pageOfFolio: nil, pfnOfFolio: pfn)
     }
 
     mmap_assert_locked(mm)
@@ -269,70 +314,87 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         pw_warn(m)
         return nil
     }
-    let pgdp = pw_mm_pgd(mm)! + Int((addr >> shifts[0]) & 511)
-    if pw_pxd_none_or_clear_bad(m, PW_LEVEL_PGD, pgdp) { return nil }
-    guard let p4dp = offset(1, pgdp), !pw_pxd_none_or_clear_bad(m, PW_LEVEL_P4D, p4dp) else { return nil }
-    guard let pudp = offset(2, p4dp) else { return nil }
+    let pgdp = pw_mm_pgd(mm).unsafelyUnwrapped + Int((addr &>> UInt(geo.shift.0)) & 511)
+    if noneOrClearBad(PW_LEVEL_PGD, trivial.0, pgdp) { return nil }
+    guard let p4dp = offset(geo.folded.1, geo.shift.1, pgdp), !noneOrClearBad(PW_LEVEL_P4D, trivial.1, p4dp) else {
+        return nil
+    }
+    guard let pudp = offset(geo.folded.2, geo.shift.2, p4dp) else { return nil }
     var pud = pudp.pointee
-    if none(2, pud) { return nil }
-    if !present(2, pud) || leaf(2, pud) {
-        let ptl = pw_mm_page_table_lock(mm)!
+    if none(trivial.2, pud) { return nil }
+    if !present(trivial.2, pud) || leaf(trivial.2, pud) {
+        let ptl = pw_mm_page_table_lock(mm).unsafelyUnwrapped
         spin_lock(ptl)
         pud = pudp.pointee
-        let pfn = (pud & PW_PFN_MASK) >> 12
-        if !present(2, pud) || pud & EntryFlags.special.rawValue != 0 || pfn >= frames {
+        let pfn = pfnOf(pud)
+        if !present(trivial.2, pud) || pud & EntryFlags.special.rawValue != 0 || pfn >= frames {
             spin_unlock(ptl)
             return nil
         }
-        if leaf(2, pud) { return found(.pud, pudp, pud, pfn, expose: true, ptl) }
+        if leaf(trivial.2, pud) { return found(.pud, pudp, pud, pfn, geo.shift.2, expose: true, ptl) }
         spin_unlock(ptl)
     }
-    guard let pmdp = offset(3, pudp) else { return nil }
+    guard let pmdp = offset(geo.folded.3, geo.shift.3, pudp) else { return nil }
     var pmd = pmdp.pointee
-    if none(3, pmd) { return nil }
-    if !present(3, pmd) || leaf(3, pmd) {
-        let ptl = pw_table_lock(m, pmdp)!
+    if none(trivial.3, pmd) { return nil }
+    if !present(trivial.3, pmd) || leaf(trivial.3, pmd) {
+        let ptl = pw_table_lock(m, pmdp).unsafelyUnwrapped
         spin_lock(ptl)
         pmd = pmdp.pointee
-        if none(3, pmd) {
+        if none(trivial.3, pmd) {
             spin_unlock(ptl)
             return nil
         }
-        if present(3, pmd) && !leaf(3, pmd) {
+        if present(trivial.3, pmd) && !leaf(trivial.3, pmd) {
             spin_unlock(ptl)
-        } else if present(3, pmd) {
+        } else if present(trivial.3, pmd) {
             if let page = pw_vm_normal_page_pmd(vma, addr, pmd) {
-                return found(.pmd, pmdp, pmd, pw_page_to_pfn(m, page), expose: true, ptl)
+                return found(.pmd, pmdp, pmd, pw_page_to_pfn(m, page), geo.shift.3, expose: true, ptl)
             }
-            let pfn = (pmd & PW_PFN_MASK) >> 12
-            if flags.contains(.zeroPage) && lay.huge_zero_pfn != 0 && pfn == lay.huge_zero_pfn && pfn < frames {
-                return found(.pmd, pmdp, pmd, pfn, expose: false, ptl)
+            let pfn = pfnOf(pmd)
+            if flags.contains(.zeroPage) && lay.pointee.huge_zero_pfn != 0 && pfn == lay.pointee.huge_zero_pfn
+                && pfn < frames {
+                return found(.pmd, pmdp, pmd, pfn, geo.shift.3, expose: false, ptl)
             }
             spin_unlock(ptl)
             return nil
         } else {
             if flags.contains(.migration) && pw_is_migration_entry(pmd) && pw_swp_offset(pmd) < frames {
-                return found(.pmd, pmdp, pmd, pw_swp_offset(pmd), expose: false, ptl)
+                return found(.pmd, pmdp, pmd, pw_swp_offset(pmd), geo.shift.3, expose: false, ptl)
             }
             spin_unlock(ptl)
             return nil
         }
     }
-    guard let ptep = pw_pte_offset_map(m, pmdp, addr) else { return nil }
-    let ptl = pw_table_lock(m, ptep)!
+    // pte_offset_map: a present, non-huge PMD in memory maps inline; the rest is decided (and
+    // reported) by the machine.
+    let ptep: UnsafeMutablePointer<UInt64>
+    if pmd & 0x81 == 1 && pfnOf(pmd) < frames {
+        let index = Int((addr >> 12) & 511)
+        let table: UnsafeMutablePointer<UInt64> = mem + Int(pfnOf(pmd)) &* 512
+        ptep = table + index
+    } else {
+        guard let p = pw_pte_offset_map(m, pmdp, addr) else { return nil }
+        ptep = p
+    }
+    let ptl = pw_table_lock(m, ptep).unsafelyUnwrapped
     spin_lock(ptl)
     let pte = ptep.pointee
     if pte & 1 != 0 {
-        if let page = pw_vm_normal_page(vma, addr, pte) {
-            return found(.pte, ptep, pte, pw_page_to_pfn(m, page), expose: true, ptl)
+        // vm_normal_page: a normal page inline, the rest (special, beyond memory) out of line.
+        if pte & EntryFlags.special.rawValue == 0 && pfnOf(pte) < frames {
+            return found(.pte, ptep, pte, pfnOf(pte), 12, expose: true, ptl)
         }
-        let pfn = (pte & PW_PFN_MASK) >> 12
-        if flags.contains(.zeroPage) && pfn == lay.zero_pfn && pfn < frames {
-            return found(.pte, ptep, pte, pfn, expose: false, ptl)
+        if let page = pw_vm_normal_page(vma, addr, pte) {
+            return found(.pte, ptep, pte, pw_page_to_pfn(m, page), 12, expose: true, ptl)
+        }
+        let pfn = pfnOf(pte)
+        if flags.contains(.zeroPage) && pfn == lay.pointee.zero_pfn && pfn < frames {
+            return found(.pte, ptep, pte, pfn, 12, expose: false, ptl)
         }
     } else if pte != 0 {
         if flags.contains(.migration) && pw_is_migration_entry(pte) && pw_swp_offset(pte) < frames {
-            return found(.pte, ptep, pte, pw_swp_offset(pte), expose: false, ptl)
+            return found(.pte, ptep, pte, pw_swp_offset(pte), 12, expose: false, ptl)
         }
     }
     spin_unlock(ptl)
