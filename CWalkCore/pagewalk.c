@@ -332,6 +332,23 @@ static int walk_pgd_range(unsigned long addr, unsigned long end,
 	int err = 0;
 
 	do {
+		/*
+		 * The non-canonical hole [TASK_SIZE, -TASK_SIZE) is translated
+		 * by no table: it is one hole (depth -1), not 2^(64 - VA bits)
+		 * passes over the top table's wrapped indices, which with 2
+		 * or 3 levels would take years.  No conformance case reaches
+		 * it; see docs/RELIABILITY.md.
+		 */
+		if (addr >= m->geo.task_size && addr < 0UL - m->geo.task_size) {
+			unsigned long canon = 0UL - m->geo.task_size;
+
+			next = end - 1 < canon - 1 ? end : canon;
+			if (ops->pte_hole)
+				err = ops->pte_hole(addr, next, -1, walk);
+			if (err)
+				break;
+			continue;
+		}
 		/* Index bits above the VA bits are ignored: the top table
 		 * wraps instead of running off its frame. */
 		pgd = pw_pgd_offset(m, base, addr);
