@@ -647,7 +647,12 @@ int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 		cea = first_index + nr < vea ? first_index + nr : vea;
 		start_addr = ((cba - vba) << PW_PAGE_SHIFT) + vma->vm_start;
 		end_addr = ((cea - vba) << PW_PAGE_SHIFT) + vma->vm_start;
-		if (start_addr >= end_addr)
+		/* Offsets that wrap (nr == 0 under a pgoff above first_index,
+		 * first_index + nr or pgoff + pages past 2^64) can put the
+		 * clipped range outside the VMA, even across the whole address
+		 * space: such a VMA is skipped, as an empty range is. */
+		if (start_addr >= end_addr || start_addr < vma->vm_start ||
+		    end_addr > vma->vm_end)
 			continue;
 
 		walk.vma = vma;
@@ -810,5 +815,6 @@ found:
 
 void folio_walk_end(struct folio_walk *fw, struct vm_area_struct *vma)
 {
+	(void)vma;
 	pw_spin_unlock_inline(fw->ptl);
 }

@@ -248,6 +248,11 @@ static int cb_common(uint64_t *entry, unsigned long addr, unsigned long next,
 		CHECK(addr < next || next == 0);
 		CHECK(addr >= w->lo && (next <= w->hi || w->hi == 0));
 	}
+	/* Inside a VMA, every callback stays inside it. */
+	if (walk->vma) {
+		CHECK(addr >= walk->vma->vm_start && addr < walk->vma->vm_end);
+		CHECK(next > addr && next <= walk->vma->vm_end);
+	}
 	if (entry)
 		check_entry_ptr(entry);
 	if (--w->calls_left < 0)
