@@ -77,6 +77,7 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 				unsigned long end, struct mm_walk *walk)
 {
 	const struct mm_walk_ops *ops = walk->ops;
+	unsigned long last;
 	int err = 0;
 
 	if (ops->pte_range)
@@ -84,11 +85,19 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 			       walk_pte_runs_installing(pte, addr, end, walk) :
 			       ops->pte_range(pte, addr, end, walk);
 
+	/*
+	 * The kernel stops after the PTE at or past end - PAGE_SIZE.  With an
+	 * unaligned end below PAGE_SIZE that subtraction wraps and the loop
+	 * would run off the table: @last is the PTE of the page holding
+	 * end - 1 instead, which is the same everywhere else.
+	 */
+	last = end > PAGE_SIZE ? end - PAGE_SIZE : 0;
+
 	if (!ops->install_pte) {
 		/* The hot loop: every PTE to pte_entry. */
 		for (;;) {
 			err = ops->pte_entry(pte, addr, addr + PAGE_SIZE, walk);
-			if (err || addr >= end - PAGE_SIZE)
+			if (err || addr >= last)
 				return err;
 			addr += PAGE_SIZE;
 			pte++;
@@ -100,7 +109,7 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 			err = install_one(pte, addr, walk);
 		else if (ops->pte_entry) /* MODEL.md: without pte_entry, skipped */
 			err = ops->pte_entry(pte, addr, addr + PAGE_SIZE, walk);
-		if (err || addr >= end - PAGE_SIZE)
+		if (err || addr >= last)
 			return err;
 		addr += PAGE_SIZE;
 		pte++;

@@ -1002,7 +1002,7 @@ int pw_scenario_replay_limit(const char *text, size_t len, const char *name,
 		run_line(&r, line);
 		if (r.out.too_big && r.status == 0)
 			fail(&r, PW_SCENARIO_INTERNAL,
-			     "the trace reaches its limit of %zu bytes (a rule with action=again forever?)",
+			     "the trace reaches its limit of %zu bytes",
 			     max_trace);
 		else if (r.out.oom && r.status == 0)
 			fail(&r, PW_SCENARIO_INTERNAL, "out of memory for the trace");

@@ -244,9 +244,16 @@ static int cb_common(uint64_t *entry, unsigned long addr, unsigned long next,
 	uint8_t b;
 
 	CHECK(w == W);
+	if (getenv("FUZZ_VERBOSE"))
+		fprintf(stderr, "  cb addr=%#lx next=%#lx vma=%p range=[%#lx,%#lx)\n",
+			addr, next, (void *)walk->vma, w->lo, w->hi);
 	if (w->check_range) {
+		/* a PTE callback covers the whole page of an unaligned end */
+		unsigned long hi = (w->hi + PW_PAGE_SIZE - 1) & ~(PW_PAGE_SIZE - 1);
+
 		CHECK(addr < next || next == 0);
-		CHECK(addr >= w->lo && (next <= w->hi || w->hi == 0));
+		CHECK(addr >= (w->lo & ~(PW_PAGE_SIZE - 1)));
+		CHECK(next <= hi || hi == 0);
 	}
 	/* Inside a VMA, every callback stays inside it. */
 	if (walk->vma) {
@@ -304,15 +311,16 @@ static int cb_pte_range(pte_t *p, unsigned long a, unsigned long e,
 {
 	struct world *w = wk->private;
 
-	CHECK(a < e && ((e - a) >> PW_PAGE_SHIFT) <= PW_PTRS_PER_TABLE);
+	/* the PTEs of the pages from a's through (e - 1)'s */
+	unsigned long n = ((e - 1) >> PW_PAGE_SHIFT) - (a >> PW_PAGE_SHIFT) + 1;
+
+	CHECK(a < e && n <= PW_PTRS_PER_TABLE);
 	/* the whole run lies in one table frame */
 	check_entry_ptr(p);
-	check_entry_ptr(p + ((e - a) >> PW_PAGE_SHIFT) - 1);
+	check_entry_ptr(p + n - 1);
 	CHECK((uint64_t)(p - w->lay->mem) / PW_PTRS_PER_TABLE ==
-	      (uint64_t)(p + ((e - a) >> PW_PAGE_SHIFT) - 1 - w->lay->mem) /
-		      PW_PTRS_PER_TABLE);
-	return cb_common(p + g8(&w->in) % ((e - a) >> PW_PAGE_SHIFT), a, e, wk,
-			 false);
+	      (uint64_t)(p + n - 1 - w->lay->mem) / PW_PTRS_PER_TABLE);
+	return cb_common(p + g8(&w->in) % n, a, e, wk, false);
 }
 
 static int cb_hole(unsigned long a, unsigned long n, int depth,
@@ -642,7 +650,8 @@ static void one_call(struct world *w)
 		}
 		break;
 	}
-	(void)ret;
+	if (getenv("FUZZ_VERBOSE"))
+		fprintf(stderr, "call %d levels=%d -> %d\n", which, w->geo->levels, ret);
 	CHECK(pw_ptl_held_by_thread() == 0);
 }
 
