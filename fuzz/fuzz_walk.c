@@ -280,29 +280,43 @@ static int cb_common(uint64_t *entry, unsigned long addr, unsigned long next,
 	return gen_ret(w);
 }
 
+/* The entry a level callback gets is the one of @a in its table: a walk
+ * that ran off a table would hand out a neighbour's entry. */
+static void check_index(const uint64_t *p, int level, unsigned long a)
+{
+	check_entry_ptr(p);
+	CHECK((unsigned long)((p - W->lay->mem) & 511) ==
+	      ((a >> W->geo->shift[level]) & 511));
+}
+
 static int cb_pgd(pgd_t *p, unsigned long a, unsigned long n, struct mm_walk *wk)
 {
+	check_index(p, PW_LEVEL_PGD, a);
 	return cb_common(p, a, n, wk, false);
 }
 
 static int cb_p4d(p4d_t *p, unsigned long a, unsigned long n, struct mm_walk *wk)
 {
+	check_index(p, PW_LEVEL_P4D, a);
 	return cb_common(p, a, n, wk, false);
 }
 
 static int cb_pud(pud_t *p, unsigned long a, unsigned long n, struct mm_walk *wk)
 {
+	check_index(p, PW_LEVEL_PUD, a);
 	return cb_common(p, a, n, wk, true);
 }
 
 static int cb_pmd(pmd_t *p, unsigned long a, unsigned long n, struct mm_walk *wk)
 {
+	check_index(p, PW_LEVEL_PMD, a);
 	return cb_common(p, a, n, wk, true);
 }
 
 static int cb_pte(pte_t *p, unsigned long a, unsigned long n, struct mm_walk *wk)
 {
 	CHECK(n == a + PW_PAGE_SIZE);
+	check_index(p, PW_LEVEL_PTE, a);
 	return cb_common(p, a, n, wk, false);
 }
 
@@ -316,7 +330,7 @@ static int cb_pte_range(pte_t *p, unsigned long a, unsigned long e,
 
 	CHECK(a < e && n <= PW_PTRS_PER_TABLE);
 	/* the whole run lies in one table frame */
-	check_entry_ptr(p);
+	check_index(p, PW_LEVEL_PTE, a);
 	check_entry_ptr(p + n - 1);
 	CHECK((uint64_t)(p - w->lay->mem) / PW_PTRS_PER_TABLE ==
 	      (uint64_t)(p + n - 1 - w->lay->mem) / PW_PTRS_PER_TABLE);
