@@ -88,6 +88,26 @@ void pw_emit(struct pw_machine *m, const struct pw_event *ev);
 void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
 		    enum pw_assert what);
 
+/* ---- entries shared between threads ------------------------------------- */
+
+/*
+ * Upper-level entries (pgd .. pmd) are read without a lock by walkers that
+ * hold only the mmap read lock, while another walker may split a THP or
+ * install a table there under a page-table lock: the kernel's READ_ONCE /
+ * WRITE_ONCE.  Acquire / release so that a table is seen zeroed or filled
+ * by whoever reads the entry that publishes it.  (An entry is a naturally
+ * aligned uint64_t, which has the size and alignment of its _Atomic twin.)
+ */
+static inline uint64_t pw_load(const uint64_t *p)
+{
+	return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_acquire);
+}
+
+static inline void pw_store(uint64_t *p, uint64_t v)
+{
+	atomic_store_explicit((_Atomic uint64_t *)p, v, memory_order_release);
+}
+
 /* ---- geometry --------------------------------------------------------- */
 
 static inline unsigned long pw_index(const struct pw_machine *m,

@@ -100,6 +100,27 @@ static void set_geometry(struct pw_machine *m, int levels)
 	m->trivial[PW_LEVEL_PTE] = false;
 }
 
+/*
+ * The kernel's rwsem queues new readers behind a waiting writer; glibc's
+ * default rwlock lets a stream of readers starve writers for ever.  Ask
+ * for the kernel's behaviour where the C library offers it.
+ */
+static void mmap_lock_init(pthread_rwlock_t *lock)
+{
+#if defined(__GLIBC__)
+	pthread_rwlockattr_t attr;
+
+	if (pthread_rwlockattr_init(&attr) == 0) {
+		pthread_rwlockattr_setkind_np(&attr,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(lock, &attr);
+		pthread_rwlockattr_destroy(&attr);
+		return;
+	}
+#endif
+	pthread_rwlock_init(lock, NULL);
+}
+
 static struct mm_struct *mm_new(struct pw_machine *m, bool kernel)
 {
 	struct mm_struct *mm = calloc(1, sizeof(*mm));
@@ -121,7 +142,7 @@ static struct mm_struct *mm_new(struct pw_machine *m, bool kernel)
 	mm->m = m;
 	mm->kernel = kernel;
 	mm->pgd = m->mem + mm->pgd_pfn * PW_PTRS_PER_TABLE;
-	pthread_rwlock_init(&mm->mmap_lock, NULL);
+	mmap_lock_init(&mm->mmap_lock);
 	m->mms[m->nr_mms++] = mm;
 	return mm;
 }
@@ -544,6 +565,16 @@ void vma_assert_write_locked(struct vm_area_struct *vma)
 {
 	if (vma->lock_state != PW_LOCK_WRITE)
 		pw_assert_fail(vma->vm_mm->m, vma->vm_mm, PW_ASSERT_VMA_WRITE_LOCKED);
+}
+
+uint64_t pw_entry_get(const uint64_t *p)
+{
+	return pw_load(p);
+}
+
+void pw_entry_set(uint64_t *p, uint64_t v)
+{
+	pw_store(p, v);
 }
 
 /* ---- entries by level -------------------------------------------------------- */
