@@ -74,7 +74,9 @@ struct pw_machine {
 	int64_t alloc_budget;       /* walker allocations left; < 0: no limit */
 	pw_event_fn hook;
 	void *hook_ctx;
-	struct pw_machine_stats stats;
+	struct pw_machine_stats stats; /* table counters: under alloc_lock */
+	/* event counters: any thread, any lock */
+	atomic_uint_least64_t nr_assert_failures, nr_warnings, nr_bad_entries;
 	struct mm_struct *init_mm;
 	struct mm_struct **mms;
 	size_t nr_mms;
@@ -182,7 +184,7 @@ static inline uint64_t *pw_offset(const struct pw_machine *m, enum pw_level l,
 
 	if (m->geo.folded[l])
 		return parent;
-	table = pw_table_of(m, *parent);
+	table = pw_table_of(m, pw_load(parent));
 	return table ? table + pw_index(m, l, addr) : NULL;
 }
 
@@ -203,13 +205,13 @@ static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_lev
 
 	if (m->trivial[l])
 		return false;
-	v = *p;
+	v = pw_load(p);
 	if (v == 0)
 		return true;
 	if (!(v & PW_PAGE_PRESENT) || (v & PW_PAGE_HUGE) ||
 	    !pw_pfn_valid(m, pw_entry_pfn(v))) {
 		pw_report_bad(m, l, v);
-		*p = 0;
+		pw_store(p, 0);
 		return true;
 	}
 	return false;

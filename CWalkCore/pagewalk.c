@@ -128,7 +128,7 @@ static int walk_pte_range(pmd_t *pmd, unsigned long addr, unsigned long end,
 		if (mm->kernel || addr >= m->geo.task_size) {
 			/* pte_offset_kernel checks nothing; a table beyond
 			 * memory is garbage, skipped rather than read. */
-			pte_t *table = pw_table_of(m, *pmd);
+			pte_t *table = pw_table_of(m, pw_load(pmd));
 
 			if (!table)
 				return 0;
@@ -173,7 +173,7 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 	do {
 again:
 		next = pw_addr_end(m, PW_LEVEL_PMD, addr, end);
-		if (lvl_none(m, PW_LEVEL_PMD, *pmd)) {
+		if (lvl_none(m, PW_LEVEL_PMD, pw_load(pmd))) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, pmd);
 			else if (ops->pte_hole)
@@ -198,14 +198,14 @@ again:
 			if (!has_install)
 				continue;
 			/* Only installing: leave present huge pages alone. */
-			if (lvl_leaf(m, PW_LEVEL_PMD, *pmd))
+			if (lvl_leaf(m, PW_LEVEL_PMD, pw_load(pmd)))
 				continue;
 		}
 
 		if (walk->vma)
 			pw_split_huge_pmd(walk->vma, pmd, addr);
-		else if (lvl_leaf(m, PW_LEVEL_PMD, *pmd) ||
-			 !lvl_present(m, PW_LEVEL_PMD, *pmd))
+		else if (lvl_leaf(m, PW_LEVEL_PMD, pw_load(pmd)) ||
+			 !lvl_present(m, PW_LEVEL_PMD, pw_load(pmd)))
 			continue;
 
 		err = walk_pte_range(pmd, addr, next, walk);
@@ -238,7 +238,7 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 	do {
 again:
 		next = pw_addr_end(m, PW_LEVEL_PUD, addr, end);
-		if (lvl_none(m, PW_LEVEL_PUD, *pud)) {
+		if (lvl_none(m, PW_LEVEL_PUD, pw_load(pud))) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, pud);
 			else if (ops->pte_hole)
@@ -262,17 +262,17 @@ again:
 		if (!has_handler) {
 			if (!has_install)
 				continue;
-			if (lvl_leaf(m, PW_LEVEL_PUD, *pud))
+			if (lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud)))
 				continue;
 		}
 
 		if (walk->vma)
 			pw_split_huge_pud(walk->vma, pud, addr);
-		else if (lvl_leaf(m, PW_LEVEL_PUD, *pud) ||
-			 !lvl_present(m, PW_LEVEL_PUD, *pud))
+		else if (lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud)) ||
+			 !lvl_present(m, PW_LEVEL_PUD, pw_load(pud)))
 			continue;
 
-		if (lvl_none(m, PW_LEVEL_PUD, *pud))
+		if (lvl_none(m, PW_LEVEL_PUD, pw_load(pud)))
 			goto again;
 
 		err = walk_pmd_range(pud, addr, next, walk);
@@ -716,13 +716,13 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 	pudp = pw_offset(m, PW_LEVEL_PUD, p4dp, addr);
 	if (!pudp)
 		goto not_found;
-	pud = *pudp;
+	pud = pw_load(pudp);
 	if (lvl_none(m, PW_LEVEL_PUD, pud))
 		goto not_found;
 	if (!lvl_present(m, PW_LEVEL_PUD, pud) || lvl_leaf(m, PW_LEVEL_PUD, pud)) {
 		ptl = &mm->page_table_lock;
 		pw_spin_lock_inline(ptl);
-		pud = *pudp;
+		pud = pw_load(pudp);
 		entry_size = 1UL << m->geo.shift[PW_LEVEL_PUD];
 		fw->level = FW_LEVEL_PUD;
 		fw->pudp = pudp;
@@ -743,13 +743,13 @@ pmd_table:
 	pmdp = pw_offset(m, PW_LEVEL_PMD, pudp, addr);
 	if (!pmdp)
 		goto not_found;
-	pmd = *pmdp;
+	pmd = pw_load(pmdp);
 	if (lvl_none(m, PW_LEVEL_PMD, pmd))
 		goto not_found;
 	if (!lvl_present(m, PW_LEVEL_PMD, pmd) || lvl_leaf(m, PW_LEVEL_PMD, pmd)) {
 		ptl = pw_table_lock_inline(m, pmdp);
 		pw_spin_lock_inline(ptl);
-		pmd = *pmdp;
+		pmd = pw_load(pmdp);
 		entry_size = 1UL << m->geo.shift[PW_LEVEL_PMD];
 		fw->level = FW_LEVEL_PMD;
 		fw->pmdp = pmdp;

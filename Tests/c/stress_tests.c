@@ -275,14 +275,21 @@ static void *writer(void *arg)
 				}
 			}
 		} else if (r < 13) {
-			/* a THP over a 2 MiB range with no PTE table yet */
+			/*
+			 * A THP over a 2 MiB range, replacing what is there.
+			 * A PTE table it replaces is leaked (only munmap could
+			 * free it): stop before the table region runs low.
+			 */
 			unsigned long half = rnd(&seed) % 2;
 			unsigned long addr = start + half * (2UL << 20);
 			uint64_t pmd, pfn = (rnd(&seed) % (DATA_FRAMES / 512 - 1) + 1) * 512;
+			struct pw_machine_stats st;
 			unsigned long i;
 
 			pw_mm_get_entry(MM, PW_LEVEL_PMD, addr, &pmd);
-			if (pmd == 0 && vma->vm_file == NULL &&
+			pw_machine_get_stats(M, &st);
+			if (!(pmd & PW_PAGE_HUGE) && vma->vm_file == NULL &&
+			    st.tables_in_use < st.table_frames / 2 &&
 			    pw_mm_set_entry(MM, PW_LEVEL_PMD, addr, make_thp(pfn)) == 0) {
 				for (i = 0; i < 512; i++)
 					shadow[slot * PAGES_PER_SLOT + half * 512 + i] =
@@ -304,6 +311,8 @@ static void *writer(void *arg)
 		 */
 		mmap_write_unlock(MM);
 		atomic_fetch_add(&writer_ops, 1);
+		/* the lock prefers writers: leave the readers some room */
+		nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
 	}
 	return NULL;
 }
