@@ -257,8 +257,10 @@ static int cb_common(uint64_t *entry, unsigned long addr, unsigned long next,
 	}
 	/* Inside a VMA, every callback stays inside it. */
 	if (walk->vma) {
-		CHECK(addr >= walk->vma->vm_start && addr < walk->vma->vm_end);
-		CHECK(next > addr && next <= walk->vma->vm_end);
+		/* page-granular: an unaligned start keeps its offset */
+		CHECK((addr & ~(PW_PAGE_SIZE - 1)) >= walk->vma->vm_start &&
+		      addr < walk->vma->vm_end);
+		CHECK(next > addr && ((next - 1) & ~(PW_PAGE_SIZE - 1)) < walk->vma->vm_end);
 	}
 	if (entry)
 		check_entry_ptr(entry);
