@@ -260,7 +260,9 @@ static int cb_common(uint64_t *entry, unsigned long addr, unsigned long next,
 		/* page-granular: an unaligned start keeps its offset */
 		CHECK((addr & ~(PW_PAGE_SIZE - 1)) >= walk->vma->vm_start &&
 		      addr < walk->vma->vm_end);
-		CHECK(next > addr && ((next - 1) & ~(PW_PAGE_SIZE - 1)) < walk->vma->vm_end);
+		CHECK(next > addr &&
+		      (next <= walk->vma->vm_end ||
+		       next - (addr & (PW_PAGE_SIZE - 1)) <= walk->vma->vm_end));
 	}
 	if (entry)
 		check_entry_ptr(entry);
