@@ -803,6 +803,11 @@ struct vm_area_struct *pw_vma_add(struct mm_struct *mm, unsigned long start,
 		    (start | end) & mask)
 			return NULL;
 	}
+	/* As mmap: the file offsets of the VMA's pages may not wrap. */
+	if (pgoff + ((end - start) >> PW_PAGE_SHIFT) < pgoff) {
+		*err = -EOVERFLOW;
+		return NULL;
+	}
 	at = vma_search(mm, start);
 	if (at < mm->nr_vmas && mm->vmas[at]->vm_start < end) {
 		*err = -EEXIST;

@@ -666,6 +666,10 @@ int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 	if (!check_ops_valid(ops))
 		return -EINVAL;
 	i_mmap_assert_held(mapping);
+	/* No pages: nothing to walk (the kernel's last = first - 1 would
+	 * wrap to the whole file when first is 0). */
+	if (nr == 0)
+		return 0;
 	for (i = 0; i < mapping->nr; i++) {
 		struct vm_area_struct *vma = mapping->vmas[i];
 		unsigned long pages = (vma->vm_end - vma->vm_start) >> PW_PAGE_SHIFT;

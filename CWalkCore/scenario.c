@@ -573,6 +573,7 @@ static int do_vma(struct runner *r, char **t, int n)
 		return fail(r, PW_SCENARIO_BAD_INPUT, "vma 0x%" PRIx64 "-0x%" PRIx64 ": %s",
 			    start, end,
 			    e == -EEXIST ? "overlaps an earlier vma" :
+			    e == -EOVERFLOW ? "pgoff + pages wraps past 2^64" :
 			    e == -ENOMEM ? "out of memory" :
 			    "must be page aligned (hugetlb: aligned to its page), non-empty, below TASK_SIZE");
 	return 0;

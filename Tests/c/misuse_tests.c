@@ -291,6 +291,14 @@ static void bad_ranges(void)
 		}
 		CHECK(nothing_happened(&w, a));
 	}
+	TEST("pw_vma_add: pgoff + pages past 2^64 is -EOVERFLOW, as mmap") {
+		int err = 0;
+
+		CHECK(!pw_vma_add(w.mm, 0x2000000, 0x2002000, VM_READ, w.as,
+				  ~0UL - 1, 0, &err) && err == -EOVERFLOW);
+		CHECK(pw_vma_add(w.mm, 0x2000000, 0x2002000, VM_READ, w.as,
+				 ~0UL - 2, 0, &err) && err == 0);
+	}
 	TEST("walk_page_mapping with nr == 0 walks nothing and returns 0") {
 		CHECK(walk_page_mapping(w.as, 0, 0, &ops, &w.c) == 0);
 		CHECK(walk_page_mapping(w.as, 5, 0, &ops, &w.c) == 0);
