@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reliability checks in their short forms, for CI (about 4 minutes on
+# The reliability checks in their short forms, for CI (about 2.5 minutes on
 # 2 cores; see docs/RELIABILITY.md for the long forms):
 #   1. Tests/c/*_tests.c with ASan + UBSan (alloc failure, garbage tables,
 #      misuse, a short stress run)           scripts/c-tests.sh
