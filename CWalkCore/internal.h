@@ -74,7 +74,9 @@ struct pw_machine {
 	int64_t alloc_budget;       /* walker allocations left; < 0: no limit */
 	pw_event_fn hook;
 	void *hook_ctx;
-	struct pw_machine_stats stats;
+	struct pw_machine_stats stats; /* table counters: under alloc_lock */
+	/* event counters: any thread, any lock */
+	atomic_uint_least64_t nr_assert_failures, nr_warnings, nr_bad_entries;
 	struct mm_struct *init_mm;
 	struct mm_struct **mms;
 	size_t nr_mms;
@@ -87,6 +89,26 @@ struct pw_machine {
 void pw_emit(struct pw_machine *m, const struct pw_event *ev);
 void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
 		    enum pw_assert what);
+
+/* ---- entries shared between threads ------------------------------------- */
+
+/*
+ * Upper-level entries (pgd .. pmd) are read without a lock by walkers that
+ * hold only the mmap read lock, while another walker may split a THP or
+ * install a table there under a page-table lock: the kernel's READ_ONCE /
+ * WRITE_ONCE.  Acquire / release so that a table is seen zeroed or filled
+ * by whoever reads the entry that publishes it.  (An entry is a naturally
+ * aligned uint64_t, which has the size and alignment of its _Atomic twin.)
+ */
+static inline uint64_t pw_load(const uint64_t *p)
+{
+	return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_acquire);
+}
+
+static inline void pw_store(uint64_t *p, uint64_t v)
+{
+	atomic_store_explicit((_Atomic uint64_t *)p, v, memory_order_release);
+}
 
 /* ---- geometry --------------------------------------------------------- */
 
@@ -162,7 +184,7 @@ static inline uint64_t *pw_offset(const struct pw_machine *m, enum pw_level l,
 
 	if (m->geo.folded[l])
 		return parent;
-	table = pw_table_of(m, *parent);
+	table = pw_table_of(m, pw_load(parent));
 	return table ? table + pw_index(m, l, addr) : NULL;
 }
 
@@ -183,13 +205,13 @@ static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_lev
 
 	if (m->trivial[l])
 		return false;
-	v = *p;
+	v = pw_load(p);
 	if (v == 0)
 		return true;
 	if (!(v & PW_PAGE_PRESENT) || (v & PW_PAGE_HUGE) ||
 	    !pw_pfn_valid(m, pw_entry_pfn(v))) {
 		pw_report_bad(m, l, v);
-		*p = 0;
+		pw_store(p, 0);
 		return true;
 	}
 	return false;

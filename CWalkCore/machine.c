@@ -42,7 +42,7 @@ void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
 	struct pw_event ev = { .kind = PW_EVENT_ASSERT_FAIL, .assertion = what,
 			       .mm = mm };
 
-	m->stats.assert_failures++;
+	atomic_fetch_add_explicit(&m->nr_assert_failures, 1, memory_order_relaxed);
 	pw_emit(m, &ev);
 }
 
@@ -50,7 +50,7 @@ void pw_warn(struct pw_machine *m)
 {
 	struct pw_event ev = { .kind = PW_EVENT_WARN };
 
-	m->stats.warnings++;
+	atomic_fetch_add_explicit(&m->nr_warnings, 1, memory_order_relaxed);
 	pw_emit(m, &ev);
 }
 
@@ -59,7 +59,7 @@ void pw_report_bad(struct pw_machine *m, enum pw_level level, uint64_t value)
 	struct pw_event ev = { .kind = PW_EVENT_BAD, .level = level,
 			       .value = value };
 
-	m->stats.bad_entries++;
+	atomic_fetch_add_explicit(&m->nr_bad_entries, 1, memory_order_relaxed);
 	pw_emit(m, &ev);
 }
 
@@ -100,6 +100,27 @@ static void set_geometry(struct pw_machine *m, int levels)
 	m->trivial[PW_LEVEL_PTE] = false;
 }
 
+/*
+ * The kernel's rwsem queues new readers behind a waiting writer; glibc's
+ * default rwlock lets a stream of readers starve writers for ever.  Ask
+ * for the kernel's behaviour where the C library offers it.
+ */
+static void mmap_lock_init(pthread_rwlock_t *lock)
+{
+#if defined(__GLIBC__)
+	pthread_rwlockattr_t attr;
+
+	if (pthread_rwlockattr_init(&attr) == 0) {
+		pthread_rwlockattr_setkind_np(&attr,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(lock, &attr);
+		pthread_rwlockattr_destroy(&attr);
+		return;
+	}
+#endif
+	pthread_rwlock_init(lock, NULL);
+}
+
 static struct mm_struct *mm_new(struct pw_machine *m, bool kernel)
 {
 	struct mm_struct *mm = calloc(1, sizeof(*mm));
@@ -121,7 +142,7 @@ static struct mm_struct *mm_new(struct pw_machine *m, bool kernel)
 	mm->m = m;
 	mm->kernel = kernel;
 	mm->pgd = m->mem + mm->pgd_pfn * PW_PTRS_PER_TABLE;
-	pthread_rwlock_init(&mm->mmap_lock, NULL);
+	mmap_lock_init(&mm->mmap_lock);
 	m->mms[m->nr_mms++] = mm;
 	return mm;
 }
@@ -231,7 +252,14 @@ void pw_machine_set_alloc_budget(struct pw_machine *m, int64_t n)
 void pw_machine_get_stats(const struct pw_machine *m,
 			  struct pw_machine_stats *stats)
 {
+	struct pw_machine *mm = (struct pw_machine *)m;
+
+	pthread_mutex_lock(&mm->alloc_lock);
 	*stats = m->stats;
+	pthread_mutex_unlock(&mm->alloc_lock);
+	stats->assert_failures = atomic_load(&mm->nr_assert_failures);
+	stats->warnings = atomic_load(&mm->nr_warnings);
+	stats->bad_entries = atomic_load(&mm->nr_bad_entries);
 }
 
 /* ---- pages and folios ------------------------------------------------------ */
@@ -345,8 +373,9 @@ int pw_table_alloc_into(struct mm_struct *mm, uint64_t *slot)
 	if (!pfn)
 		return -ENOMEM;
 	pw_spin_lock_inline(&mm->page_table_lock);
-	if (*slot == 0) {
-		*slot = PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT);
+	if (pw_load(slot) == 0) {
+		/* release: the zeroed table before the entry naming it */
+		pw_store(slot, PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT));
 		pfn = 0;
 	}
 	pw_spin_unlock_inline(&mm->page_table_lock);
@@ -546,6 +575,16 @@ void vma_assert_write_locked(struct vm_area_struct *vma)
 		pw_assert_fail(vma->vm_mm->m, vma->vm_mm, PW_ASSERT_VMA_WRITE_LOCKED);
 }
 
+uint64_t pw_entry_get(const uint64_t *p)
+{
+	return pw_load(p);
+}
+
+void pw_entry_set(uint64_t *p, uint64_t v)
+{
+	pw_store(p, v);
+}
+
 /* ---- entries by level -------------------------------------------------------- */
 
 /* The entry of real level @level covering @addr; creates missing tables
@@ -563,11 +602,11 @@ static uint64_t *entry_slot(const struct mm_struct *mm, enum pw_level level,
 		return NULL;
 	}
 	for (l = PW_LEVEL_PGD; l < (int)level; l++) {
-		uint64_t *table;
+		uint64_t *table, v;
 
 		if (m->geo.folded[l + 1])
 			continue;
-		if (*p == 0) {
+		if (pw_load(p) == 0) {
 			uint64_t pfn;
 
 			if (!create)
@@ -577,10 +616,11 @@ static uint64_t *entry_slot(const struct mm_struct *mm, enum pw_level level,
 				*err = -ENOMEM;
 				return NULL;
 			}
-			*p = PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT);
+			pw_store(p, PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT));
 		}
-		table = pw_table_of(m, *p);
-		if (!table || (*p & PW_PAGE_HUGE) || !(*p & PW_PAGE_PRESENT)) {
+		v = pw_load(p);
+		table = pw_table_of(m, v);
+		if (!table || (v & PW_PAGE_HUGE) || !(v & PW_PAGE_PRESENT)) {
 			*err = -EFAULT;
 			return NULL;
 		}
@@ -595,7 +635,7 @@ int pw_mm_get_entry(const struct mm_struct *mm, enum pw_level level,
 	int err;
 	uint64_t *p = entry_slot(mm, level, addr, false, &err);
 
-	*value = p ? *p : 0;
+	*value = p ? pw_load(p) : 0;
 	return err;
 }
 
@@ -606,7 +646,7 @@ int pw_mm_set_entry(struct mm_struct *mm, enum pw_level level,
 	uint64_t *p = entry_slot(mm, level, addr, true, &err);
 
 	if (p)
-		*p = value;
+		pw_store(p, value);
 	return err;
 }
 
@@ -763,6 +803,11 @@ struct vm_area_struct *pw_vma_add(struct mm_struct *mm, unsigned long start,
 		    (start | end) & mask)
 			return NULL;
 	}
+	/* As mmap: the file offsets of the VMA's pages may not wrap. */
+	if (pgoff + ((end - start) >> PW_PAGE_SHIFT) < pgoff) {
+		*err = -EOVERFLOW;
+		return NULL;
+	}
 	at = vma_search(mm, start);
 	if (at < mm->nr_vmas && mm->vmas[at]->vm_start < end) {
 		*err = -EEXIST;
@@ -807,14 +852,14 @@ struct vm_area_struct *pw_vma_add(struct mm_struct *mm, unsigned long start,
 
 pte_t *pw_pte_offset_map(struct pw_machine *m, pmd_t *pmdp, unsigned long addr)
 {
-	pmd_t v = *pmdp;
+	pmd_t v = pw_load(pmdp);
 
 	if (v == 0 || pw_is_migration_entry(v) ||
 	    lvl_leaf(m, PW_LEVEL_PMD, v))
 		return NULL;
 	if (!(v & PW_PAGE_PRESENT) || !pw_pfn_valid(m, pw_entry_pfn(v))) {
 		pw_report_bad(m, PW_LEVEL_PMD, v);
-		*pmdp = 0;
+		pw_store(pmdp, 0);
 		return NULL;
 	}
 	return pw_table_of(m, v) + pw_index(m, PW_LEVEL_PTE, addr);
@@ -870,18 +915,18 @@ void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 
 	/* As the kernel's split_huge_pmd(): nothing to do, and no lock taken,
 	 * unless the entry looks like a leaf or a migration entry. */
-	v = *pmd;
+	v = pw_load(pmd);
 	if (!lvl_leaf(m, PW_LEVEL_PMD, v) && !pw_is_migration_entry(v))
 		return;
 	pw_spin_lock_inline(ptl);
-	v = *pmd;
+	v = pw_load(pmd);
 	if (!lvl_leaf(m, PW_LEVEL_PMD, v) && !pw_is_migration_entry(v)) {
 		pw_spin_unlock_inline(ptl);
 		return;
 	}
 	emit_split(vma, PW_EVENT_SPLIT_PMD, haddr);
 	if (!pw_vma_is_anonymous(vma)) {
-		*pmd = 0;
+		pw_store(pmd, 0);
 		pw_spin_unlock_inline(ptl);
 		return;
 	}
@@ -890,12 +935,13 @@ void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 	if (!pfn) {
 		/* No frame left to deposit: drop the mapping rather than loop. */
 		pw_warn(m);
-		*pmd = 0;
+		pw_store(pmd, 0);
 		pw_spin_unlock_inline(ptl);
 		return;
 	}
 	pw_fill_split_pmd(m, m->mem + pfn * PW_PTRS_PER_TABLE, v);
-	*pmd = PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT);
+	/* release: the filled table before the entry naming it */
+	pw_store(pmd, PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT));
 	pw_spin_unlock_inline(ptl);
 }
 
@@ -907,12 +953,12 @@ void pw_split_huge_pud(struct vm_area_struct *vma, pud_t *pud,
 	unsigned long haddr = addr & ~((1UL << m->geo.shift[PW_LEVEL_PUD]) - 1);
 
 	/* As split_huge_pud(): no lock unless it looks like a leaf. */
-	if (!lvl_leaf(m, PW_LEVEL_PUD, *pud))
+	if (!lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud)))
 		return;
 	pw_spin_lock_inline(&mm->page_table_lock);
-	if (lvl_leaf(m, PW_LEVEL_PUD, *pud)) {
+	if (lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud))) {
 		emit_split(vma, PW_EVENT_SPLIT_PUD, haddr);
-		*pud = 0;
+		pw_store(pud, 0);
 	}
 	pw_spin_unlock_inline(&mm->page_table_lock);
 }
@@ -923,17 +969,17 @@ pte_t *pw_hugetlb_walk(struct vm_area_struct *vma, unsigned long addr,
 	struct pw_machine *m = vma->vm_mm->m;
 	uint64_t *pgd = pw_pgd_offset(m, vma->vm_mm->pgd, addr), *p4d, *pud;
 
-	if (!lvl_present(m, PW_LEVEL_PGD, *pgd))
+	if (!lvl_present(m, PW_LEVEL_PGD, pw_load(pgd)))
 		return NULL;
 	p4d = pw_offset(m, PW_LEVEL_P4D, pgd, addr);
-	if (!p4d || !lvl_present(m, PW_LEVEL_P4D, *p4d))
+	if (!p4d || !lvl_present(m, PW_LEVEL_P4D, pw_load(p4d)))
 		return NULL;
 	pud = pw_offset(m, PW_LEVEL_PUD, p4d, addr);
 	if (!pud)
 		return NULL;
 	if (sz == (1UL << m->geo.shift[PW_LEVEL_PUD]))
 		return pud; /* huge, non-present or none */
-	if (!lvl_present(m, PW_LEVEL_PUD, *pud))
+	if (!lvl_present(m, PW_LEVEL_PUD, pw_load(pud)))
 		return NULL;
 	return pw_offset(m, PW_LEVEL_PMD, pud, addr);
 }

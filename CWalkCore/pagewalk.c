@@ -90,6 +90,7 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 				unsigned long end, struct mm_walk *walk)
 {
 	const struct mm_walk_ops *ops = walk->ops;
+	unsigned long last;
 	int err = 0;
 
 	if (ops->pte_range)
@@ -97,11 +98,19 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 			       walk_pte_runs_installing(pte, addr, end, walk) :
 			       ops->pte_range(pte, addr, end, walk);
 
+	/*
+	 * The kernel stops after the PTE at or past end - PAGE_SIZE.  With an
+	 * unaligned end below PAGE_SIZE that subtraction wraps and the loop
+	 * would run off the table: @last is the PTE of the page holding
+	 * end - 1 instead, which is the same everywhere else.
+	 */
+	last = end > PAGE_SIZE ? end - PAGE_SIZE : 0;
+
 	if (!ops->install_pte) {
 		/* The hot loop: every PTE to pte_entry. */
 		for (;;) {
 			err = ops->pte_entry(pte, addr, addr + PAGE_SIZE, walk);
-			if (err || addr >= end - PAGE_SIZE)
+			if (err || addr >= last)
 				return err;
 			addr += PAGE_SIZE;
 			pte++;
@@ -113,7 +122,7 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 			err = install_one(pte, addr, walk);
 		else if (ops->pte_entry) /* MODEL.md: without pte_entry, skipped */
 			err = ops->pte_entry(pte, addr, addr + PAGE_SIZE, walk);
-		if (err || addr >= end - PAGE_SIZE)
+		if (err || addr >= last)
 			return err;
 		addr += PAGE_SIZE;
 		pte++;
@@ -132,7 +141,7 @@ static int walk_pte_range(pmd_t *pmd, unsigned long addr, unsigned long end,
 		if (mm->kernel || addr >= m->geo.task_size) {
 			/* pte_offset_kernel checks nothing; a table beyond
 			 * memory is garbage, skipped rather than read. */
-			pte_t *table = pw_table_of(m, *pmd);
+			pte_t *table = pw_table_of(m, pw_load(pmd));
 
 			if (!table)
 				return 0;
@@ -181,7 +190,7 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 	do {
 again:
 		next = size_addr_end(size, addr, end);
-		if (!trivial && *pmd == 0) {
+		if (!trivial && pw_load(pmd) == 0) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, pmd);
 			else if (pte_hole)
@@ -206,18 +215,19 @@ again:
 			if (!has_install)
 				continue;
 			/* Only installing: leave present huge pages alone. */
-			if (lvl_leaf(m, PW_LEVEL_PMD, *pmd))
+			if (lvl_leaf(m, PW_LEVEL_PMD, pw_load(pmd)))
 				continue;
 		}
 
 		if (walk->vma) {
 			/* split_huge_pmd(): only a leaf or a migration entry
 			 * has anything to split (checked again under the lock). */
-			if (lvl_leaf(m, PW_LEVEL_PMD, *pmd) ||
-			    pw_is_migration_entry(*pmd))
+			uint64_t v = pw_load(pmd);
+
+			if (lvl_leaf(m, PW_LEVEL_PMD, v) || pw_is_migration_entry(v))
 				pw_split_huge_pmd(walk->vma, pmd, addr);
-		} else if (lvl_leaf(m, PW_LEVEL_PMD, *pmd) ||
-			 !lvl_present(m, PW_LEVEL_PMD, *pmd))
+		} else if (lvl_leaf(m, PW_LEVEL_PMD, pw_load(pmd)) ||
+			 !lvl_present(m, PW_LEVEL_PMD, pw_load(pmd)))
 			continue;
 
 		err = walk_pte_range(pmd, addr, next, walk);
@@ -254,7 +264,7 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 	do {
 again:
 		next = size_addr_end(size, addr, end);
-		if (!trivial && *pud == 0) {
+		if (!trivial && pw_load(pud) == 0) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, pud);
 			else if (pte_hole)
@@ -278,18 +288,18 @@ again:
 		if (!has_handler) {
 			if (!has_install)
 				continue;
-			if (lvl_leaf(m, PW_LEVEL_PUD, *pud))
+			if (lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud)))
 				continue;
 		}
 
 		if (walk->vma) {
-			if (lvl_leaf(m, PW_LEVEL_PUD, *pud))
+			if (lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud)))
 				pw_split_huge_pud(walk->vma, pud, addr);
-		} else if (lvl_leaf(m, PW_LEVEL_PUD, *pud) ||
-			 !lvl_present(m, PW_LEVEL_PUD, *pud))
+		} else if (lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud)) ||
+			 !lvl_present(m, PW_LEVEL_PUD, pw_load(pud)))
 			continue;
 
-		if (lvl_none(m, PW_LEVEL_PUD, *pud))
+		if (lvl_none(m, PW_LEVEL_PUD, pw_load(pud)))
 			goto again;
 
 		err = walk_pmd_range(pud, addr, next, walk);
@@ -358,6 +368,23 @@ static int walk_pgd_range(unsigned long addr, unsigned long end,
 	int err = 0;
 
 	do {
+		/*
+		 * The non-canonical hole [TASK_SIZE, -TASK_SIZE) is translated
+		 * by no table: it is one hole (depth -1), not 2^(64 - VA bits)
+		 * passes over the top table's wrapped indices, which with 2
+		 * or 3 levels would take years.  No conformance case reaches
+		 * it; see docs/RELIABILITY.md.
+		 */
+		if (addr >= m->geo.task_size && addr < 0UL - m->geo.task_size) {
+			unsigned long canon = 0UL - m->geo.task_size;
+
+			next = end - 1 < canon - 1 ? end : canon;
+			if (ops->pte_hole)
+				err = ops->pte_hole(addr, next, -1, walk);
+			if (err)
+				break;
+			continue;
+		}
 		/* Index bits above the VA bits are ignored: the top table
 		 * wraps instead of running off its frame. */
 		pgd = pw_pgd_offset(m, base, addr);
@@ -388,6 +415,25 @@ static int walk_pgd_range(unsigned long addr, unsigned long end,
 
 /* ---- hugetlb ------------------------------------------------------------------- */
 
+/*
+ * Where the region around @addr that hugetlb_walk() found no table for
+ * ends: the end of the pgd, p4d or pud entry that is absent (or points
+ * beyond memory), clipped to @end.
+ */
+static unsigned long hugetlb_absent_end(struct vm_area_struct *vma,
+					unsigned long addr, unsigned long end)
+{
+	struct pw_machine *m = vma->vm_mm->m;
+	uint64_t *pgd = pw_pgd_offset(m, vma->vm_mm->pgd, addr), *p4d;
+
+	if (!lvl_present(m, PW_LEVEL_PGD, pw_load(pgd)))
+		return pw_addr_end(m, PW_LEVEL_PGD, addr, end);
+	p4d = pw_offset(m, PW_LEVEL_P4D, pgd, addr);
+	if (!p4d || !lvl_present(m, PW_LEVEL_P4D, pw_load(p4d)))
+		return pw_addr_end(m, PW_LEVEL_P4D, addr, end);
+	return pw_addr_end(m, PW_LEVEL_PUD, addr, end);
+}
+
 static int walk_hugetlb_range(unsigned long addr, unsigned long end,
 			      struct mm_walk *walk)
 {
@@ -407,6 +453,11 @@ static int walk_hugetlb_range(unsigned long addr, unsigned long end,
 			err = ops->hugetlb_entry(pte, hmask, addr, next, walk);
 		else if (ops->pte_hole)
 			err = ops->pte_hole(addr, next, -1, walk);
+		else
+			/* Nothing to call for the huge pages of a missing
+			 * table: skip them at once rather than one by one
+			 * (2^35 of them in a 5-level VMA).  Same callbacks. */
+			next = hugetlb_absent_end(vma, addr, end);
 		if (err)
 			break;
 	} while (addr = next, addr != end);
@@ -642,6 +693,10 @@ int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 	if (!check_ops_valid(ops))
 		return -EINVAL;
 	i_mmap_assert_held(mapping);
+	/* No pages: nothing to walk (the kernel's last = first - 1 would
+	 * wrap to the whole file when first is 0). */
+	if (nr == 0)
+		return 0;
 	for (i = 0; i < mapping->nr; i++) {
 		struct vm_area_struct *vma = mapping->vmas[i];
 		unsigned long pages = (vma->vm_end - vma->vm_start) >> PW_PAGE_SHIFT;
@@ -656,7 +711,12 @@ int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 		cea = first_index + nr < vea ? first_index + nr : vea;
 		start_addr = ((cba - vba) << PW_PAGE_SHIFT) + vma->vm_start;
 		end_addr = ((cea - vba) << PW_PAGE_SHIFT) + vma->vm_start;
-		if (start_addr >= end_addr)
+		/* Offsets that wrap (nr == 0 under a pgoff above first_index,
+		 * first_index + nr or pgoff + pages past 2^64) can put the
+		 * clipped range outside the VMA, even across the whole address
+		 * space: such a VMA is skipped, as an empty range is. */
+		if (start_addr >= end_addr || start_addr < vma->vm_start ||
+		    end_addr > vma->vm_end)
 			continue;
 
 		walk.vma = vma;
@@ -711,13 +771,13 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 	pudp = pw_offset(m, PW_LEVEL_PUD, p4dp, addr);
 	if (!pudp)
 		goto not_found;
-	pud = *pudp;
+	pud = pw_load(pudp);
 	if (lvl_none(m, PW_LEVEL_PUD, pud))
 		goto not_found;
 	if (!lvl_present(m, PW_LEVEL_PUD, pud) || lvl_leaf(m, PW_LEVEL_PUD, pud)) {
 		ptl = &mm->page_table_lock;
 		pw_spin_lock_inline(ptl);
-		pud = *pudp;
+		pud = pw_load(pudp);
 		entry_size = 1UL << m->geo.shift[PW_LEVEL_PUD];
 		fw->level = FW_LEVEL_PUD;
 		fw->pudp = pudp;
@@ -738,13 +798,13 @@ pmd_table:
 	pmdp = pw_offset(m, PW_LEVEL_PMD, pudp, addr);
 	if (!pmdp)
 		goto not_found;
-	pmd = *pmdp;
+	pmd = pw_load(pmdp);
 	if (lvl_none(m, PW_LEVEL_PMD, pmd))
 		goto not_found;
 	if (!lvl_present(m, PW_LEVEL_PMD, pmd) || lvl_leaf(m, PW_LEVEL_PMD, pmd)) {
 		ptl = pw_table_lock_inline(m, pmdp);
 		pw_spin_lock_inline(ptl);
-		pmd = *pmdp;
+		pmd = pw_load(pmdp);
 		entry_size = 1UL << m->geo.shift[PW_LEVEL_PMD];
 		fw->level = FW_LEVEL_PMD;
 		fw->pmdp = pmdp;

@@ -33,7 +33,9 @@ const struct pw_walk_engine pw_c_engine = {
 struct sbuf {
 	char *p;
 	size_t len, cap;
-	bool oom;
+	size_t limit;  /* the trace may not reach this many bytes */
+	bool oom;      /* out of memory, or over the limit: stop */
+	bool too_big;  /* over the limit */
 };
 
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
@@ -51,6 +53,10 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 		va_end(ap);
 		if (n < 0) {
 			b->oom = true;
+			return;
+		}
+		if (b->len + (size_t)n >= b->limit) {
+			b->oom = b->too_big = true;
 			return;
 		}
 		if ((size_t)n < room) {
@@ -160,8 +166,15 @@ static struct rule *match(struct runner *r, enum cb cb, bool has_addr,
 	return NULL;
 }
 
+/*
+ * Once the trace cannot grow (out of memory, or over its limit) the replay
+ * has failed: every callback returns 1 so that the walk ends now, instead
+ * of running on -- forever, under a rule with action=again.
+ */
 static int apply(struct rule *rl, struct mm_walk *walk, uint64_t *entry)
 {
+	if (R(walk)->out.oom)
+		return 1;
 	if (!rl)
 		return 0;
 	if (rl->action >= 0)
@@ -560,6 +573,7 @@ static int do_vma(struct runner *r, char **t, int n)
 		return fail(r, PW_SCENARIO_BAD_INPUT, "vma 0x%" PRIx64 "-0x%" PRIx64 ": %s",
 			    start, end,
 			    e == -EEXIST ? "overlaps an earlier vma" :
+			    e == -EOVERFLOW ? "pgoff + pages wraps past 2^64" :
 			    e == -ENOMEM ? "out of memory" :
 			    "must be page aligned (hugetlb: aligned to its page), non-empty, below TASK_SIZE");
 	return 0;
@@ -944,8 +958,19 @@ int pw_scenario_replay(const char *text, size_t len, const char *name,
 		       const struct pw_walk_engine *engine, char **trace,
 		       size_t *trace_len, char *err, size_t errlen)
 {
+	return pw_scenario_replay_limit(text, len, name, engine,
+					PW_SCENARIO_TRACE_LIMIT, trace,
+					trace_len, err, errlen);
+}
+
+int pw_scenario_replay_limit(const char *text, size_t len, const char *name,
+			     const struct pw_walk_engine *engine,
+			     size_t max_trace, char **trace, size_t *trace_len,
+			     char *err, size_t errlen)
+{
 	struct runner r = { .name = name ? name : "scenario", .eng = engine,
-			    .levels = 4, .err = err, .errlen = errlen };
+			    .levels = 4, .err = err, .errlen = errlen,
+			    .out = { .limit = max_trace } };
 	size_t pos = 0;
 	char *line = NULL;
 	size_t cap = 0;
@@ -976,7 +1001,11 @@ int pw_scenario_replay(const char *text, size_t len, const char *name,
 		memcpy(line, text + pos, l);
 		line[l] = 0;
 		run_line(&r, line);
-		if (r.out.oom && r.status == 0)
+		if (r.out.too_big && r.status == 0)
+			fail(&r, PW_SCENARIO_INTERNAL,
+			     "the trace reaches its limit of %zu bytes",
+			     max_trace);
+		else if (r.out.oom && r.status == 0)
 			fail(&r, PW_SCENARIO_INTERNAL, "out of memory for the trace");
 		pos += l + 1;
 	}

@@ -415,7 +415,8 @@ void pw_mapping_set_i_mmap_held(struct address_space *mapping, bool held);
  * Adds a VMA [@start, @end) to @mm.  @hugetlb_shift is 0, 21 or 30 (then
  * VM_HUGETLB is set).  @mapping may be NULL.  Returns the VMA, or NULL and
  * sets *err: -EINVAL (unaligned, empty, kernel address, bad shift),
- * -EEXIST (overlaps another VMA), -ENOMEM.
+ * -EOVERFLOW (@pgoff + pages past 2^64, as mmap), -EEXIST (overlaps another
+ * VMA), -ENOMEM.
  */
 struct vm_area_struct *pw_vma_add(struct mm_struct *mm, unsigned long start,
 				  unsigned long end, unsigned long flags,

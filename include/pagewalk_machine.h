@@ -127,6 +127,19 @@ void vma_assert_write_locked(struct vm_area_struct *vma);
 /** Asserts that @mapping's i_mmap_rwsem is held. */
 void i_mmap_assert_held(struct address_space *mapping);
 
+/**
+ * Reads the entry at @p once, as the kernel's READ_ONCE / pXdp_get_lockless:
+ * for an entry other threads may change under you -- a PMD or PUD read
+ * under the mmap read lock only, which another walker may split or
+ * populate.  Pairs with pw_entry_set(); what a table entry read this way
+ * points to is fully initialised.
+ */
+uint64_t pw_entry_get(const uint64_t *p);
+
+/** Writes @v into the entry at @p for pw_entry_get() readers (WRITE_ONCE,
+ *  with release order: a table is filled before it is published). */
+void pw_entry_set(uint64_t *p, uint64_t v);
+
 /** The machine @mapping belongs to. */
 struct pw_machine *pw_mapping_machine(const struct address_space *mapping);
 

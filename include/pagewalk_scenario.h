@@ -90,6 +90,21 @@ int pw_scenario_replay(const char *text, size_t len, const char *name,
 		       const struct pw_walk_engine *engine, char **trace,
 		       size_t *trace_len, char *err, size_t errlen);
 
+/** The trace limit of pw_scenario_replay(): 256 MiB. */
+#define PW_SCENARIO_TRACE_LIMIT ((size_t)256 << 20)
+
+/**
+ * As pw_scenario_replay(), with the trace limited to fewer than
+ * @max_trace bytes.  A replay whose trace would reach it fails with
+ * PW_SCENARIO_INTERNAL ("the trace reaches its limit ..."): from then on
+ * every callback returns 1, so a walk that would never end (a rule with
+ * action=again and no times=) ends at once.
+ */
+int pw_scenario_replay_limit(const char *text, size_t len, const char *name,
+			     const struct pw_walk_engine *engine,
+			     size_t max_trace, char **trace, size_t *trace_len,
+			     char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

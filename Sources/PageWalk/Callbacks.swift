@@ -67,7 +67,10 @@ enum _Invoke<V: PageWalkVisitor> {
     @inlinable @inline(__always)
     static func pteRun(_ v: UnsafeMutablePointer<V>, _ first: UnsafeMutablePointer<UInt64>, _ addr: UInt, _ end: UInt,
                        _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
-        let count = Int((end &- addr) >> 12)
+        // The kernel stops after the PTE at or past end - PAGE_SIZE; with an unaligned end below
+        // one page that would wrap, so the last PTE is the one holding end - 1 (as the C core).
+        let last: UInt64 = end > 4096 ? UInt64(end) &- 4096 : 0
+        let count = Int((max(last, UInt64(addr)) &- UInt64(addr) &+ 4095) >> 12) &+ 1
         return first.withMemoryRebound(to: PTE.self, capacity: count) { ptes in
             let context = WalkContext(w)
             var a = UInt64(addr)
@@ -75,7 +78,7 @@ enum _Invoke<V: PageWalkVisitor> {
             do {
                 while true {
                     let r = try v.pointee.pteEntry(&ptes[i], address: a, next: a &+ 4096, walk: context).rawValue
-                    if r != 0 || a >= UInt64(end) &- 4096 { return r }
+                    if r != 0 || a >= last { return r }
                     a &+= 4096
                     i &+= 1
                 }

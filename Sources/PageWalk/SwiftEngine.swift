@@ -162,6 +162,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         }
         var pte = first
         var addr = start
+        let last: UInt = end > 4096 ? end &- 4096 : 0
         while true {
             var err: Int32 = 0
             if pte.pointee == 0 {
@@ -174,7 +175,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
             } else if set.contains(.pteEntry) {
                 err = _Invoke<V>.pte(v, pte, addr, addr &+ 4096, w, error)
             }
-            if err != 0 || addr >= end &- 4096 { return err }
+            if err != 0 || addr >= last { return err }
             addr &+= 4096
             pte += 1
         }
@@ -346,6 +347,15 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         var addr = start
         var err: Int32 = 0
         repeat {
+            // The non-canonical hole [TASK_SIZE, -TASK_SIZE) is one hole of depth -1 (as the C core).
+            if addr >= taskSize && addr < 0 &- taskSize {
+                let canonical = 0 &- taskSize
+                let next = end &- 1 < canonical &- 1 ? end : canonical
+                if set.contains(.pteHole) { err = hole(addr, next, -1) }
+                if err != 0 { return err }
+                addr = next
+                continue
+            }
             // Index bits above the VA bits are ignored: the top table wraps.
             let pgd = base + index(0, addr)
             let next = addrEnd(0, addr, end)
@@ -492,6 +502,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     @inlinable
     func walkMapping(_ mapping: OpaquePointer, _ first: UInt, _ nr: UInt) -> Int32 {
         i_mmap_assert_held(mapping)
+        if nr == 0 { return 0 }
         let last = first &+ nr &- 1
         var err: Int32 = 0
         for i in 0..<pw_mapping_vma_count(mapping) {
@@ -504,7 +515,8 @@ struct _SwiftWalker<V: PageWalkVisitor> {
             let cea = min(first &+ nr, vea)
             let startAddr = ((cba &- vba) << 12) &+ vma.pointee.vm_start
             let endAddr = ((cea &- vba) << 12) &+ vma.pointee.vm_start
-            if startAddr >= endAddr { continue }
+            // Wrapping offsets can put the clipped range outside the VMA: skipped (as the C core).
+            if startAddr >= endAddr || startAddr < vma.pointee.vm_start || endAddr > vma.pointee.vm_end { continue }
             w.pointee.vma = vma
             w.pointee.mm = vma.pointee.vm_mm
             err = pageTest(vma.pointee.vm_start, vma.pointee.vm_end)

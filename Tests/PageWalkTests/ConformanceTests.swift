@@ -10,6 +10,12 @@ let conformanceDirectory: String = {
 
 let conformanceCases = Scenario.cases(under: conformanceDirectory)
 
+/// The garbage-table cases of Tests/Reliability (traces reviewed by hand, not the kernel's).
+let reliabilityCases: [Scenario.CasePaths] = {
+    let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    return Scenario.cases(under: here.appendingPathComponent("Reliability/cases").path)
+}()
+
 @Suite struct ConformanceTests {
     @Test func allCasesArePresent() {
         // 14 handwritten + 400 generated, as shipped in shared/conformance.
@@ -19,7 +25,8 @@ let conformanceCases = Scenario.cases(under: conformanceDirectory)
     @Test(arguments: Engine.allCases)
     func everyCaseReplaysExactly(engine: Engine) throws {
         var failures: [String] = []
-        for path in conformanceCases {
+        #expect(reliabilityCases.count == 13)
+        for path in conformanceCases + reliabilityCases {
             let scenario = try String(contentsOfFile: path.scenario, encoding: .utf8)
             let expected = try String(contentsOfFile: path.trace, encoding: .utf8)
             do {
