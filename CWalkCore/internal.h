@@ -276,6 +276,14 @@ static inline spinlock_t *pw_table_lock_inline(struct pw_machine *m,
 }
 
 
+/* Grows *arr (of *cap elements of @elem bytes) to hold @need; false when
+ * memory is short (nothing changed). */
+bool pw_array_reserve(void **arr, size_t *cap, size_t need, size_t elem);
+
+/* Index in mm->vmas of the first VMA whose end is above @addr (nr_vmas if
+ * none): find_vma's binary search. */
+size_t pw_vma_index(const struct mm_struct *mm, unsigned long addr);
+
 /* Setup allocation (no budget): a zeroed table's PFN, or 0 when none. */
 uint64_t pw_table_alloc(struct pw_machine *m);
 void pw_table_free(struct pw_machine *m, uint64_t pfn);

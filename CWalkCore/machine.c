@@ -722,7 +722,7 @@ void pw_mapping_set_i_mmap_held(struct address_space *mapping, bool held)
 
 /* ---- VMAs ------------------------------------------------------------------------- */
 
-static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
+bool pw_array_reserve(void **arr, size_t *cap, size_t need, size_t elem)
 {
 	void *p;
 	size_t n;
@@ -741,7 +741,7 @@ static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
 }
 
 /* Index of the first VMA whose end is above @addr (nr_vmas if none). */
-static size_t vma_search(const struct mm_struct *mm, unsigned long addr)
+size_t pw_vma_index(const struct mm_struct *mm, unsigned long addr)
 {
 	size_t lo = 0, hi = mm->nr_vmas;
 
@@ -758,7 +758,7 @@ static size_t vma_search(const struct mm_struct *mm, unsigned long addr)
 
 struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr)
 {
-	size_t i = vma_search(mm, addr);
+	size_t i = pw_vma_index(mm, addr);
 
 	return i < mm->nr_vmas ? mm->vmas[i] : NULL;
 }
@@ -808,17 +808,17 @@ struct vm_area_struct *pw_vma_add(struct mm_struct *mm, unsigned long start,
 		*err = -EOVERFLOW;
 		return NULL;
 	}
-	at = vma_search(mm, start);
+	at = pw_vma_index(mm, start);
 	if (at < mm->nr_vmas && mm->vmas[at]->vm_start < end) {
 		*err = -EEXIST;
 		return NULL;
 	}
 	*err = -ENOMEM;
-	if (!grow((void **)&mm->vmas, &mm->cap_vmas, mm->nr_vmas + 1,
+	if (!pw_array_reserve((void **)&mm->vmas, &mm->cap_vmas, mm->nr_vmas + 1,
 		  sizeof(*mm->vmas)) ||
-	    !grow((void **)&mm->by_id, &mm->cap_ids, mm->nr_ids + 1,
+	    !pw_array_reserve((void **)&mm->by_id, &mm->cap_ids, mm->nr_ids + 1,
 		  sizeof(*mm->by_id)) ||
-	    (mapping && !grow((void **)&mapping->vmas, &mapping->cap,
+	    (mapping && !pw_array_reserve((void **)&mapping->vmas, &mapping->cap,
 			      mapping->nr + 1, sizeof(*mapping->vmas))))
 		return NULL;
 	vma = calloc(1, sizeof(*vma));

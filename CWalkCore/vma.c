@@ -94,40 +94,6 @@ static bool merges_above(const struct vma_desc *lo,
 
 /* ---- the mm's VMA array, by_id and i_mmap ---------------------------------- */
 
-static bool reserve(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t n;
-	void *p;
-
-	if (need <= *cap)
-		return true;
-	n = *cap ? *cap * 2 : 16;
-	while (n < need)
-		n *= 2;
-	p = realloc(*arr, n * elem);
-	if (!p)
-		return false;
-	*arr = p;
-	*cap = n;
-	return true;
-}
-
-/* Index in mm->vmas of the first VMA whose end is above @addr. */
-static size_t vma_index(const struct mm_struct *mm, unsigned long addr)
-{
-	size_t lo = 0, hi = mm->nr_vmas;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (mm->vmas[mid]->vm_end > addr)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
-}
-
 /* The VMA that contains @addr, or NULL. */
 static struct vm_area_struct *vma_at(struct mm_struct *mm, unsigned long addr)
 {
@@ -140,7 +106,7 @@ static struct vm_area_struct *vma_at(struct mm_struct *mm, unsigned long addr)
 static struct vm_area_struct *prev_touching(struct vm_area_struct *vma)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	size_t i = vma_index(mm, vma->vm_start);
+	size_t i = pw_vma_index(mm, vma->vm_start);
 
 	return i > 0 && mm->vmas[i - 1]->vm_end == vma->vm_start ?
 		       mm->vmas[i - 1] : NULL;
@@ -150,7 +116,7 @@ static struct vm_area_struct *prev_touching(struct vm_area_struct *vma)
 static struct vm_area_struct *next_touching(struct vm_area_struct *vma)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	size_t i = vma_index(mm, vma->vm_start) + 1;
+	size_t i = pw_vma_index(mm, vma->vm_start) + 1;
 
 	return i < mm->nr_vmas && mm->vmas[i]->vm_start == vma->vm_end ?
 		       mm->vmas[i] : NULL;
@@ -163,14 +129,14 @@ static struct vm_area_struct *next_touching(struct vm_area_struct *vma)
 static int reserve_vmas(struct mm_struct *mm, struct address_space *a,
 			struct address_space *b, size_t n)
 {
-	if (!reserve((void **)&mm->vmas, &mm->cap_vmas, mm->nr_vmas + n,
+	if (!pw_array_reserve((void **)&mm->vmas, &mm->cap_vmas, mm->nr_vmas + n,
 		     sizeof(*mm->vmas)) ||
-	    !reserve((void **)&mm->by_id, &mm->cap_ids, mm->nr_ids + n,
+	    !pw_array_reserve((void **)&mm->by_id, &mm->cap_ids, mm->nr_ids + n,
 		     sizeof(*mm->by_id)))
 		return -ENOMEM;
-	if (a && !reserve((void **)&a->vmas, &a->cap, a->nr + n, sizeof(*a->vmas)))
+	if (a && !pw_array_reserve((void **)&a->vmas, &a->cap, a->nr + n, sizeof(*a->vmas)))
 		return -ENOMEM;
-	if (b && !reserve((void **)&b->vmas, &b->cap, b->nr + n, sizeof(*b->vmas)))
+	if (b && !pw_array_reserve((void **)&b->vmas, &b->cap, b->nr + n, sizeof(*b->vmas)))
 		return -ENOMEM;
 	return 0;
 }
@@ -209,7 +175,7 @@ static void i_mmap_remove(struct vm_area_struct *vma)
 static void vma_link(struct vm_area_struct *vma)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	size_t at = vma_index(mm, vma->vm_start);
+	size_t at = pw_vma_index(mm, vma->vm_start);
 
 	mm->by_id[mm->nr_ids++] = vma;
 	vma->id = (unsigned)mm->nr_ids;
@@ -225,7 +191,7 @@ static void vma_link(struct vm_area_struct *vma)
 static void vma_remove(struct vm_area_struct *vma)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	size_t at = vma_index(mm, vma->vm_start);
+	size_t at = pw_vma_index(mm, vma->vm_start);
 
 	memmove(&mm->vmas[at], &mm->vmas[at + 1],
 		(mm->nr_vmas - at - 1) * sizeof(*mm->vmas));
@@ -576,7 +542,7 @@ int pw_mmap(struct mm_struct *mm, unsigned long start, unsigned long len,
 	err = mmap_check(mm, start, &len, flags, mapping, pgoff, hugetlb_shift);
 	if (err)
 		return err;
-	i = vma_index(mm, start);
+	i = pw_vma_index(mm, start);
 	if (i < mm->nr_vmas && mm->vmas[i]->vm_start < start + len)
 		return -EEXIST;
 	if (i > 0 && mm->vmas[i - 1]->vm_end == start)
