@@ -105,11 +105,8 @@ struct Smaps: ParsableCommand {
     }
 }
 
-struct Pagemap: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Import a process and print /proc/PID/pagemap entries of [START, END) from a walk.",
-        discussion: "One line per page: the address, the 64-bit entry in hex, and its bits named.")
-
+/// A process and an address range [START, END) of it, as `pagemap`, `mincore` and `guard` take them.
+struct ProcessRange: ParsableArguments {
     @Option(help: "The process to import.")
     var pid: Int32
 
@@ -119,14 +116,31 @@ struct Pagemap: ParsableCommand {
     @Argument(help: "End address, exclusive (hex).")
     var end: Address
 
-    func run() throws {
+    /// `[start, end)`, or one line naming `command` and exit status 2 when START is not below END.
+    func range(_ command: String) -> Range<UInt64> {
         guard start.value < end.value else {
-            die(CommandFailure(description: "pagewalk: pagemap: START 0x\(hex(start.value)) is not below END 0x\(hex(end.value))", status: 2))
+            die(CommandFailure(
+                description: "pagewalk: \(command): START 0x\(hex(start.value)) is not below END 0x\(hex(end.value))",
+                status: 2))
         }
+        return start.value..<end.value
+    }
+}
+
+struct Pagemap: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import a process and print /proc/PID/pagemap entries of [START, END) from a walk.",
+        discussion: "One line per page: the address, the 64-bit entry in hex, and its bits named.")
+
+    @OptionGroup var target: ProcessRange
+
+    func run() throws {
+        let range = target.range("pagemap")
+        let pid = target.pid
         let s = importOrDie(pid)
-        let entries = walkOrDie("pagemap walk", pid) { try s.pagemap(start.value..<end.value) }
+        let entries = walkOrDie("pagemap walk", pid) { try s.pagemap(range) }
         var out = ""
-        var addr = start.value & ~4095
+        var addr = range.lowerBound & ~4095
         for e in entries {
             var words: [String] = []
             if e.isPresent { words.append("present pfn=0x\(hex(e.frame))") }
@@ -148,34 +162,26 @@ struct Mincore: ParsableCommand {
         abstract: "Import a process and print what mincore(2) returns for [START, END), from walks.",
         discussion: "One residency byte per page, printed as 0/1, 64 pages a line after the line's address.")
 
-    @Option(help: "The process to import.")
-    var pid: Int32
-
-    @Argument(help: "First address (hex, page-aligned).")
-    var start: Address
-
-    @Argument(help: "End address, exclusive (hex).")
-    var end: Address
+    @OptionGroup var target: ProcessRange
 
     func run() throws {
-        guard start.value < end.value else {
-            die(CommandFailure(description: "pagewalk: mincore: START 0x\(hex(start.value)) is not below END 0x\(hex(end.value))", status: 2))
-        }
+        let range = target.range("mincore")
+        let pid = target.pid
         let s = importOrDie(pid)
         let result: (vec: [UInt8], undetermined: Int)
         do {
-            result = try s.mincore(start.value..<end.value)
+            result = try s.mincore(range)
         } catch PageWalkError.invalidArgument {
-            die(CommandFailure(description: "pagewalk: mincore: 0x\(hex(start.value)) is not page-aligned (EINVAL)", status: 2))
+            die(CommandFailure(description: "pagewalk: mincore: 0x\(hex(range.lowerBound)) is not page-aligned (EINVAL)", status: 2))
         } catch PageWalkError.outOfMemory {
-            die(CommandFailure(description: "pagewalk: mincore: [0x\(hex(start.value)), 0x\(hex(end.value))) of process \(pid) is not all mapped (ENOMEM)", status: 2))
+            die(CommandFailure(description: "pagewalk: mincore: [0x\(hex(range.lowerBound)), 0x\(hex(range.upperBound))) of process \(pid) is not all mapped (ENOMEM)", status: 2))
         } catch {
             die(CommandFailure(description: "pagewalk: mincore walk of process \(pid) failed: \(error)", status: 2))
         }
         var out = ""
         for i in stride(from: 0, to: result.vec.count, by: 64) {
             let line = result.vec[i..<min(i + 64, result.vec.count)].map { $0 & 1 == 1 ? "1" : "0" }.joined()
-            out += "\(hex(start.value + UInt64(i) * 4096, width: 12)) \(line)\n"
+            out += "\(hex(range.lowerBound + UInt64(i) * 4096, width: 12)) \(line)\n"
         }
         if result.undetermined > 0 {
             out += "# \(result.undetermined) pages not determined by page tables (page or swap cache unknown), shown 0\n"
@@ -203,27 +209,22 @@ struct Guard: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import a process, install guard regions over [START, END) as MADV_GUARD_INSTALL does, and print the pagemap of the range.")
 
-    @Option(help: "The process to import.")
-    var pid: Int32
-
-    @Argument(help: "First address (hex, page-aligned).")
-    var start: Address
-
-    @Argument(help: "End address, exclusive (hex).")
-    var end: Address
+    @OptionGroup var target: ProcessRange
 
     func run() throws {
+        let range = target.range("guard")
+        let pid = target.pid
         let s = importOrDie(pid)
         do {
-            let per = try s.installGuardRegions(start.value..<end.value)
+            let per = try s.installGuardRegions(range)
             print("guard regions installed: \(per.reduce(0, +)) pages in \(per.count) VMAs")
         } catch let e as GuardInstallError {
-            die(CommandFailure(description: "pagewalk: guard: [0x\(hex(start.value)), 0x\(hex(end.value))): \(e)", status: 2))
+            die(CommandFailure(description: "pagewalk: guard: [0x\(hex(range.lowerBound)), 0x\(hex(range.upperBound))): \(e)", status: 2))
         } catch {
             die(CommandFailure(description: "pagewalk: guard install in process \(pid) failed: \(error)", status: 2))
         }
-        let entries = walkOrDie("pagemap walk", pid) { try s.pagemap(start.value..<end.value) }
-        var addr = start.value
+        let entries = walkOrDie("pagemap walk", pid) { try s.pagemap(range) }
+        var addr = range.lowerBound
         for e in entries {
             print("\(hex(addr, width: 12)) \(e)\(e.isGuardRegion ? " guard" : "")")
             addr += 4096
