@@ -6,6 +6,7 @@
 #   scripts/fuzz.sh 60          # one minute in all
 #   scripts/fuzz.sh 0           # build, and replay fuzz/regressions/ only
 #   FUZZ_JOBS=2 scripts/fuzz.sh 1800
+#   FUZZ_SEED=1 scripts/fuzz.sh 120  # a fixed seed: the same inputs every run (CI)
 #
 # Findings land in fuzz/out/ (crash-*, timeout-*, leak-*); the growing
 # corpora in fuzz/out/corpus-*.  Nothing under fuzz/out is committed.
@@ -54,7 +55,7 @@ run() { # NAME SECONDS CORPUS...
     shift 2
     echo "== $name for ${secs}s"
     if ! ( cd "$OUT" && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
-        "./$name" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
+        "./$name" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 ${FUZZ_SEED:+-seed=$FUZZ_SEED} \
         -max_len=4096 -print_final_stats=1 "$@" ) >"$OUT/$name.log" 2>&1; then
         echo "!! $name found something: see $OUT/$name.log and $OUT/crash-* / timeout-*"
         status=1
