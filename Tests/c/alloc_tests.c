@@ -24,33 +24,7 @@
 #include "pagewalk.h"
 #include "pagewalk_machine.h"
 
-static int passed, failed;
-static int case_failed;
-static char case_name[160];
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			if (!case_failed)                                    \
-				printf("FAIL %s\n", case_name);              \
-			printf("  %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
-			case_failed = 1;                                     \
-		}                                                            \
-	} while (0)
-
-static void begin(const char *fmt, int a, int b, int c)
-{
-	snprintf(case_name, sizeof(case_name), fmt, a, b, c);
-	case_failed = 0;
-}
-
-static void end(void)
-{
-	if (case_failed)
-		failed++;
-	else
-		passed++;
-}
+#include "test_cases.h"
 
 /* ---- the layouts ---------------------------------------------------------- */
 
@@ -301,7 +275,7 @@ static void budget_tests(int levels, int kind, bool with_pte_entry)
 	uint64_t k;
 	int64_t b;
 
-	begin("geometry %d layout %d: full install walk (pte_entry %d)", levels,
+	case_begin("geometry %d layout %d: full install walk (pte_entry %d)", levels,
 	      kind, with_pte_entry);
 	CHECK(make(&w, levels, kind, 4096, 1024) == 0);
 	pw_machine_get_stats(w.m, &st0);
@@ -317,10 +291,10 @@ static void budget_tests(int levels, int kind, bool with_pte_entry)
 	check_installed(&w);
 	check_consistent(&w);
 	pw_machine_destroy(w.m);
-	end();
+	case_end();
 
 	for (b = 0; b < (int64_t)k; b++) {
-		begin("geometry %d layout %d budget %d", levels, kind, (int)b);
+		case_begin("geometry %d layout %d budget %d", levels, kind, (int)b);
 		CHECK(make(&w, levels, kind, 4096, 1024) == 0);
 		pw_machine_set_alloc_budget(w.m, b);
 		bad_events = 0;
@@ -334,7 +308,7 @@ static void budget_tests(int levels, int kind, bool with_pte_entry)
 		check_installed(&w);
 		check_consistent(&w);
 		pw_machine_destroy(w.m);
-		end();
+		case_end();
 	}
 }
 
@@ -349,7 +323,7 @@ static void region_tests(int levels)
 	 * first; then room for 0 .. 2 * (levels - 1) - 1 more, fewer than the
 	 * install walk over the top-level boundary needs. */
 	for (extra = 0; extra < 2 * (levels - 1); extra++) {
-		begin("geometry %d: table region full after %d more tables",
+		case_begin("geometry %d: table region full after %d more tables",
 		      levels, extra, 0);
 		if (make(&w, levels, 0, base + 2 + (uint64_t)(levels - 1 + extra),
 			 base)) {
@@ -361,7 +335,7 @@ static void region_tests(int levels)
 			check_consistent(&w);
 		}
 		pw_machine_destroy(w.m);
-		end();
+		case_end();
 	}
 }
 
@@ -374,6 +348,5 @@ int main(void)
 			budget_tests(levels, kind, kind != 2);
 		region_tests(levels);
 	}
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return cases_summary();
 }

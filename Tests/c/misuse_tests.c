@@ -21,21 +21,7 @@
 #include "pagewalk.h"
 #include "pagewalk_machine.h"
 
-static int passed, failed, case_failed;
-static const char *case_name;
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			if (!case_failed)                                    \
-				printf("FAIL %s\n", case_name);              \
-			printf("  %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
-			case_failed = 1;                                     \
-		}                                                            \
-	} while (0)
-
-#define TEST(name) for (case_name = (name), case_failed = 0; case_name; \
-			case_failed ? failed++ : passed++, case_name = NULL)
+#include "test_cases.h"
 
 /* ---- a machine and counting callbacks -------------------------------------- */
 
@@ -470,6 +456,5 @@ int main(void)
 	bad_ranges();
 	install_without_pte_entry();
 	assertions();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return cases_summary();
 }
