@@ -23,13 +23,13 @@ extension AddressSpace {
 
     /// Maps the shared zero page read-only at the page of `address` (a special PTE).
     public func mapZeroPage(at address: UInt64) throws(PageWalkError) {
-        let zero = pw_machine_layout(machine.pointer)!.pointee.zero_pfn
+        let zero = machine.layout.pointee.zero_pfn
         try setEntry(.pte, at: address, to: PTE.present(pfn: zero, flags: [.present, .user, .accessed, .special]).rawValue)
     }
 
     /// Maps the huge zero page read-only at the 2 MiB block of `address` (the machine must have one).
     public func mapHugeZeroPage(at address: UInt64) throws(PageWalkError) {
-        let hugeZero = pw_machine_layout(machine.pointer)!.pointee.huge_zero_pfn
+        let hugeZero = machine.layout.pointee.huge_zero_pfn
         guard hugeZero != 0 else { throw .invalidArgument }
         try setEntry(.pmd, at: address, to: PMD.present(pfn: hugeZero, flags: [.present, .user, .accessed, .huge]).rawValue)
     }
