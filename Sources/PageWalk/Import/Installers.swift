@@ -38,17 +38,15 @@ public struct ClearSoftDirtyVisitor: PageWalkVisitor {
             cleared += 1
             return .proceed
         }
-        let mapped: Void? = withUnsafeMutablePointer(to: &pmd) { p in
-            walk.withPTEs(of: &p.pointee, range: address..<next) { ptes in
-                for i in ptes.indices {
-                    let v = ptes[i].rawValue
-                    if ptes[i].isPresent {
-                        ptes[i] = PTE(rawValue: v & ~(Self.writable | Self.softDirty))
-                        cleared += 1
-                    } else if ptes[i].isSwap {
-                        ptes[i] = PTE(rawValue: v & ~Self.softDirty)
-                        cleared += 1
-                    }
+        let mapped: Void? = walk.withPTEs(of: &pmd, range: address..<next) { ptes in
+            for i in ptes.indices {
+                let v = ptes[i].rawValue
+                if ptes[i].isPresent {
+                    ptes[i] = PTE(rawValue: v & ~(Self.writable | Self.softDirty))
+                    cleared += 1
+                } else if ptes[i].isSwap {
+                    ptes[i] = PTE(rawValue: v & ~Self.softDirty)
+                    cleared += 1
                 }
             }
         }

@@ -56,21 +56,19 @@ public struct MincoreVisitor: PageWalkVisitor {
             return .proceed
         }
         let vma = walk.vmaPointer
-        let mapped: Void? = withUnsafeMutablePointer(to: &pmd) { p in
-            walk.withPTEs(of: &p.pointee, range: address..<next) { ptes in
-                var a = address
-                for i in ptes.indices {
-                    let pte = ptes[i]
-                    if pte.isNone || pte.marker != nil {
-                        // pte_none_mostly: markers are looked up like holes.
-                        unmapped(a, a + 4096, vma)
-                    } else if pte.isPresent {
-                        vec.append(1)
-                    } else {
-                        vec.append(swap(pte))
-                    }
-                    a &+= 4096
+        let mapped: Void? = walk.withPTEs(of: &pmd, range: address..<next) { ptes in
+            var a = address
+            for i in ptes.indices {
+                let pte = ptes[i]
+                if pte.isNone || pte.marker != nil {
+                    // pte_none_mostly: markers are looked up like holes.
+                    unmapped(a, a + 4096, vma)
+                } else if pte.isPresent {
+                    vec.append(1)
+                } else {
+                    vec.append(swap(pte))
                 }
+                a &+= 4096
             }
         }
         if mapped == nil { walk.action = .again }

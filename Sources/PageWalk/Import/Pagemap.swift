@@ -49,13 +49,11 @@ public struct PagemapVisitor: PageWalkVisitor {
             thp(pmd, address, next, vma)
             return .proceed
         }
-        let mapped: Void? = withUnsafeMutablePointer(to: &pmd) { p in
-            walk.withPTEs(of: &p.pointee, range: address..<next) { ptes in
-                var a = address
-                for i in ptes.indices {
-                    entries.append(entry(ptes[i], a, vma))
-                    a &+= 4096
-                }
+        let mapped: Void? = walk.withPTEs(of: &pmd, range: address..<next) { ptes in
+            var a = address
+            for i in ptes.indices {
+                entries.append(entry(ptes[i], a, vma))
+                a &+= 4096
             }
         }
         if mapped == nil { walk.action = .again }

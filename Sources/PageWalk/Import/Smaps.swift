@@ -174,13 +174,11 @@ public struct SmapsVisitor: PageWalkVisitor {
             pmdLeaf(pmd, address, vma, locked)
             return .proceed
         }
-        let mapped: Void? = withUnsafeMutablePointer(to: &pmd) { p in
-            walk.withPTEs(of: &p.pointee, range: address..<next) { ptes in
-                var a = address
-                for i in ptes.indices {
-                    pte(ptes[i], a, vma, locked)
-                    a &+= 4096
-                }
+        let mapped: Void? = walk.withPTEs(of: &pmd, range: address..<next) { ptes in
+            var a = address
+            for i in ptes.indices {
+                pte(ptes[i], a, vma, locked)
+                a &+= 4096
             }
         }
         if mapped == nil { walk.action = .again }
