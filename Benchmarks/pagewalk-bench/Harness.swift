@@ -52,7 +52,7 @@ struct BenchPath {
 
 /// A workload built once and walked by every path.
 struct Workload {
-    let name: String
+    var name: String
     /// What one entry is, for "ns per entry".
     let unit: String
     let entries: Int

@@ -39,6 +39,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Run even in a debug build (the numbers are then meaningless).")
     var allowDebug = false
 
+    @Flag(help: "How cost grows: each workload at three sizes (7 runs each unless --runs), then a scaling table.")
+    var scaling = false
+
     func run() throws {
         let debugSwift = _isDebugAssertConfiguration()
         let debugC = !cb_optimized()
@@ -54,6 +57,12 @@ struct Bench: ParsableCommand {
                 note("refusing to run; pass --allow-debug to run anyway")
                 throw ExitCode(2)
             }
+        }
+        if scaling {
+            try runScaling(runs: max(1, self.runs ?? (quick ? 3 : 7)), warmup: max(0, self.warmup ?? 1),
+                           quick: quick, json: json, only: only, paths: paths, seed: seed,
+                           build: debugSwift || debugC ? "debug" : "release")
+            return
         }
         let sizes = quick ? Sizes.quick : Sizes.full
         let runs = max(1, self.runs ?? (quick ? 5 : 21))
@@ -158,7 +167,7 @@ extension String {
     }
 }
 
-func jsonLine(_ m: Measurement, _ ms: [Measurement], build: String) -> String {
+func jsonLine(_ m: Measurement, _ ms: [Measurement], build: String, extra: [(String, String)] = []) -> String {
     func num(_ x: Double?) -> String { x.map { fmt($0, 4) } ?? "null" }
     let fields: [(String, String)] = [
         ("workload", jsonString(m.workload)), ("unit", jsonString(m.unit)),
@@ -171,7 +180,7 @@ func jsonLine(_ m: Measurement, _ ms: [Measurement], build: String) -> String {
         ("table_bytes", String(m.tableBytes)), ("peak_rss_kib", String(m.peakRSSKiB)),
         ("rusage_maxrss_kib", String(m.rusageMaxRSSKiB)),
         ("build", jsonString(build)),
-    ]
+    ] + extra
     return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
 }
 
