@@ -434,25 +434,25 @@ enum pw_lock_state pw_mm_lock_state(const struct mm_struct *mm)
 	return PW_LOCK_NONE;
 }
 
-void mmap_read_lock(struct mm_struct *mm)
+void pw_mmap_read_lock(struct mm_struct *mm)
 {
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 	atomic_fetch_add(&mm->readers, 1);
 }
 
-void mmap_read_unlock(struct mm_struct *mm)
+void pw_mmap_read_unlock(struct mm_struct *mm)
 {
 	atomic_fetch_sub(&mm->readers, 1);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 }
 
-void mmap_write_lock(struct mm_struct *mm)
+void pw_mmap_write_lock(struct mm_struct *mm)
 {
 	pthread_rwlock_wrlock(&mm->mmap_lock);
 	atomic_store(&mm->writer, 1);
 }
 
-void mmap_write_unlock(struct mm_struct *mm)
+void pw_mmap_write_unlock(struct mm_struct *mm)
 {
 	atomic_store(&mm->writer, 0);
 	pthread_rwlock_unlock(&mm->mmap_lock);
@@ -470,12 +470,12 @@ bool pw_spin_is_locked(const spinlock_t *ptl)
 	return atomic_load(&((spinlock_t *)ptl)->v) != 0;
 }
 
-void spin_lock(spinlock_t *ptl)
+void pw_spin_lock(spinlock_t *ptl)
 {
 	pw_spin_lock_inline(ptl);
 }
 
-void spin_unlock(spinlock_t *ptl)
+void pw_spin_unlock(spinlock_t *ptl)
 {
 	pw_spin_unlock_inline(ptl);
 }
@@ -501,7 +501,7 @@ bool pw_pxd_none_or_clear_bad(struct pw_machine *m, enum pw_level level,
 	return pw_none_or_clear_bad_inline(m, level, p);
 }
 
-pte_t *pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmdp,
+pte_t *pw_pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmdp,
 			   unsigned long addr, spinlock_t **ptlp)
 {
 	pte_t *pte = pw_pte_offset_map(mm->m, pmdp, addr);
@@ -513,13 +513,13 @@ pte_t *pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmdp,
 	return pte;
 }
 
-void pte_unmap_unlock(pte_t *pte, spinlock_t *ptl)
+void pw_pte_unmap_unlock(pte_t *pte, spinlock_t *ptl)
 {
 	(void)pte;
 	pw_spin_unlock_inline(ptl);
 }
 
-void i_mmap_assert_held(struct address_space *mapping)
+void pw_i_mmap_assert_held(struct address_space *mapping)
 {
 	if (!atomic_load(&mapping->i_mmap_held))
 		pw_assert_fail(mapping->m, NULL, PW_ASSERT_I_MMAP_HELD);
@@ -541,35 +541,35 @@ struct vm_area_struct *pw_mapping_vma_at(const struct address_space *mapping,
 	return i < mapping->nr ? mapping->vmas[i] : NULL;
 }
 
-void mmap_assert_locked(struct mm_struct *mm)
+void pw_mmap_assert_locked(struct mm_struct *mm)
 {
 	if (pw_mm_lock_state(mm) == PW_LOCK_NONE)
 		pw_assert_fail(mm->m, mm, PW_ASSERT_MMAP_LOCKED);
 }
 
-void mmap_assert_write_locked(struct mm_struct *mm)
+void pw_mmap_assert_write_locked(struct mm_struct *mm)
 {
 	if (pw_mm_lock_state(mm) != PW_LOCK_WRITE)
 		pw_assert_fail(mm->m, mm, PW_ASSERT_MMAP_WRITE_LOCKED);
 }
 
-void vma_start_write(struct vm_area_struct *vma)
+void pw_vma_start_write(struct vm_area_struct *vma)
 {
 	struct pw_event ev = { .kind = PW_EVENT_VMA_START_WRITE, .vma = vma,
 			       .mm = vma->vm_mm };
 
-	mmap_assert_write_locked(vma->vm_mm);
+	pw_mmap_assert_write_locked(vma->vm_mm);
 	pw_emit(vma->vm_mm->m, &ev);
 	vma->lock_state = PW_LOCK_WRITE;
 }
 
-void vma_assert_locked(struct vm_area_struct *vma)
+void pw_vma_assert_locked(struct vm_area_struct *vma)
 {
 	if (vma->lock_state == PW_LOCK_NONE)
 		pw_assert_fail(vma->vm_mm->m, vma->vm_mm, PW_ASSERT_VMA_LOCKED);
 }
 
-void vma_assert_write_locked(struct vm_area_struct *vma)
+void pw_vma_assert_write_locked(struct vm_area_struct *vma)
 {
 	if (vma->lock_state != PW_LOCK_WRITE)
 		pw_assert_fail(vma->vm_mm->m, vma->vm_mm, PW_ASSERT_VMA_WRITE_LOCKED);
@@ -756,7 +756,7 @@ size_t pw_vma_index(const struct mm_struct *mm, unsigned long addr)
 	return lo;
 }
 
-struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr)
+struct vm_area_struct *pw_find_vma(struct mm_struct *mm, unsigned long addr)
 {
 	size_t i = pw_vma_index(mm, addr);
 

@@ -519,9 +519,9 @@ static int __walk_page_range(unsigned long start, unsigned long end,
 static void process_mm_walk_lock(struct mm_struct *mm, enum page_walk_lock lock)
 {
 	if (lock == PGWALK_RDLOCK)
-		mmap_assert_locked(mm);
+		pw_mmap_assert_locked(mm);
 	else if (lock != PGWALK_VMA_RDLOCK_VERIFY)
-		mmap_assert_write_locked(mm);
+		pw_mmap_assert_write_locked(mm);
 }
 
 static void process_vma_walk_lock(struct vm_area_struct *vma,
@@ -529,13 +529,13 @@ static void process_vma_walk_lock(struct vm_area_struct *vma,
 {
 	switch (lock) {
 	case PGWALK_WRLOCK:
-		vma_start_write(vma);
+		pw_vma_start_write(vma);
 		break;
 	case PGWALK_WRLOCK_VERIFY:
-		vma_assert_write_locked(vma);
+		pw_vma_assert_write_locked(vma);
 		break;
 	case PGWALK_VMA_RDLOCK_VERIFY:
-		vma_assert_locked(vma);
+		pw_vma_assert_locked(vma);
 		break;
 	case PGWALK_RDLOCK:
 		break;
@@ -563,7 +563,7 @@ int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
 		return -EINVAL;
 	process_mm_walk_lock(mm, ops->walk_lock);
 
-	vma = find_vma(mm, start);
+	vma = pw_find_vma(mm, start);
 	do {
 		if (!vma) { /* after the last VMA */
 			walk.vma = NULL;
@@ -579,7 +579,7 @@ int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
 			process_vma_walk_lock(vma, ops->walk_lock);
 			walk.vma = vma;
 			next = end < vma->vm_end ? end : vma->vm_end;
-			vma = find_vma(mm, vma->vm_end);
+			vma = pw_find_vma(mm, vma->vm_end);
 
 			err = walk_page_test(start, next, &walk);
 			if (err > 0) {
@@ -628,7 +628,7 @@ int walk_kernel_page_table_range(struct pw_machine *m, unsigned long start,
 {
 	if (start >= end || !check_ops_valid(ops))
 		return -EINVAL;
-	mmap_assert_locked(m->init_mm);
+	pw_mmap_assert_locked(m->init_mm);
 	return walk_kernel_page_table_range_lockless(m, start, end, ops, pgd,
 						     private);
 }
@@ -645,7 +645,7 @@ int walk_page_range_debug(struct mm_struct *mm, unsigned long start,
 						    private);
 	if (start >= end || !mm || !check_ops_valid(ops))
 		return -EINVAL;
-	mmap_assert_write_locked(mm);
+	pw_mmap_assert_write_locked(mm);
 	return walk_pgd_range(start, end, &walk);
 }
 
@@ -692,7 +692,7 @@ int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 
 	if (!check_ops_valid(ops))
 		return -EINVAL;
-	i_mmap_assert_held(mapping);
+	pw_i_mmap_assert_held(mapping);
 	/* No pages: nothing to walk (the kernel's last = first - 1 would
 	 * wrap to the whole file when first is 0). */
 	if (nr == 0)
@@ -754,7 +754,7 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 	spinlock_t *ptl;
 	uint64_t nth;
 
-	mmap_assert_locked(mm);
+	pw_mmap_assert_locked(mm);
 	fw->vma = vma;
 
 	if (addr < vma->vm_start || addr >= vma->vm_end) {

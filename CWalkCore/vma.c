@@ -97,7 +97,7 @@ static bool merges_above(const struct vma_desc *lo,
 /* The VMA that contains @addr, or NULL. */
 static struct vm_area_struct *vma_at(struct mm_struct *mm, unsigned long addr)
 {
-	struct vm_area_struct *vma = find_vma(mm, addr);
+	struct vm_area_struct *vma = pw_find_vma(mm, addr);
 
 	return vma && vma->vm_start <= addr ? vma : NULL;
 }
@@ -456,7 +456,7 @@ static void zap_range(struct mm_struct *mm, unsigned long start,
 	unsigned long addr = start;
 
 	while (addr < end) {
-		struct vm_area_struct *vma = find_vma(mm, addr);
+		struct vm_area_struct *vma = pw_find_vma(mm, addr);
 		unsigned long piece_end;
 
 		if (!vma || vma->vm_start >= end) {
@@ -591,7 +591,7 @@ static void munmap_vmas(struct mm_struct *mm, unsigned long start,
 	unsigned long addr = start;
 
 	for (;;) {
-		struct vm_area_struct *vma = find_vma(mm, addr);
+		struct vm_area_struct *vma = pw_find_vma(mm, addr);
 
 		if (!vma || vma->vm_start >= end)
 			return;

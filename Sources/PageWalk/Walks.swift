@@ -78,9 +78,9 @@ func _walkTables<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt, _ end: 
     case .swift:
         if start >= end || visitor.callbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
         if kernel {
-            if !lockless { mmap_assert_locked(mm) }
+            if !lockless { pw_mmap_assert_locked(mm) }
         } else {
-            mmap_assert_write_locked(mm)
+            pw_mmap_assert_write_locked(mm)
         }
         return try _onSwift(&visitor, machine: machine, mm: mm, pgd: pgd, noVMA: true, lock: .read) {
             $0.pgdRange(start, end)
@@ -309,7 +309,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
                          machine: m, pageOfFolio: nil, pfnOfFolio: pfn)
     }
 
-    mmap_assert_locked(mm)
+    pw_mmap_assert_locked(mm)
     if addr < vma.pointee.vm_start || addr >= vma.pointee.vm_end {
         pw_warn(m)
         return nil
