@@ -22,9 +22,15 @@ let package = Package(
             sources: ["CWalkCore"],
             publicHeadersPath: "include"
         ),
+        // The conformance scenario replayer (a test harness, not part of the core).
+        .target(
+            name: "CScenario",
+            dependencies: ["CWalkCore"],
+            path: "Sources/CScenario"
+        ),
         .target(
             name: "PageWalk",
-            dependencies: ["CWalkCore"],
+            dependencies: ["CWalkCore", "CScenario"],
             path: "Sources/PageWalk"
         ),
         .executableTarget(

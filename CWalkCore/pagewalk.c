@@ -14,11 +14,11 @@
 /* The depth a hole is reported at, skipping folded levels. */
 static int real_depth(const struct pw_machine *m, int depth)
 {
-	if (depth == 3 && m->geo.folded[PW_LEVEL_PMD])
+	if (depth == 3 && m->layout.geo.folded[PW_LEVEL_PMD])
 		depth = 2;
-	if (depth == 2 && m->geo.folded[PW_LEVEL_PUD])
+	if (depth == 2 && m->layout.geo.folded[PW_LEVEL_PUD])
 		depth = 1;
-	if (depth == 1 && m->geo.folded[PW_LEVEL_P4D])
+	if (depth == 1 && m->layout.geo.folded[PW_LEVEL_P4D])
 		depth = 0;
 	return depth;
 }
@@ -138,7 +138,7 @@ static int walk_pte_range(pmd_t *pmd, unsigned long addr, unsigned long end,
 	int err = 0;
 
 	if (walk->no_vma) {
-		if (mm->kernel || addr >= m->geo.task_size) {
+		if (mm->kernel || addr >= m->layout.geo.task_size) {
 			/* pte_offset_kernel checks nothing; a table beyond
 			 * memory is garbage, skipped rather than read. */
 			pte_t *table = pw_table_of(m, pw_load(pmd));
@@ -176,8 +176,8 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 	bool has_handler = has_pte_handler(ops);
 	bool has_install = ops->install_pte;
 	int depth = real_depth(m, 3);
-	const unsigned long size = 1UL << m->geo.shift[PW_LEVEL_PMD];
-	const bool trivial = m->trivial[PW_LEVEL_PMD];
+	const unsigned long size = 1UL << m->layout.geo.shift[PW_LEVEL_PMD];
+	const bool trivial = m->layout.trivial[PW_LEVEL_PMD];
 	int (*const pte_hole)(unsigned long, unsigned long, int,
 			      struct mm_walk *) = ops->pte_hole;
 	unsigned long next;
@@ -250,8 +250,8 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 	bool has_handler = ops->pmd_entry || has_pte_handler(ops);
 	bool has_install = ops->install_pte;
 	int depth = real_depth(m, 2);
-	const unsigned long size = 1UL << m->geo.shift[PW_LEVEL_PUD];
-	const bool trivial = m->trivial[PW_LEVEL_PUD];
+	const unsigned long size = 1UL << m->layout.geo.shift[PW_LEVEL_PUD];
+	const bool trivial = m->layout.trivial[PW_LEVEL_PUD];
 	int (*const pte_hole)(unsigned long, unsigned long, int,
 			      struct mm_walk *) = ops->pte_hole;
 	unsigned long next;
@@ -375,8 +375,8 @@ static int walk_pgd_range(unsigned long addr, unsigned long end,
 		 * or 3 levels would take years.  No conformance case reaches
 		 * it; see docs/RELIABILITY.md.
 		 */
-		if (addr >= m->geo.task_size && addr < 0UL - m->geo.task_size) {
-			unsigned long canon = 0UL - m->geo.task_size;
+		if (addr >= m->layout.geo.task_size && addr < 0UL - m->layout.geo.task_size) {
+			unsigned long canon = 0UL - m->layout.geo.task_size;
 
 			next = end - 1 < canon - 1 ? end : canon;
 			if (ops->pte_hole)
@@ -778,7 +778,7 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 		ptl = &mm->page_table_lock;
 		pw_spin_lock_inline(ptl);
 		pud = pw_load(pudp);
-		entry_size = 1UL << m->geo.shift[PW_LEVEL_PUD];
+		entry_size = 1UL << m->layout.geo.shift[PW_LEVEL_PUD];
 		fw->level = FW_LEVEL_PUD;
 		fw->pudp = pudp;
 		fw->pud = pud;
@@ -805,7 +805,7 @@ pmd_table:
 		ptl = pw_table_lock_inline(m, pmdp);
 		pw_spin_lock_inline(ptl);
 		pmd = pw_load(pmdp);
-		entry_size = 1UL << m->geo.shift[PW_LEVEL_PMD];
+		entry_size = 1UL << m->layout.geo.shift[PW_LEVEL_PMD];
 		fw->level = FW_LEVEL_PMD;
 		fw->pmdp = pmdp;
 		fw->pmd = pmd;

@@ -1,3 +1,4 @@
+import CScenario
 import CWalkCore
 
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
 /*
  * vma_tests.c - tests of pw_mmap, pw_munmap, pw_mprotect, pw_mm_check and
- * pw_mm_destroy (CWalkCore/vma.c), through the public headers only.
+ * pw_mm_destroy (CWalkCore/mmap.c, mprotect.c, check.c, mm.c), through the public headers only.
  *
  * Plain C11, no framework: every check that fails prints where and why;
  * the last line is "N passed, M failed" and the exit status is non-zero
