@@ -28,10 +28,10 @@ struct pw_spinlock {
 
 /* One per frame.  Zero-filled memory is a valid order-0 page. */
 struct page {
-	uint64_t head1;        /* head PFN + 1 for a tail page, else 0 */
-	uint32_t order;        /* folio order, on a head page */
-	uint32_t flags;        /* PW_PG_* */
-	struct pw_spinlock ptl;/* split page-table lock, when a table */
+	uint64_t head1;         /* head PFN + 1 for a tail page, else 0 */
+	uint32_t order;         /* folio order, on a head page */
+	uint32_t flags;         /* PW_PG_* */
+	struct pw_spinlock ptl; /* split page-table lock, when a table */
 	uint32_t reserved;
 };
 
@@ -49,8 +49,8 @@ struct mm_struct {
 	uint64_t pgd_pfn;
 	bool kernel;
 	pthread_rwlock_t mmap_lock;
-	atomic_int readers;  /* read holds, as assertions see them */
-	atomic_int writer;   /* write hold, as assertions see it */
+	atomic_int readers;           /* read holds, as assertions see them */
+	atomic_int writer;            /* write hold, as assertions see it */
 	struct vm_area_struct **vmas; /* sorted by vm_start */
 	size_t nr_vmas, cap_vmas;
 	struct vm_area_struct **by_id; /* index id - 1 */
@@ -62,15 +62,15 @@ struct pw_machine {
 	struct pw_machine_config cfg;
 	/* geometry and trivial levels live in the layout only */
 	struct pw_machine_layout layout;
-	uint64_t *mem;              /* frames * 512 entries */
+	uint64_t *mem; /* frames * 512 entries */
 	size_t mem_bytes;
 	struct page *pages;
 	size_t pages_bytes;
 	pthread_mutex_t alloc_lock;
-	uint64_t next_table;        /* bump pointer in the table region */
-	uint64_t *free_tables;      /* stack of freed table frames */
+	uint64_t next_table;   /* bump pointer in the table region */
+	uint64_t *free_tables; /* stack of freed table frames */
 	size_t nr_free, cap_free;
-	int64_t alloc_budget;       /* walker allocations left; < 0: no limit */
+	int64_t alloc_budget; /* walker allocations left; < 0: no limit */
 	pw_event_fn hook;
 	void *hook_ctx;
 	struct pw_machine_stats stats; /* table counters: under alloc_lock */
@@ -101,7 +101,8 @@ void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
  */
 static inline uint64_t pw_load(const uint64_t *p)
 {
-	return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_acquire);
+	return atomic_load_explicit((_Atomic uint64_t *)p,
+				    memory_order_acquire);
 }
 
 static inline void pw_store(uint64_t *p, uint64_t v)
@@ -197,8 +198,8 @@ static inline pgd_t *pw_pgd_offset(const struct pw_machine *m, pgd_t *pgd,
  * pgd_none_or_clear_bad / p4d_none_or_clear_bad: a bad entry (not present,
  * huge, or beyond memory) is reported and cleared.
  */
-static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_level l,
-					uint64_t *p)
+static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m,
+					       enum pw_level l, uint64_t *p)
 {
 	uint64_t v;
 
@@ -221,8 +222,8 @@ static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_lev
  * table is in memory maps directly; anything else (none, migration, leaf,
  * bad) goes to pw_pte_offset_map(), which decides and reports.
  */
-static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m,
-					      pmd_t *pmdp, unsigned long addr)
+static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp,
+					      unsigned long addr)
 {
 	pmd_t v = *pmdp;
 
@@ -273,7 +274,6 @@ static inline spinlock_t *pw_table_lock_inline(struct pw_machine *m,
 {
 	return &m->pages[pw_frame_of(m, p)].ptl;
 }
-
 
 /* Setup allocation (no budget): a zeroed table's PFN, or 0 when none. */
 uint64_t pw_table_alloc(struct pw_machine *m);
@@ -377,7 +377,8 @@ struct pw_vma_desc {
 
 struct pw_vma_desc pw_vma_desc_of(const struct vm_area_struct *vma);
 /* Could @lo and @hi, with @lo just below @hi, be one VMA? */
-bool pw_vma_mergeable(const struct pw_vma_desc *lo, const struct pw_vma_desc *hi);
+bool pw_vma_mergeable(const struct pw_vma_desc *lo,
+		      const struct pw_vma_desc *hi);
 /* Would @vma, just below the range @hi, merge with it? */
 bool pw_vma_merges_below(const struct vm_area_struct *vma,
 			 const struct pw_vma_desc *hi);

@@ -34,7 +34,8 @@ static void set_geometry(struct pw_machine *m, int levels)
 	 * that of the highest real level below it. */
 	for (l = PW_LEVEL_PTE; l >= PW_LEVEL_PGD; l--)
 		g->shift[l] = (l < PW_LEVEL_PTE && g->folded[l + 1]) ?
-				      g->shift[l + 1] : real_shift[l];
+				      g->shift[l + 1] :
+				      real_shift[l];
 	for (l = PW_LEVEL_PTE; l > PW_LEVEL_PGD; l--)
 		if (g->folded[l])
 			g->shift[l] = g->shift[l - 1];
@@ -67,9 +68,13 @@ int pw_machine_create(const struct pw_machine_config *config,
 	 * allocator's callers. */
 	m->next_table = config->table_base ? config->table_base : 1;
 	m->alloc_budget = -1;
-	m->layout = (struct pw_machine_layout){ .mem = m->mem,
-		.frames = config->frames, .table_base = config->table_base,
-		.zero_pfn = config->zero_pfn, .huge_zero_pfn = config->huge_zero_pfn };
+	m->layout = (struct pw_machine_layout){
+		.mem = m->mem,
+		.frames = config->frames,
+		.table_base = config->table_base,
+		.zero_pfn = config->zero_pfn,
+		.huge_zero_pfn = config->huge_zero_pfn,
+	};
 	set_geometry(m, config->levels);
 	m->stats.frames = config->frames;
 	m->stats.table_frames = config->frames - config->table_base;

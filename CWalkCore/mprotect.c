@@ -35,10 +35,11 @@ static void protect_entry(struct pw_range *r, uint64_t *p, int role)
 		/* "A protection check is difficult so just be safe and
 		 * disable write": the kernel does it whatever the new flags. */
 		if (pw_swp_type(v) == PW_SWP_MIGRATION_WRITE)
-			*p = pw_swp_entry(pw_vma_is_anonymous(r->vma) ?
-					  PW_SWP_MIGRATION_READ_EXCLUSIVE :
-					  PW_SWP_MIGRATION_READ,
-					  pw_swp_offset(v));
+			*p = pw_swp_entry(
+				pw_vma_is_anonymous(r->vma) ?
+					PW_SWP_MIGRATION_READ_EXCLUSIVE :
+					PW_SWP_MIGRATION_READ,
+				pw_swp_offset(v));
 		return;
 	}
 	if (!(v & PW_PAGE_PRESENT))
@@ -46,7 +47,6 @@ static void protect_entry(struct pw_range *r, uint64_t *p, int role)
 	if (role == PW_LEVEL_PTE || (v & PW_PAGE_HUGE))
 		*p = protect_value(v, r->flags);
 }
-
 
 /* ---- pw_mprotect -------------------------------------------------------------- */
 
@@ -182,8 +182,10 @@ int pw_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len,
 		unsigned long flags = prot_flags(vma, prot);
 
 		if (flags != vma->vm_flags) {
-			struct pw_range r = { .mm = mm, .vma = vma,
-					      .leaf = protect_entry, .flags = flags };
+			struct pw_range r = { .mm = mm,
+					      .vma = vma,
+					      .leaf = protect_entry,
+					      .flags = flags };
 
 			pw_range_apply(&r, addr, piece_end);
 		}
