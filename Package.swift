@@ -5,6 +5,8 @@ let package = Package(
     name: "PageWalk",
     products: [
         .library(name: "PageWalk", targets: ["PageWalk"]),
+        .library(name: "PageWalkImport", targets: ["PageWalkImport"]),
+        .library(name: "PageWalkConformance", targets: ["PageWalkConformance"]),
         .library(name: "CWalkCore", targets: ["CWalkCore"]),
         .executable(name: "pagewalk", targets: ["pagewalk"]),
         .executable(name: "pagewalk-bench", targets: ["pagewalk-bench"]),
@@ -22,15 +24,33 @@ let package = Package(
             sources: ["CWalkCore"],
             publicHeadersPath: "include"
         ),
+        // The Swift walker API (visitors, machines, address spaces) and the Swift engine,
+        // over the C core.
         .target(
             name: "PageWalk",
             dependencies: ["CWalkCore"],
             path: "Sources/PageWalk"
         ),
+        // The live-process import and the procfs clients (smaps, pagemap, mincore, ptdump)
+        // built on it: the Swift API alone, no C core.
+        .target(
+            name: "PageWalkImport",
+            dependencies: ["PageWalk", "CWalkCore"],
+            path: "Sources/PageWalkImport"
+        ),
+        // Conformance-scenario replay on every engine, for the tests and the CLI.
+        .target(
+            name: "PageWalkConformance",
+            dependencies: ["PageWalk", "CWalkCore"],
+            path: "Sources/PageWalkConformance"
+        ),
+        // The command-line tool.
         .executableTarget(
             name: "pagewalk",
             dependencies: [
                 "PageWalk",
+                "PageWalkImport",
+                "PageWalkConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/pagewalk"
@@ -59,6 +79,8 @@ let package = Package(
             name: "PageWalkTests",
             dependencies: [
                 "PageWalk",
+                "PageWalkImport",
+                "PageWalkConformance",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/PageWalkTests"

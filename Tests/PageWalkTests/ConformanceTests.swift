@@ -1,5 +1,6 @@
 import Foundation
 import PageWalk
+import PageWalkConformance
 import Testing
 
 /// The conformance cases copied from shared/conformance, beside this file's folder.
@@ -22,8 +23,8 @@ let reliabilityCases: [Scenario.CasePaths] = {
         #expect(conformanceCases.count == 414)
     }
 
-    @Test(arguments: Engine.allCases)
-    func everyCaseReplaysExactly(engine: Engine) throws {
+    @Test(arguments: ScenarioEngine.allCases)
+    func everyCaseReplaysExactly(engine: ScenarioEngine) throws {
         var failures: [String] = []
         #expect(reliabilityCases.count == 13)
         for path in conformanceCases + reliabilityCases {

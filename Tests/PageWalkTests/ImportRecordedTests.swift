@@ -1,4 +1,5 @@
 import PageWalk
+import PageWalkImport
 import Testing
 
 /// Imports of recorded processes: what a live process here cannot show on demand (hugetlb

@@ -1,3 +1,4 @@
+import PageWalk
 /// One line of a page-table dump: a run of consecutive addresses whose entries share a level
 /// and protection bits.
 public struct PTDumpRange: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import CWalkCore
+import PageWalk
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import PageWalk
 // The formats of the /proc files an import reads: /proc/PID/pagemap entries,
 // /proc/kpageflags bits, and the VMA flags that /proc/PID/smaps names in `VmFlags`.
 // (Documentation/admin-guide/mm/pagemap.rst and fs/proc/task_mmu.c.)

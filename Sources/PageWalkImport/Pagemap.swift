@@ -1,4 +1,5 @@
 import CWalkCore
+import PageWalk
 
 /// The pagemap walk (fs/proc/task_mmu.c: `pagemap_pmd_range`, `pte_to_pagemap_entry`,
 /// `pagemap_pte_hole`, `pagemap_hugetlb_range`) as a visitor: one 64-bit `PagemapEntry` per
