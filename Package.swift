@@ -1,5 +1,9 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
+
+// CI builds our Swift targets with every warning an error (dependencies keep their own
+// settings: warning control does not reach remote packages). Locally, warnings stay warnings.
+let strictInCI: [SwiftSetting] = Context.environment["CI"] != nil ? [.treatAllWarnings(as: .error)] : []
 
 let package = Package(
     name: "PageWalk",
@@ -29,7 +33,8 @@ let package = Package(
         .target(
             name: "PageWalk",
             dependencies: ["CWalkCore"],
-            path: "Sources/PageWalk"
+            path: "Sources/PageWalk",
+            swiftSettings: strictInCI
         ),
         // The live-process import and the procfs clients (smaps, pagemap, mincore, ptdump)
         // built on it: the Swift API alone, no C core.
@@ -39,13 +44,14 @@ let package = Package(
             path: "Sources/PageWalkImport",
             // Members of C types reached through PageWalk's API do not leak in: what this module
             // uses is Swift API (see also the `import CWalkCore` check in .ci/run).
-            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]
+            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")] + strictInCI
         ),
         // Conformance-scenario replay on every engine, for the tests and the CLI.
         .target(
             name: "PageWalkConformance",
             dependencies: ["PageWalk", "CWalkCore"],
-            path: "Sources/PageWalkConformance"
+            path: "Sources/PageWalkConformance",
+            swiftSettings: strictInCI
         ),
         // The command-line tool.
         .executableTarget(
@@ -56,7 +62,8 @@ let package = Package(
                 "PageWalkConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Sources/pagewalk"
+            path: "Sources/pagewalk",
+            swiftSettings: strictInCI
         ),
         // The benchmark's C side: C visitors, batched visitors and bare loops.
         .target(
@@ -71,7 +78,8 @@ let package = Package(
                 "CBenchCallbacks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Benchmarks/pagewalk-bench"
+            path: "Benchmarks/pagewalk-bench",
+            swiftSettings: strictInCI
         ),
         // A process with a known memory layout, for the import tests and measurements.
         .executableTarget(
@@ -86,7 +94,8 @@ let package = Package(
                 "PageWalkConformance",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
-            path: "Tests/PageWalkTests"
+            path: "Tests/PageWalkTests",
+            swiftSettings: strictInCI
         ),
     ]
 )

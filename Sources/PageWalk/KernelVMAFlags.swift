@@ -27,10 +27,10 @@ extension VMAFlags {
     /// `VM_SOFTDIRTY`: every page of the VMA reports soft-dirty until `clear_refs` 4.
     public static let softDirty = VMAFlags(rawValue: 0x8000000)
     /// `VM_HUGEPAGE` (`MADV_HUGEPAGE`).
-    public static let hugePage = VMAFlags(rawValue: 0x20000000)
+    public static let hugePage = VMAFlags(rawValue: 0x2000_0000)
     /// `VM_NOHUGEPAGE` (`MADV_NOHUGEPAGE`).
-    public static let noHugePage = VMAFlags(rawValue: 0x40000000)
-    public static let mergeable = VMAFlags(rawValue: 0x80000000)
+    public static let noHugePage = VMAFlags(rawValue: 0x4000_0000)
+    public static let mergeable = VMAFlags(rawValue: 0x8000_0000)
     public static let shadowStack = VMAFlags(rawValue: 1 << 37)
     public static let droppable = VMAFlags(rawValue: 1 << 40)
     public static let uffdMinor = VMAFlags(rawValue: 1 << 41)
