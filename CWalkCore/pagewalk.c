@@ -41,6 +41,71 @@ static bool has_pte_handler(const struct mm_walk_ops *ops)
 	return ops->pte_entry || ops->pte_range;
 }
 
+/*
+ * Where the code of the hot loops goes, GCC and Clang: out of line, 64-byte
+ * aligned, with the loop itself starting on a line of its own
+ * (PW_ALIGN_LOOP pads the prologue), wherever the linker puts the core.
+ * Each is its own function so that the compilers keep its values in
+ * callee-saved registers.  Without this the walk's speed depended on the
+ * embedder's link order by up to 10% (a loop straddling two lines;
+ * docs/BENCHMARKS.md, "Code placement").
+ */
+#if defined(__GNUC__)
+#define PW_HOT_LOOP __attribute__((noinline, aligned(64)))
+#define PW_ALIGN_LOOP() __asm__ volatile(".p2align 6")
+#else
+#define PW_HOT_LOOP
+#define PW_ALIGN_LOOP() ((void)0)
+#endif
+
+typedef int (*pw_hole_fn)(unsigned long, unsigned long, int, struct mm_walk *);
+
+/*
+ * A run of none entries from r->entry on, each reported to pte_hole as the
+ * level loops would: stops at the first entry that is not none (read
+ * again after every callback) or at r->end, and says where in *r.
+ */
+static PW_HOT_LOOP int hole_run(pw_hole_fn pte_hole, struct mm_walk_run *r,
+				struct mm_walk *walk)
+{
+	uint64_t *e = r->entry;
+	unsigned long addr = r->addr, end = r->end, next;
+	const unsigned long size = 1UL << r->shift;
+	const int depth = r->depth;
+	int err;
+
+	PW_ALIGN_LOOP();
+	do {
+		next = size_addr_end(size, addr, end);
+		err = pte_hole(addr, next, depth, walk);
+		if (err)
+			return err;
+		e++;
+		addr = next;
+	} while (addr != end && pw_load(e) == 0);
+	r->entry = e;
+	r->addr = addr;
+	r->entry_called = false;
+	return 0;
+}
+
+/*
+ * Hands the run of entries from *entry to ops->entry_run (a binding) or to
+ * hole_run, and moves the level loop's entry and address to where it
+ * stopped.  Returns a callback's non-zero result.
+ */
+static inline int
+level_run(int (*entry_run)(struct mm_walk_run *, struct mm_walk *),
+	  pw_hole_fn pte_hole, struct mm_walk_run *r, uint64_t **entry,
+	  unsigned long *addr, struct mm_walk *walk)
+{
+	int err = entry_run ? entry_run(r, walk) : hole_run(pte_hole, r, walk);
+
+	*entry = r->entry;
+	*addr = r->addr;
+	return err;
+}
+
 /* ---- PTE level ------------------------------------------------------------ */
 
 /* Installs one PTE over an empty slot. */
@@ -89,25 +154,11 @@ static int walk_pte_runs_installing(pte_t *pte, unsigned long addr,
 
 /*
  * The hot loop: every PTE from @pte to @last to pte_entry, the callback in a
- * local (ops is const).  Its own function, so that GCC and Clang keep its
- * five values in callee-saved registers (no stack traffic per PTE), and
- * with GCC or Clang the loop starts on a 64-byte line (the function is
- * aligned, PW_ALIGN_LOOP pads the prologue to the next line) and fits in it,
- * wherever the linker puts the core.  Without this the walk's speed
- * depended on the embedder's link order by up to 10% (a loop straddling two
- * lines; docs/BENCHMARKS.md, "Code placement").
+ * local (ops is const); see PW_HOT_LOOP.
  */
-#if defined(__GNUC__)
-#define PW_HOT_LOOP __attribute__((noinline, aligned(64)))
-#define PW_ALIGN_LOOP() __asm__ volatile(".p2align 6")
-#else
-#define PW_HOT_LOOP
-#define PW_ALIGN_LOOP() ((void)0)
-#endif
-
 static PW_HOT_LOOP int pte_entry_loop(int (*pte_entry)(pte_t *, unsigned long,
-							unsigned long,
-							struct mm_walk *),
+						       unsigned long,
+						       struct mm_walk *),
 				      pte_t *pte, unsigned long addr,
 				      pte_t *last, struct mm_walk *walk)
 {
@@ -129,6 +180,16 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 	unsigned long last;
 	int err = 0;
 
+	if (ops->install_pte && ops->entry_run && !walk->no_vma) {
+		struct mm_walk_run r = { .entry = pte,
+					 .addr = addr,
+					 .end = end,
+					 .level = PW_LEVEL_PTE,
+					 .depth = 4,
+					 .shift = PW_PAGE_SHIFT };
+
+		return ops->entry_run(&r, walk);
+	}
 	if (ops->pte_range)
 		return ops->install_pte ?
 			       walk_pte_runs_installing(pte, addr, end, walk) :
@@ -142,13 +203,15 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 	 */
 	last = end > PAGE_SIZE ? end - PAGE_SIZE : 0;
 
-	if (!ops->install_pte)
-		/* The PTE of the first address at or past last (addr may be
-		 * unaligned): where the kernel's loop stops. */
-		return pte_entry_loop(ops->pte_entry, pte, addr,
-				      pte + (last > addr ? (last - addr + PAGE_SIZE - 1) >>
-							   PW_PAGE_SHIFT : 0),
-				      walk);
+	if (!ops->install_pte) {
+		/* Past @pte, the PTE of the first address at or past @last
+		 * (addr may be unaligned): where the kernel's loop stops. */
+		unsigned long n = last > addr ? (last - addr + PAGE_SIZE - 1) >>
+							PW_PAGE_SHIFT :
+						0;
+
+		return pte_entry_loop(ops->pte_entry, pte, addr, pte + n, walk);
+	}
 
 	for (;;) {
 		if (*pte == 0)
@@ -212,8 +275,13 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 	int depth = real_depth(m, 3);
 	const unsigned long size = 1UL << m->layout.geo.shift[PW_LEVEL_PMD];
 	const bool trivial = m->layout.trivial[PW_LEVEL_PMD];
-	int (*const pte_hole)(unsigned long, unsigned long, int,
-			      struct mm_walk *) = ops->pte_hole;
+	const pw_hole_fn pte_hole = ops->pte_hole;
+	int (*const pmd_entry)(pmd_t *, unsigned long, unsigned long,
+			       struct mm_walk *) = ops->pmd_entry;
+	/* Runs of holes and PMD entries go to entry_run or hole_run. */
+	int (*const entry_run)(struct mm_walk_run *, struct mm_walk *) =
+		has_install || trivial ? NULL : ops->entry_run;
+	const bool runs = !has_install && !trivial && (entry_run || pte_hole);
 	unsigned long next;
 	pmd_t *pmd;
 	int err = 0;
@@ -223,6 +291,25 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 		return 0;
 	do {
 again:
+		if (runs && (pw_load(pmd) == 0 ? pte_hole != NULL :
+						 entry_run && pmd_entry)) {
+			struct mm_walk_run r = {
+				.entry = pmd,
+				.addr = addr,
+				.end = end,
+				.level = PW_LEVEL_PMD,
+				.depth = depth,
+				.shift = m->layout.geo.shift[PW_LEVEL_PMD]
+			};
+
+			err = level_run(entry_run, pte_hole, &r, &pmd, &addr,
+					walk);
+			if (err || addr == end)
+				break;
+			next = size_addr_end(size, addr, end);
+			if (r.entry_called)
+				goto descend;
+		}
 		next = size_addr_end(size, addr, end);
 		if (!trivial && pw_load(pmd) == 0) {
 			if (has_install)
@@ -236,8 +323,8 @@ again:
 		}
 
 		walk->action = ACTION_SUBTREE;
-		if (ops->pmd_entry)
-			err = ops->pmd_entry(pmd, addr, next, walk);
+		if (pmd_entry)
+			err = pmd_entry(pmd, addr, next, walk);
 		if (err)
 			break;
 		if (walk->action == ACTION_AGAIN)
@@ -245,6 +332,7 @@ again:
 		if (walk->action == ACTION_CONTINUE)
 			continue;
 
+descend:
 		if (!has_handler) {
 			if (!has_install)
 				continue;
@@ -287,8 +375,12 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 	int depth = real_depth(m, 2);
 	const unsigned long size = 1UL << m->layout.geo.shift[PW_LEVEL_PUD];
 	const bool trivial = m->layout.trivial[PW_LEVEL_PUD];
-	int (*const pte_hole)(unsigned long, unsigned long, int,
-			      struct mm_walk *) = ops->pte_hole;
+	const pw_hole_fn pte_hole = ops->pte_hole;
+	int (*const pud_entry)(pud_t *, unsigned long, unsigned long,
+			       struct mm_walk *) = ops->pud_entry;
+	int (*const entry_run)(struct mm_walk_run *, struct mm_walk *) =
+		has_install || trivial ? NULL : ops->entry_run;
+	const bool runs = !has_install && !trivial && (entry_run || pte_hole);
 	unsigned long next;
 	pud_t *pud;
 	int err = 0;
@@ -298,6 +390,25 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 		return 0;
 	do {
 again:
+		if (runs && (pw_load(pud) == 0 ? pte_hole != NULL :
+						 entry_run && pud_entry)) {
+			struct mm_walk_run r = {
+				.entry = pud,
+				.addr = addr,
+				.end = end,
+				.level = PW_LEVEL_PUD,
+				.depth = depth,
+				.shift = m->layout.geo.shift[PW_LEVEL_PUD]
+			};
+
+			err = level_run(entry_run, pte_hole, &r, &pud, &addr,
+					walk);
+			if (err || addr == end)
+				break;
+			next = size_addr_end(size, addr, end);
+			if (r.entry_called)
+				goto descend;
+		}
 		next = size_addr_end(size, addr, end);
 		if (!trivial && pw_load(pud) == 0) {
 			if (has_install)
@@ -311,8 +422,8 @@ again:
 		}
 
 		walk->action = ACTION_SUBTREE;
-		if (ops->pud_entry)
-			err = ops->pud_entry(pud, addr, next, walk);
+		if (pud_entry)
+			err = pud_entry(pud, addr, next, walk);
 		if (err)
 			break;
 		if (walk->action == ACTION_AGAIN)
@@ -320,6 +431,7 @@ again:
 		if (walk->action == ACTION_CONTINUE)
 			continue;
 
+descend:
 		if (!has_handler) {
 			if (!has_install)
 				continue;
@@ -364,6 +476,22 @@ static int walk_p4d_range(pgd_t *pgd, unsigned long addr, unsigned long end,
 	if (!p4d)
 		return 0;
 	do {
+		if (!has_install && ops->pte_hole &&
+		    !m->layout.trivial[PW_LEVEL_P4D] && pw_load(p4d) == 0) {
+			struct mm_walk_run r = {
+				.entry = p4d,
+				.addr = addr,
+				.end = end,
+				.level = PW_LEVEL_P4D,
+				.depth = depth,
+				.shift = m->layout.geo.shift[PW_LEVEL_P4D]
+			};
+
+			err = level_run(ops->entry_run, ops->pte_hole, &r, &p4d,
+					&addr, walk);
+			if (err || addr == end)
+				break;
+		}
 		next = pw_addr_end(m, PW_LEVEL_P4D, addr, end);
 		if (pw_none_or_clear_bad_inline(m, PW_LEVEL_P4D, p4d)) {
 			if (has_install)

@@ -41,13 +41,15 @@ int main(int argc, char **argv)
 	uint64_t want_ptes = 0, want_present = 0;
 
 	if (pages == 0 || runs < 1 || !state || !t || !median) {
-		fprintf(stderr, "usage: placement [PAGES [RUNS]] (both positive)\n");
+		fprintf(stderr,
+			"usage: placement [PAGES [RUNS]] (both positive)\n");
 		return 2;
 	}
 	for (i = 0; i < n; i++) {
 		state[i] = pl_copies[i]->setup(pages, 0x5EEDBA5E);
 		if (!state[i]) {
-			fprintf(stderr, "placement: copy %s: setup failed\n", pl_labels[i]);
+			fprintf(stderr, "placement: copy %s: setup failed\n",
+				pl_labels[i]);
 			return 1;
 		}
 	}
@@ -63,18 +65,22 @@ int main(int argc, char **argv)
 				want_ptes = ptes;
 				want_present = present;
 			}
-			if (ptes != pages || ptes != want_ptes || present != want_present) {
-				fprintf(stderr, "placement: VERIFICATION FAILED: copy %s saw %llu PTEs, %llu present\n",
-					pl_labels[c], (unsigned long long)ptes, (unsigned long long)present);
+			if (ptes != pages || ptes != want_ptes ||
+			    present != want_present) {
+				fprintf(stderr,
+					"placement: VERIFICATION FAILED: copy %s saw %llu PTEs, %llu present\n",
+					pl_labels[c], (unsigned long long)ptes,
+					(unsigned long long)present);
 				return 1;
 			}
 			if (r >= 0)
 				t[(size_t)c * runs + r] = t1 - t0;
 		}
 	}
-	printf("dense %lu PTEs, %d runs per copy, copies alternating run by run\n", pages, runs);
-	printf("%-34s %10s %10s %8s %14s %14s\n", "copy of the core", "ns/PTE", "min", "x best",
-	       "walker %64", "callback %64");
+	printf("dense %lu PTEs, %d runs per copy, copies alternating run by run\n",
+	       pages, runs);
+	printf("%-34s %10s %10s %8s %14s %14s\n", "copy of the core", "ns/PTE",
+	       "min", "x best", "walker %64", "callback %64");
 	for (i = 0; i < n; i++) {
 		qsort(t + (size_t)i * runs, runs, sizeof(*t), cmp_u64);
 		median[i] = (double)t[(size_t)i * runs + runs / 2] / pages;
@@ -84,8 +90,9 @@ int main(int argc, char **argv)
 			worst = median[i];
 	}
 	for (i = 0; i < n; i++)
-		printf("%-34s %10.3f %10.3f %8.3f %14lu %14lu\n", pl_labels[i], median[i],
-		       (double)t[(size_t)i * runs] / pages, median[i] / best,
+		printf("%-34s %10.3f %10.3f %8.3f %14lu %14lu\n", pl_labels[i],
+		       median[i], (double)t[(size_t)i * runs] / pages,
+		       median[i] / best,
 		       (unsigned long)((uintptr_t)pl_copies[i]->walker % 64),
 		       (unsigned long)((uintptr_t)pl_copies[i]->callback % 64));
 	printf("spread (slowest / fastest median): %.3f\n", worst / best);

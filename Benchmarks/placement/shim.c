@@ -63,9 +63,10 @@ static void *setup(unsigned long pages, uint64_t seed)
 				  NULL, 0, 0, &err))
 		return NULL;
 	for (i = 0; i < pages; i++) {
-		uint64_t v = splitmix(&seed) % 16 == 0 ?
-				     pw_swp_entry(1, i) :
-				     PW_PAGE_TABLE | ((data + i) << PW_PAGE_SHIFT);
+		uint64_t v =
+			splitmix(&seed) % 16 == 0 ?
+				pw_swp_entry(1, i) :
+				PW_PAGE_TABLE | ((data + i) << PW_PAGE_SHIFT);
 
 		if (pw_mm_set_entry(d->mm, PW_LEVEL_PTE,
 				    d->start + (i << PW_PAGE_SHIFT), v))
