@@ -39,10 +39,23 @@ struct Bench: ParsableCommand {
     @Flag(help: "Run even in a debug build (the numbers are then meaningless).")
     var allowDebug = false
 
+    @Option(help: "wall (CLOCK_MONOTONIC, the default) or cpu (the thread's CPU time: robust on a busy machine).")
+    var clock: String = "wall"
+
+    @Flag(help: "Also link the C core into one C process several ways (Benchmarks/placement/run.sh) and print how the dense walk's speed varies with code placement.")
+    var placement = false
+
     @Flag(help: "How cost grows: each workload at three sizes (7 runs each unless --runs), then a scaling table.")
     var scaling = false
 
     func run() throws {
+        switch clock {
+        case "wall": benchClock = CLOCK_MONOTONIC
+        case "cpu": benchClock = CLOCK_THREAD_CPUTIME_ID
+        default:
+            note("pagewalk-bench: --clock \(clock): must be wall or cpu")
+            throw ExitCode(2)
+        }
         let debugSwift = swiftIsUnoptimized()
         let debugC = !cb_optimized()
         if debugSwift || debugC {
@@ -88,7 +101,8 @@ struct Bench: ParsableCommand {
         let buildType = debugSwift || debugC ? "debug" : "release"
         if !json {
             if buildType == "debug" { print("WARNING: DEBUG BUILD (--allow-debug): these timings mean nothing") }
-            print("pagewalk-bench: \(runs) timed runs per path after \(warmup) warm-up, paths alternating run by run")
+            print("pagewalk-bench: \(runs) timed runs per path after \(warmup) warm-up, paths alternating run by run, "
+                  + "\(clock == "cpu" ? "thread CPU time" : "wall time")")
             print("machine: \(cpuModel()), nproc \(onlineCPUs())\(quick ? "  (--quick sizes)" : "")")
             print("times are per walk (median, min); ns/entry uses the median; ×a and ×d are median ratios")
         }
@@ -103,6 +117,20 @@ struct Bench: ParsableCommand {
             if json { for m in ms { print(jsonLine(m, ms, build: buildType)) } } else { printTable(w, ms) }
         }
         if !json { printTargets(all) }
+        if placement { try runPlacement(runs: self.runs ?? (quick ? 5 : 201), json: json) }
+    }
+
+    /// Benchmarks/placement/run.sh, from the package root (where `swift run` starts).
+    func runPlacement(runs: Int, json: Bool) throws {
+        let script = "Benchmarks/placement/run.sh"
+        guard access(script, X_OK) == 0 else {
+            note("pagewalk-bench: --placement: \(script) not found; run from the package root")
+            throw ExitCode(2)
+        }
+        if !json { print("\n== placement: the C core linked several ways into one C process (\(script))") }
+        fflush(nil)
+        let status = system("\(script) \(quick ? 16384 : 262144) \(runs) \(clock)\(json ? " json" : "")")
+        if status != 0 { fail("\(script) failed (status \(status))") }
     }
 }
 
@@ -179,7 +207,7 @@ func jsonLine(_ m: Measurement, _ ms: [Measurement], build: String, extra: [(Str
         ("entries", String(m.entries)), ("runs", String(m.samples.count)),
         ("table_bytes", String(m.tableBytes)), ("peak_rss_kib", String(m.peakRSSKiB)),
         ("rusage_maxrss_kib", String(m.rusageMaxRSSKiB)),
-        ("build", jsonString(build)),
+        ("build", jsonString(build)), ("clock", jsonString(benchClock == CLOCK_MONOTONIC ? "wall" : "cpu")),
     ] + extra
     return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
 }

@@ -8,7 +8,10 @@
 # The driver walks the dense workload with each copy, alternating copies run
 # by run, and prints ns/PTE per copy and the spread (slowest / fastest).
 #
-#   Benchmarks/placement/run.sh [PAGES [RUNS]]     (default 262144 PTEs = 1 GiB, 21 runs)
+#   Benchmarks/placement/run.sh [PAGES [RUNS [wall|cpu [json]]]]
+#       default 262144 PTEs = 1 GiB, 21 runs, wall time; cpu: the thread's CPU
+#       time (robust on a busy machine); json: one JSON object per copy
+#   swift run -c release pagewalk-bench --placement   runs this and prints it
 #   CORE_CFLAGS='...' Benchmarks/placement/run.sh  extra flags for every copy
 #   BEFORE=REF Benchmarks/placement/run.sh         also copies with REF's pagewalk.c (before/after)
 #
@@ -59,7 +62,7 @@ copy() {
 	pad "$out/pad${i}b" "$b"
 	core=$(ls "$out/$name"/*.o | grep -v '/shim\.o$')
 	# shellcheck disable=SC2086
-	ld -r -o "$out/copy$i.o" "$out/pad${i}a.o" $core "$out/pad${i}b.o" "$out/$name/shim.o"
+	ld -r -z noexecstack -o "$out/copy$i.o" "$out/pad${i}a.o" $core "$out/pad${i}b.o" "$out/$name/shim.o"
 	objcopy --redefine-sym pl_core=pl_core_$i --keep-global-symbol=pl_core_$i "$out/copy$i.o"
 }
 
@@ -99,6 +102,6 @@ fi
 
 objs=()
 for ((i = 0; i < n; i++)); do objs+=("$out/copy$i.o"); done
-"$clang" -O2 -I "$here" "$here/driver.c" "$out/copies.c" "${objs[@]}" -lpthread -o "$out/placement"
-echo "core flags: clang $swiftpm_flags $core_flags | gcc -O2 $core_flags  (binary: $out/placement)"
+"$clang" -std=c11 -Wall -Wextra -Werror -O2 -I "$here" "$here/driver.c" "$out/copies.c" "${objs[@]}" -lpthread -o "$out/placement"
+echo "core flags: clang $swiftpm_flags $core_flags | gcc -O2 -g -fno-omit-frame-pointer $core_flags  (binary: $out/placement)" >&2
 "$out/placement" "$@"
