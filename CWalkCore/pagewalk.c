@@ -53,9 +53,11 @@ static bool has_pte_handler(const struct mm_walk_ops *ops)
 #if defined(__GNUC__)
 #define PW_HOT_LOOP __attribute__((noinline, aligned(64)))
 #define PW_ALIGN_LOOP() __asm__ volatile(".p2align 6")
+#define PW_NOINLINE __attribute__((noinline))
 #else
 #define PW_HOT_LOOP
 #define PW_ALIGN_LOOP() ((void)0)
+#define PW_NOINLINE
 #endif
 
 typedef int (*pw_hole_fn)(unsigned long, unsigned long, int, struct mm_walk *);
@@ -94,7 +96,7 @@ static PW_HOT_LOOP int hole_run(pw_hole_fn pte_hole, struct mm_walk_run *r,
  * hole_run, and moves the level loop's entry and address to where it
  * stopped.  Returns a callback's non-zero result.
  */
-static inline int
+static PW_NOINLINE int
 level_run(int (*entry_run)(struct mm_walk_run *, struct mm_walk *),
 	  pw_hole_fn pte_hole, struct mm_walk_run *r, uint64_t **entry,
 	  unsigned long *addr, struct mm_walk *walk)
@@ -276,12 +278,6 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 	const unsigned long size = 1UL << m->layout.geo.shift[PW_LEVEL_PMD];
 	const bool trivial = m->layout.trivial[PW_LEVEL_PMD];
 	const pw_hole_fn pte_hole = ops->pte_hole;
-	int (*const pmd_entry)(pmd_t *, unsigned long, unsigned long,
-			       struct mm_walk *) = ops->pmd_entry;
-	/* Runs of holes and PMD entries go to entry_run or hole_run. */
-	int (*const entry_run)(struct mm_walk_run *, struct mm_walk *) =
-		has_install || trivial ? NULL : ops->entry_run;
-	const bool runs = !has_install && !trivial && (entry_run || pte_hole);
 	unsigned long next;
 	pmd_t *pmd;
 	int err = 0;
@@ -291,40 +287,24 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 		return 0;
 	do {
 again:
-		if (runs && (pw_load(pmd) == 0 ? pte_hole != NULL :
-						 entry_run && pmd_entry)) {
-			struct mm_walk_run r = {
-				.entry = pmd,
-				.addr = addr,
-				.end = end,
-				.level = PW_LEVEL_PMD,
-				.depth = depth,
-				.shift = m->layout.geo.shift[PW_LEVEL_PMD]
-			};
-
-			err = level_run(entry_run, pte_hole, &r, &pmd, &addr,
-					walk);
-			if (err || addr == end)
-				break;
-			next = size_addr_end(size, addr, end);
-			if (r.entry_called)
-				goto descend;
-		}
 		next = size_addr_end(size, addr, end);
 		if (!trivial && pw_load(pmd) == 0) {
-			if (has_install)
-				err = pw_table_alloc_into(walk->mm, pmd);
-			else if (pte_hole)
-				err = pte_hole(addr, next, depth, walk);
+			if (!has_install) {
+				if (pte_hole)
+					goto run;
+				continue;
+			}
+			err = pw_table_alloc_into(walk->mm, pmd);
 			if (err)
 				break;
-			if (!has_install)
-				continue;
+		} else if (ops->entry_run && ops->pmd_entry && !has_install &&
+			   !trivial) {
+			goto run;
 		}
-
+resume:
 		walk->action = ACTION_SUBTREE;
-		if (pmd_entry)
-			err = pmd_entry(pmd, addr, next, walk);
+		if (ops->pmd_entry)
+			err = ops->pmd_entry(pmd, addr, next, walk);
 		if (err)
 			break;
 		if (walk->action == ACTION_AGAIN)
@@ -358,6 +338,30 @@ descend:
 			break;
 		if (walk->action == ACTION_AGAIN)
 			goto again;
+		continue;
+run:
+		/* A run of holes (and, for a binding, of pmd_entry calls) in one
+		 * call; then the entry it stopped at, or the descent below the
+		 * entry whose pmd_entry it called. */
+		{
+			struct mm_walk_run r = {
+				.entry = pmd,
+				.addr = addr,
+				.end = end,
+				.level = PW_LEVEL_PMD,
+				.depth = depth,
+				.shift = m->layout.geo.shift[PW_LEVEL_PMD]
+			};
+
+			err = level_run(ops->entry_run, pte_hole, &r, &pmd,
+					&addr, walk);
+			if (err || addr == end)
+				break;
+			next = size_addr_end(size, addr, end);
+			if (r.entry_called)
+				goto descend;
+			goto resume;
+		}
 	} while (pmd++, addr = next, addr != end);
 
 	return err;
@@ -376,11 +380,6 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 	const unsigned long size = 1UL << m->layout.geo.shift[PW_LEVEL_PUD];
 	const bool trivial = m->layout.trivial[PW_LEVEL_PUD];
 	const pw_hole_fn pte_hole = ops->pte_hole;
-	int (*const pud_entry)(pud_t *, unsigned long, unsigned long,
-			       struct mm_walk *) = ops->pud_entry;
-	int (*const entry_run)(struct mm_walk_run *, struct mm_walk *) =
-		has_install || trivial ? NULL : ops->entry_run;
-	const bool runs = !has_install && !trivial && (entry_run || pte_hole);
 	unsigned long next;
 	pud_t *pud;
 	int err = 0;
@@ -390,40 +389,24 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 		return 0;
 	do {
 again:
-		if (runs && (pw_load(pud) == 0 ? pte_hole != NULL :
-						 entry_run && pud_entry)) {
-			struct mm_walk_run r = {
-				.entry = pud,
-				.addr = addr,
-				.end = end,
-				.level = PW_LEVEL_PUD,
-				.depth = depth,
-				.shift = m->layout.geo.shift[PW_LEVEL_PUD]
-			};
-
-			err = level_run(entry_run, pte_hole, &r, &pud, &addr,
-					walk);
-			if (err || addr == end)
-				break;
-			next = size_addr_end(size, addr, end);
-			if (r.entry_called)
-				goto descend;
-		}
 		next = size_addr_end(size, addr, end);
 		if (!trivial && pw_load(pud) == 0) {
-			if (has_install)
-				err = pw_table_alloc_into(walk->mm, pud);
-			else if (pte_hole)
-				err = pte_hole(addr, next, depth, walk);
+			if (!has_install) {
+				if (pte_hole)
+					goto run;
+				continue;
+			}
+			err = pw_table_alloc_into(walk->mm, pud);
 			if (err)
 				break;
-			if (!has_install)
-				continue;
+		} else if (ops->entry_run && ops->pud_entry && !has_install &&
+			   !trivial) {
+			goto run;
 		}
-
+resume:
 		walk->action = ACTION_SUBTREE;
-		if (pud_entry)
-			err = pud_entry(pud, addr, next, walk);
+		if (ops->pud_entry)
+			err = ops->pud_entry(pud, addr, next, walk);
 		if (err)
 			break;
 		if (walk->action == ACTION_AGAIN)
@@ -452,6 +435,30 @@ descend:
 		err = walk_pmd_range(pud, addr, next, walk);
 		if (err)
 			break;
+		continue;
+run:
+		/* A run of holes (and, for a binding, of pud_entry calls) in one
+		 * call; then the entry it stopped at, or the descent below the
+		 * entry whose pud_entry it called. */
+		{
+			struct mm_walk_run r = {
+				.entry = pud,
+				.addr = addr,
+				.end = end,
+				.level = PW_LEVEL_PUD,
+				.depth = depth,
+				.shift = m->layout.geo.shift[PW_LEVEL_PUD]
+			};
+
+			err = level_run(ops->entry_run, pte_hole, &r, &pud,
+					&addr, walk);
+			if (err || addr == end)
+				break;
+			next = size_addr_end(size, addr, end);
+			if (r.entry_called)
+				goto descend;
+			goto resume;
+		}
 	} while (pud++, addr = next, addr != end);
 
 	return err;
@@ -476,28 +483,30 @@ static int walk_p4d_range(pgd_t *pgd, unsigned long addr, unsigned long end,
 	if (!p4d)
 		return 0;
 	do {
-		if (!has_install && ops->pte_hole &&
-		    !m->layout.trivial[PW_LEVEL_P4D] && pw_load(p4d) == 0) {
-			struct mm_walk_run r = {
-				.entry = p4d,
-				.addr = addr,
-				.end = end,
-				.level = PW_LEVEL_P4D,
-				.depth = depth,
-				.shift = m->layout.geo.shift[PW_LEVEL_P4D]
-			};
-
-			err = level_run(ops->entry_run, ops->pte_hole, &r, &p4d,
-					&addr, walk);
-			if (err || addr == end)
-				break;
-		}
+again:
 		next = pw_addr_end(m, PW_LEVEL_P4D, addr, end);
 		if (pw_none_or_clear_bad_inline(m, PW_LEVEL_P4D, p4d)) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, p4d);
-			else if (ops->pte_hole)
-				err = ops->pte_hole(addr, next, depth, walk);
+			else if (ops->pte_hole) {
+				/* This hole (a bad entry is now cleared) and
+				 * the none entries after it, in one call. */
+				struct mm_walk_run r = {
+					.entry = p4d,
+					.addr = addr,
+					.end = end,
+					.level = PW_LEVEL_P4D,
+					.depth = depth,
+					.shift = m->layout.geo
+							 .shift[PW_LEVEL_P4D]
+				};
+
+				err = level_run(ops->entry_run, ops->pte_hole,
+						&r, &p4d, &addr, walk);
+				if (err || addr == end)
+					break;
+				goto again;
+			}
 			if (err)
 				break;
 			if (!has_install)
