@@ -56,6 +56,8 @@ struct mm_struct {
 	struct vm_area_struct **by_id; /* index id - 1 */
 	size_t nr_ids, cap_ids;
 	struct pw_spinlock page_table_lock;
+	bool dead; /* destroyed: poisoned until machine teardown */
+	struct mm_struct *next_dead; /* the machine's list of destroyed mms */
 };
 
 struct pw_machine {
@@ -73,10 +75,12 @@ struct pw_machine {
 	int64_t alloc_budget; /* walker allocations left; < 0: no limit */
 	pw_event_fn hook;
 	void *hook_ctx;
+	atomic_bool strict; /* failed lock assertions fail the walk */
 	struct pw_machine_stats stats; /* table counters: under alloc_lock */
 	/* event counters: any thread, any lock */
 	atomic_uint_least64_t nr_assert_failures, nr_warnings, nr_bad_entries;
 	struct mm_struct *init_mm;
+	struct mm_struct *dead_mms; /* destroyed, poisoned (mm->next_dead) */
 	struct mm_struct **mms;
 	size_t nr_mms;
 	struct address_space **maps;
@@ -86,8 +90,18 @@ struct pw_machine {
 /* ---- events ---------------------------------------------------------- */
 
 void pw_emit(struct pw_machine *m, const struct pw_event *ev);
-void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
-		    enum pw_assert what);
+/* Reports a failed assertion; 0, or -ENOLCK on a strict machine. */
+int pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
+		   enum pw_assert what);
+/* Reports a use of destroyed @mm (PW_EVENT_MM_DESTROYED); -ESRCH. */
+int pw_report_destroyed_mm(struct mm_struct *mm);
+
+/* 0 for a live mm; for one pw_mm_destroy() poisoned, reports the use and
+ * returns -ESRCH. */
+static inline int pw_mm_alive(const struct mm_struct *mm)
+{
+	return mm->dead ? pw_report_destroyed_mm((struct mm_struct *)mm) : 0;
+}
 
 /* ---- entries shared between threads ------------------------------------- */
 
