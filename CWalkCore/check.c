@@ -14,15 +14,16 @@ struct check {
 	size_t errlen;
 	const struct vm_area_struct **live; /* every VMA of every mm, sorted */
 	size_t nr_live;
-	unsigned char *seen;                /* table frames reached, a bitmap */
-	uint64_t tables;                    /* table frames reached */
+	unsigned char *seen; /* table frames reached, a bitmap */
+	uint64_t tables;     /* table frames reached */
 };
 
 /* Describes the first problem found; returns -EINVAL. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static int fail(struct check *c, const char *fmt, ...);
+static int
+fail(struct check *c, const char *fmt, ...);
 
 static int fail(struct check *c, const char *fmt, ...)
 {
@@ -46,24 +47,29 @@ static int check_vma(struct check *c, const struct vm_area_struct *vma)
 	if (vma->vm_start >= vma->vm_end ||
 	    ((vma->vm_start | vma->vm_end) & (PAGE_SIZE - 1)) ||
 	    vma->vm_end > c->m->layout.geo.task_size)
-		return fail(c, "vma %u [%#lx, %#lx) is empty, unaligned or past TASK_SIZE",
-			    vma->id, vma->vm_start, vma->vm_end);
+		return fail(
+			c,
+			"vma %u [%#lx, %#lx) is empty, unaligned or past TASK_SIZE",
+			vma->id, vma->vm_start, vma->vm_end);
 	if (vma->hugetlb_shift != 0 && vma->hugetlb_shift != 21 &&
 	    vma->hugetlb_shift != 30)
 		return fail(c, "vma %u has hugetlb_shift %u", vma->id,
 			    vma->hugetlb_shift);
 	if (!(vma->vm_flags & VM_HUGETLB) != !vma->hugetlb_shift)
-		return fail(c, "vma %u: VM_HUGETLB disagrees with hugetlb_shift %u",
-			    vma->id, vma->hugetlb_shift);
+		return fail(
+			c, "vma %u: VM_HUGETLB disagrees with hugetlb_shift %u",
+			vma->id, vma->hugetlb_shift);
 	if ((vma->vm_start | vma->vm_end) & (size - 1))
-		return fail(c, "hugetlb vma %u [%#lx, %#lx) is not aligned to %#lx",
-			    vma->id, vma->vm_start, vma->vm_end, size);
+		return fail(
+			c, "hugetlb vma %u [%#lx, %#lx) is not aligned to %#lx",
+			vma->id, vma->vm_start, vma->vm_end, size);
 	if (!vma->vm_file)
 		return 0;
 	for (i = 0; i < c->m->nr_maps; i++)
 		if (c->m->maps[i] == vma->vm_file)
 			return 0;
-	return fail(c, "vma %u has a vm_file that is not a mapping of the machine",
+	return fail(c,
+		    "vma %u has a vm_file that is not a mapping of the machine",
 		    vma->id);
 }
 
@@ -86,15 +92,19 @@ static int check_vmas(struct check *c, bool merged)
 			continue;
 		prev = mm->vmas[i - 1];
 		if (prev->vm_end > vma->vm_start)
-			return fail(c, "vma %u [%#lx, %#lx) and vma %u [%#lx, %#lx) are out of order or overlap",
-				    prev->id, prev->vm_start, prev->vm_end,
-				    vma->id, vma->vm_start, vma->vm_end);
+			return fail(
+				c,
+				"vma %u [%#lx, %#lx) and vma %u [%#lx, %#lx) are out of order or overlap",
+				prev->id, prev->vm_start, prev->vm_end, vma->id,
+				vma->vm_start, vma->vm_end);
 		lo = pw_vma_desc_of(prev);
 		hi = pw_vma_desc_of(vma);
 		if (merged && pw_vma_mergeable(&lo, &hi))
-			return fail(c, "vma %u [%#lx, %#lx) and vma %u [%#lx, %#lx) should have been merged",
-				    prev->id, prev->vm_start, prev->vm_end,
-				    vma->id, vma->vm_start, vma->vm_end);
+			return fail(
+				c,
+				"vma %u [%#lx, %#lx) and vma %u [%#lx, %#lx) should have been merged",
+				prev->id, prev->vm_start, prev->vm_end, vma->id,
+				vma->vm_start, vma->vm_end);
 	}
 	return 0;
 }
@@ -109,8 +119,10 @@ static int check_ids(struct check *c)
 
 		if (vma->id < 1 || vma->id > mm->nr_ids ||
 		    mm->by_id[vma->id - 1] != vma)
-			return fail(c, "vma %u [%#lx, %#lx) is not in by_id under its id",
-				    vma->id, vma->vm_start, vma->vm_end);
+			return fail(
+				c,
+				"vma %u [%#lx, %#lx) is not in by_id under its id",
+				vma->id, vma->vm_start, vma->vm_end);
 	}
 	/* Each VMA is in its own slot, so equal counts leave no stray slot. */
 	for (i = 0; i < mm->nr_ids; i++)
@@ -123,8 +135,8 @@ static int check_ids(struct check *c)
 
 static int cmp_ptr(const void *a, const void *b)
 {
-	uintptr_t x = (uintptr_t)*(const void *const *)a;
-	uintptr_t y = (uintptr_t)*(const void *const *)b;
+	uintptr_t x = (uintptr_t) * (const void *const *)a;
+	uintptr_t y = (uintptr_t) * (const void *const *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -165,14 +177,18 @@ static int check_mapping(struct check *c, const struct address_space *as)
 		const struct vm_area_struct *vma = as->vmas[i];
 
 		if (!is_live(c, vma))
-			return fail(c, "mapping %u lists a VMA that no mm has", as->id);
+			return fail(c, "mapping %u lists a VMA that no mm has",
+				    as->id);
 		if (vma->vm_file != as)
-			return fail(c, "mapping %u lists vma %u of another mapping",
-				    as->id, vma->id);
+			return fail(
+				c, "mapping %u lists vma %u of another mapping",
+				as->id, vma->id);
 		if (i > 0 && as->vmas[i - 1]->vm_pgoff > vma->vm_pgoff)
-			return fail(c, "mapping %u: vma %u (pgoff %#lx) comes after vma %u (pgoff %#lx)",
-				    as->id, vma->id, vma->vm_pgoff,
-				    as->vmas[i - 1]->id, as->vmas[i - 1]->vm_pgoff);
+			return fail(
+				c,
+				"mapping %u: vma %u (pgoff %#lx) comes after vma %u (pgoff %#lx)",
+				as->id, vma->id, vma->vm_pgoff,
+				as->vmas[i - 1]->id, as->vmas[i - 1]->vm_pgoff);
 		for (j = 0; j < i; j++)
 			if (as->vmas[j] == vma)
 				return fail(c, "mapping %u lists vma %u twice",
@@ -206,8 +222,9 @@ static int check_i_mmap(struct check *c)
 		for (j = 0; j < as->nr && as->vmas[j] != vma; j++)
 			;
 		if (j == as->nr)
-			return fail(c, "vma %u is missing from mapping %u's i_mmap",
-				    vma->id, as->id);
+			return fail(
+				c, "vma %u is missing from mapping %u's i_mmap",
+				vma->id, as->id);
 	}
 	return 0;
 }
@@ -228,13 +245,17 @@ static int reach_table(struct check *c, uint64_t pfn, int l, unsigned long addr)
 	uint64_t bit;
 
 	if (!r || !pw_pfn_is_table_inline(c->m, pfn))
-		return fail(c, "%s entry for %#lx points to frame %#llx, which is not an allocated table",
-			    from, addr, (unsigned long long)pfn);
+		return fail(
+			c,
+			"%s entry for %#lx points to frame %#llx, which is not an allocated table",
+			from, addr, (unsigned long long)pfn);
 	/* One bit per frame of memory, holes left out. */
 	bit = r->dense + (pfn - r->first_pfn);
 	if (c->seen[bit / 8] & (1u << (bit % 8)))
-		return fail(c, "table frame %#llx is reachable twice (again from the %s entry for %#lx)",
-			    (unsigned long long)pfn, from, addr);
+		return fail(
+			c,
+			"table frame %#llx is reachable twice (again from the %s entry for %#lx)",
+			(unsigned long long)pfn, from, addr);
 	c->seen[bit / 8] |= (unsigned char)(1u << (bit % 8));
 	/* Tables in creator-supplied memory are not the allocator's. */
 	if (r->owned)
@@ -252,7 +273,8 @@ static int check_table(struct check *c, const uint64_t *table, int l,
 	if (l == PW_LEVEL_PTE)
 		return 0;
 	for (i = 0; i < PW_PTRS_PER_TABLE; i++) {
-		unsigned long addr = base | ((unsigned long)i << m->layout.geo.shift[l]);
+		unsigned long addr =
+			base | ((unsigned long)i << m->layout.geo.shift[l]);
 		uint64_t v = table[i];
 
 		/* Whatever looks like a table pointer into frames that can
@@ -262,8 +284,8 @@ static int check_table(struct check *c, const uint64_t *table, int l,
 			continue;
 		err = reach_table(c, pw_entry_pfn(v), l, addr);
 		if (!err)
-			err = check_table(c, pw_table_of(m, v), pw_level_below(m, l),
-					  addr);
+			err = check_table(c, pw_table_of(m, v),
+					  pw_level_below(m, l), addr);
 		if (err)
 			return err;
 	}
@@ -293,9 +315,11 @@ static int check_tables(struct check *c)
 			return err;
 	}
 	if (c->tables != m->stats.tables_in_use)
-		return fail(c, "%llu table frames are reachable but tables_in_use is %llu",
-			    (unsigned long long)c->tables,
-			    (unsigned long long)m->stats.tables_in_use);
+		return fail(
+			c,
+			"%llu table frames are reachable but tables_in_use is %llu",
+			(unsigned long long)c->tables,
+			(unsigned long long)m->stats.tables_in_use);
 	return 0;
 }
 

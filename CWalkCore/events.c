@@ -28,10 +28,12 @@ void pw_emit(struct pw_machine *m, const struct pw_event *ev)
 void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
 		    enum pw_assert what)
 {
-	struct pw_event ev = { .kind = PW_EVENT_ASSERT_FAIL, .assertion = what,
+	struct pw_event ev = { .kind = PW_EVENT_ASSERT_FAIL,
+			       .assertion = what,
 			       .mm = mm };
 
-	atomic_fetch_add_explicit(&m->nr_assert_failures, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->nr_assert_failures, 1,
+				  memory_order_relaxed);
 	pw_emit(m, &ev);
 }
 
@@ -45,7 +47,8 @@ void pw_warn(struct pw_machine *m)
 
 void pw_report_bad(struct pw_machine *m, enum pw_level level, uint64_t value)
 {
-	struct pw_event ev = { .kind = PW_EVENT_BAD, .level = level,
+	struct pw_event ev = { .kind = PW_EVENT_BAD,
+			       .level = level,
 			       .value = value };
 
 	atomic_fetch_add_explicit(&m->nr_bad_entries, 1, memory_order_relaxed);

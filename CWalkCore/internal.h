@@ -28,10 +28,10 @@ struct pw_spinlock {
 
 /* One per frame.  Zero-filled memory is a valid order-0 page. */
 struct page {
-	uint64_t head1;        /* head PFN + 1 for a tail page, else 0 */
-	uint32_t order;        /* folio order, on a head page */
-	uint32_t flags;        /* PW_PG_* */
-	struct pw_spinlock ptl;/* split page-table lock, when a table */
+	uint64_t head1;         /* head PFN + 1 for a tail page, else 0 */
+	uint32_t order;         /* folio order, on a head page */
+	uint32_t flags;         /* PW_PG_* */
+	struct pw_spinlock ptl; /* split page-table lock, when a table */
 	uint32_t reserved;
 };
 
@@ -49,8 +49,8 @@ struct mm_struct {
 	uint64_t pgd_pfn;
 	bool kernel;
 	pthread_rwlock_t mmap_lock;
-	atomic_int readers;  /* read holds, as assertions see them */
-	atomic_int writer;   /* write hold, as assertions see it */
+	atomic_int readers;           /* read holds, as assertions see them */
+	atomic_int writer;            /* write hold, as assertions see it */
 	struct vm_area_struct **vmas; /* sorted by vm_start */
 	size_t nr_vmas, cap_vmas;
 	struct vm_area_struct **by_id; /* index id - 1 */
@@ -73,21 +73,22 @@ struct pw_machine {
 	/* geometry and trivial levels live in the layout only */
 	struct pw_machine_layout layout;
 	/* ---- memory (memory.c) ---- */
-	uint64_t *mem;              /* the flat part: layout.frames frames at PFN 0 */
-	struct page *pages;         /* their struct pages */
-	struct pw_mem_range *ranges;/* sorted by PFN */
+	uint64_t *mem;      /* the flat part: layout.frames frames at PFN 0 */
+	struct page *pages; /* their struct pages */
+	struct pw_mem_range *ranges; /* sorted by PFN */
 	size_t nr_ranges;
 	struct pw_phys_range *pub_ranges; /* layout.ranges */
-	size_t *by_base, *by_pages; /* range indices sorted by base / pages address */
-	uint64_t nr_frames;         /* frames in all ranges */
+	size_t *by_base,
+		*by_pages;  /* range indices sorted by base / pages address */
+	uint64_t nr_frames; /* frames in all ranges */
 	const struct pw_entry_ops *eops;
-	atomic_size_t last_range;   /* last range a slow lookup hit */
+	atomic_size_t last_range; /* last range a slow lookup hit */
 	pthread_mutex_t alloc_lock;
-	size_t alloc_range;         /* range the bump pointer is in */
-	uint64_t next_table;        /* bump pointer */
-	uint64_t *free_tables;      /* stack of freed table frames */
+	size_t alloc_range;    /* range the bump pointer is in */
+	uint64_t next_table;   /* bump pointer */
+	uint64_t *free_tables; /* stack of freed table frames */
 	size_t nr_free, cap_free;
-	int64_t alloc_budget;       /* walker allocations left; < 0: no limit */
+	int64_t alloc_budget; /* walker allocations left; < 0: no limit */
 	/* ---- the rest ---- */
 	pw_event_fn hook;
 	void *hook_ctx;
@@ -119,7 +120,8 @@ void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
  */
 static inline uint64_t pw_load(const uint64_t *p)
 {
-	return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_acquire);
+	return atomic_load_explicit((_Atomic uint64_t *)p,
+				    memory_order_acquire);
 }
 
 static inline void pw_store(uint64_t *p, uint64_t v)
@@ -179,7 +181,8 @@ static inline bool pw_pfn_valid_inline(const struct pw_machine *m, uint64_t pfn)
 }
 
 /* The entries of frame @pfn, or NULL for a hole or beyond memory. */
-static inline uint64_t *pw_frame_inline(const struct pw_machine *m, uint64_t pfn)
+static inline uint64_t *pw_frame_inline(const struct pw_machine *m,
+					uint64_t pfn)
 {
 	const struct pw_mem_range *r;
 
@@ -191,7 +194,8 @@ static inline uint64_t *pw_frame_inline(const struct pw_machine *m, uint64_t pfn
 }
 
 /* The struct page of frame @pfn, or NULL for a hole or beyond memory. */
-static inline struct page *pw_page_inline(const struct pw_machine *m, uint64_t pfn)
+static inline struct page *pw_page_inline(const struct pw_machine *m,
+					  uint64_t pfn)
 {
 	const struct pw_mem_range *r;
 
@@ -203,7 +207,8 @@ static inline struct page *pw_page_inline(const struct pw_machine *m, uint64_t p
 }
 
 /* pfn_valid and PageTable in one: a frame the machine counts as a table. */
-static inline bool pw_pfn_is_table_inline(const struct pw_machine *m, uint64_t pfn)
+static inline bool pw_pfn_is_table_inline(const struct pw_machine *m,
+					  uint64_t pfn)
 {
 	const struct pw_mem_range *r;
 
@@ -298,8 +303,9 @@ static inline uint64_t pw_frame_of(const struct pw_machine *m,
 	if (off < m->layout.frames * PW_PAGE_SIZE)
 		return off / PW_PAGE_SIZE;
 	r = pw_mem_range_of_ptr(m, p);
-	return r ? r->first_pfn + ((uintptr_t)p - (uintptr_t)r->base) / PW_PAGE_SIZE
-		 : UINT64_MAX;
+	return r ? r->first_pfn + ((uintptr_t)p - (uintptr_t)r->base) /
+					  PW_PAGE_SIZE :
+		   UINT64_MAX;
 }
 
 /*
@@ -328,8 +334,8 @@ static inline pgd_t *pw_pgd_offset(const struct pw_machine *m, pgd_t *pgd,
  * pgd_none_or_clear_bad / p4d_none_or_clear_bad: a bad entry (not present,
  * huge, or beyond memory) is reported and cleared.
  */
-static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_level l,
-					uint64_t *p)
+static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m,
+					       enum pw_level l, uint64_t *p)
 {
 	uint64_t v;
 
@@ -352,8 +358,8 @@ static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_lev
  * table is in memory maps directly; anything else (none, migration, leaf,
  * bad) goes to pw_pte_offset_map(), which decides and reports.
  */
-static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m,
-					      pmd_t *pmdp, unsigned long addr)
+static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp,
+					      unsigned long addr)
 {
 	pmd_t v = *pmdp;
 
@@ -410,7 +416,6 @@ static inline spinlock_t *pw_table_lock_inline(struct pw_machine *m,
 {
 	return &pw_page_inline(m, pw_frame_of(m, p))->ptl;
 }
-
 
 /* Setup allocation (no budget): a zeroed table's PFN, or 0 when none. */
 uint64_t pw_table_alloc(struct pw_machine *m);
@@ -514,7 +519,8 @@ struct pw_vma_desc {
 
 struct pw_vma_desc pw_vma_desc_of(const struct vm_area_struct *vma);
 /* Could @lo and @hi, with @lo just below @hi, be one VMA? */
-bool pw_vma_mergeable(const struct pw_vma_desc *lo, const struct pw_vma_desc *hi);
+bool pw_vma_mergeable(const struct pw_vma_desc *lo,
+		      const struct pw_vma_desc *hi);
 /* Would @vma, just below the range @hi, merge with it? */
 bool pw_vma_merges_below(const struct vm_area_struct *vma,
 			 const struct pw_vma_desc *hi);

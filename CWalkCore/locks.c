@@ -12,8 +12,8 @@ void pw_mmap_lock_init(pthread_rwlock_t *lock)
 	pthread_rwlockattr_t attr;
 
 	if (pthread_rwlockattr_init(&attr) == 0) {
-		pthread_rwlockattr_setkind_np(&attr,
-			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlockattr_setkind_np(
+			&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 		pthread_rwlock_init(lock, &attr);
 		pthread_rwlockattr_destroy(&attr);
 		return;
@@ -113,7 +113,8 @@ void pw_mmap_assert_write_locked(struct mm_struct *mm)
 
 void pw_vma_start_write(struct vm_area_struct *vma)
 {
-	struct pw_event ev = { .kind = PW_EVENT_VMA_START_WRITE, .vma = vma,
+	struct pw_event ev = { .kind = PW_EVENT_VMA_START_WRITE,
+			       .vma = vma,
 			       .mm = vma->vm_mm };
 
 	pw_mmap_assert_write_locked(vma->vm_mm);
@@ -130,7 +131,8 @@ void pw_vma_assert_locked(struct vm_area_struct *vma)
 void pw_vma_assert_write_locked(struct vm_area_struct *vma)
 {
 	if (vma->lock_state != PW_LOCK_WRITE)
-		pw_assert_fail(vma->vm_mm->m, vma->vm_mm, PW_ASSERT_VMA_WRITE_LOCKED);
+		pw_assert_fail(vma->vm_mm->m, vma->vm_mm,
+			       PW_ASSERT_VMA_WRITE_LOCKED);
 }
 
 void pw_vma_set_lock_state(struct vm_area_struct *vma, enum pw_lock_state state)

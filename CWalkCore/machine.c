@@ -26,7 +26,8 @@ static void set_geometry(struct pw_machine *m, int levels)
 	 * that of the highest real level below it. */
 	for (l = PW_LEVEL_PTE; l >= PW_LEVEL_PGD; l--)
 		g->shift[l] = (l < PW_LEVEL_PTE && g->folded[l + 1]) ?
-				      g->shift[l + 1] : real_shift[l];
+				      g->shift[l + 1] :
+				      real_shift[l];
 	for (l = PW_LEVEL_PTE; l > PW_LEVEL_PGD; l--)
 		if (g->folded[l])
 			g->shift[l] = g->shift[l - 1];
@@ -52,8 +53,11 @@ static int create(const struct pw_machine_config *config,
 	m->cfg = *config;
 	pthread_mutex_init(&m->alloc_lock, NULL);
 	m->alloc_budget = -1;
-	m->layout = (struct pw_machine_layout){ .table_base = config->table_base,
-		.zero_pfn = config->zero_pfn, .huge_zero_pfn = config->huge_zero_pfn };
+	m->layout =
+		(struct pw_machine_layout){ .table_base = config->table_base,
+					    .zero_pfn = config->zero_pfn,
+					    .huge_zero_pfn =
+						    config->huge_zero_pfn };
 	set_geometry(m, config->levels);
 	err = pw_mem_init(m, ranges, nr_ranges, encoding);
 	if (err) {
@@ -73,7 +77,8 @@ static int create(const struct pw_machine_config *config,
 int pw_machine_create(const struct pw_machine_config *config,
 		      struct pw_machine **out)
 {
-	struct pw_phys_range all = { .first_pfn = 0, .nr_frames = config->frames };
+	struct pw_phys_range all = { .first_pfn = 0,
+				     .nr_frames = config->frames };
 
 	*out = NULL;
 	if (config->frames == 0 || config->frames > PW_MAX_FRAMES ||
@@ -83,8 +88,8 @@ int pw_machine_create(const struct pw_machine_config *config,
 }
 
 int pw_machine_create_ranges(const struct pw_machine_config *config,
-			     const struct pw_phys_range *ranges, size_t nr_ranges,
-			     enum pw_entry_encoding encoding,
+			     const struct pw_phys_range *ranges,
+			     size_t nr_ranges, enum pw_entry_encoding encoding,
 			     struct pw_machine **out)
 {
 	return create(config, ranges, nr_ranges, encoding, out);

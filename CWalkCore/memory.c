@@ -60,11 +60,9 @@ static const struct pw_entry_ops model_ops = {
 const struct pw_entry_ops *pw_entry_ops_get(enum pw_entry_encoding encoding)
 {
 	switch (encoding) {
-	case PW_ENCODING_MODEL:
-		return &model_ops;
+	case PW_ENCODING_MODEL: return &model_ops;
 	case PW_ENCODING_X86_64: /* the images work (issue 11) fills this in */
-	default:
-		return NULL;
+	default: return NULL;
 	}
 }
 
@@ -99,7 +97,8 @@ static void sort_indices(struct pw_machine *m, size_t *idx, bool pages)
 		size_t v = i;
 
 		for (j = i; j > 0 && range_addr(&m->ranges[idx[j - 1]], pages) >
-					     range_addr(&m->ranges[v], pages); j--)
+					     range_addr(&m->ranges[v], pages);
+		     j--)
 			idx[j] = idx[j - 1];
 		idx[j] = v;
 	}
@@ -152,13 +151,16 @@ int pw_mem_init(struct pw_machine *m, const struct pw_phys_range *ranges,
 		r->end_pfn = r->first_pfn + nr;
 		r->dense = dense;
 		r->owned = !ranges[i].base;
-		r->base = ranges[i].base ? ranges[i].base : map_zeroed(nr * PW_PAGE_SIZE);
+		r->base = ranges[i].base ? ranges[i].base :
+					   map_zeroed(nr * PW_PAGE_SIZE);
 		r->pages = map_zeroed(nr * sizeof(struct page));
 		m->nr_ranges++;
 		if (!r->base || !r->pages)
 			return -ENOMEM;
-		m->pub_ranges[i] = (struct pw_phys_range){ .first_pfn = r->first_pfn,
-			.nr_frames = nr, .base = r->base };
+		m->pub_ranges[i] =
+			(struct pw_phys_range){ .first_pfn = r->first_pfn,
+						.nr_frames = nr,
+						.base = r->base };
 		dense += nr;
 	}
 	sort_indices(m, m->by_base, false);
@@ -183,8 +185,9 @@ int pw_mem_init(struct pw_machine *m, const struct pw_phys_range *ranges,
 	m->stats.frames = dense;
 	for (i = 0; i < n; i++) {
 		const struct pw_mem_range *r = &m->ranges[i];
-		uint64_t from = r->first_pfn > m->cfg.table_base ? r->first_pfn
-								  : m->cfg.table_base;
+		uint64_t from = r->first_pfn > m->cfg.table_base ?
+					r->first_pfn :
+					m->cfg.table_base;
 
 		if (r->owned && from < r->end_pfn)
 			m->stats.table_frames += r->end_pfn - from;
@@ -216,7 +219,8 @@ const struct pw_mem_range *pw_mem_range_of(const struct pw_machine *m,
 					   uint64_t pfn)
 {
 	struct pw_machine *mm = (struct pw_machine *)m;
-	size_t last = atomic_load_explicit(&mm->last_range, memory_order_relaxed);
+	size_t last =
+		atomic_load_explicit(&mm->last_range, memory_order_relaxed);
 	size_t lo = 0, hi = m->nr_ranges;
 	const struct pw_mem_range *r = &m->ranges[last];
 

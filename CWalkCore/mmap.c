@@ -62,10 +62,15 @@ int pw_mmap(struct mm_struct *mm, unsigned long start, unsigned long len,
 	if (i < mm->nr_vmas && mm->vmas[i]->vm_start == start + len)
 		next = mm->vmas[i];
 
-	new = (struct pw_vma_desc){ .start = start, .end = start + len,
+	new = (struct pw_vma_desc){
+		.start = start,
+		.end = start + len,
 		.flags = flags | (hugetlb_shift ? VM_HUGETLB : 0),
 		.pgoff = mapping ? pgoff : start >> PW_PAGE_SHIFT,
-		.file = mapping, .shift = hugetlb_shift, .user = NULL };
+		.file = mapping,
+		.shift = hugetlb_shift,
+		.user = NULL
+	};
 	left = prev && pw_vma_merges_below(prev, &new);
 	right = next && pw_vma_merges_above(&new, next);
 

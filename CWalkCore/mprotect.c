@@ -36,10 +36,12 @@ static void protect_entry(struct pw_range *r, uint64_t *p, int role)
 		/* "A protection check is difficult so just be safe and
 		 * disable write": the kernel does it whatever the new flags. */
 		if (pw_mem_swp_type(m, v) == PW_SWP_MIGRATION_WRITE)
-			*p = pw_mem_swp_entry(m, pw_vma_is_anonymous(r->vma) ?
-					  PW_SWP_MIGRATION_READ_EXCLUSIVE :
-					  PW_SWP_MIGRATION_READ,
-					  pw_mem_swp_offset(m, v));
+			*p = pw_mem_swp_entry(
+				m,
+				pw_vma_is_anonymous(r->vma) ?
+					PW_SWP_MIGRATION_READ_EXCLUSIVE :
+					PW_SWP_MIGRATION_READ,
+				pw_mem_swp_offset(m, v));
 		return;
 	}
 	if (!(v & PW_PAGE_PRESENT))
@@ -47,7 +49,6 @@ static void protect_entry(struct pw_range *r, uint64_t *p, int role)
 	if (role == PW_LEVEL_PTE || (v & PW_PAGE_HUGE))
 		*p = protect_value(v, r->flags);
 }
-
 
 /* ---- pw_mprotect -------------------------------------------------------------- */
 
@@ -183,8 +184,10 @@ int pw_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len,
 		unsigned long flags = prot_flags(vma, prot);
 
 		if (flags != vma->vm_flags) {
-			struct pw_range r = { .mm = mm, .vma = vma,
-					      .leaf = protect_entry, .flags = flags };
+			struct pw_range r = { .mm = mm,
+					      .vma = vma,
+					      .leaf = protect_entry,
+					      .flags = flags };
 
 			pw_range_apply(&r, addr, piece_end);
 		}

@@ -28,8 +28,8 @@ static int real_depth(const struct pw_machine *m, int depth)
  * keep the geometry (fixed for a machine's life) and the callbacks (ops
  * is const) in registers across callbacks instead of re-reading them.
  */
-static inline unsigned long size_addr_end(unsigned long size, unsigned long addr,
-					  unsigned long end)
+static inline unsigned long size_addr_end(unsigned long size,
+					  unsigned long addr, unsigned long end)
 {
 	unsigned long boundary = (addr + size) & ~(size - 1);
 
@@ -47,7 +47,8 @@ static bool has_pte_handler(const struct mm_walk_ops *ops)
 static int install_one(pte_t *pte, unsigned long addr, struct mm_walk *walk)
 {
 	pte_t new_pte = 0;
-	int err = walk->ops->install_pte(addr, addr + PAGE_SIZE, &new_pte, walk);
+	int err =
+		walk->ops->install_pte(addr, addr + PAGE_SIZE, &new_pte, walk);
 
 	if (err)
 		return err;
@@ -120,7 +121,8 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 	for (;;) {
 		if (*pte == 0)
 			err = install_one(pte, addr, walk);
-		else if (ops->pte_entry) /* MODEL.md: without pte_entry, skipped */
+		/* MODEL.md: without pte_entry, populated PTEs are skipped */
+		else if (ops->pte_entry)
 			err = ops->pte_entry(pte, addr, addr + PAGE_SIZE, walk);
 		if (err || addr >= last)
 			return err;
@@ -224,10 +226,11 @@ again:
 			 * has anything to split (checked again under the lock). */
 			uint64_t v = pw_load(pmd);
 
-			if (lvl_leaf(m, PW_LEVEL_PMD, v) || pw_mem_is_migration(m, v))
+			if (lvl_leaf(m, PW_LEVEL_PMD, v) ||
+			    pw_mem_is_migration(m, v))
 				pw_split_huge_pmd(walk->vma, pmd, addr);
 		} else if (lvl_leaf(m, PW_LEVEL_PMD, pw_load(pmd)) ||
-			 !lvl_present(m, PW_LEVEL_PMD, pw_load(pmd)))
+			   !lvl_present(m, PW_LEVEL_PMD, pw_load(pmd)))
 			continue;
 
 		err = walk_pte_range(pmd, addr, next, walk);
@@ -296,7 +299,7 @@ again:
 			if (lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud)))
 				pw_split_huge_pud(walk->vma, pud, addr);
 		} else if (lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud)) ||
-			 !lvl_present(m, PW_LEVEL_PUD, pw_load(pud)))
+			   !lvl_present(m, PW_LEVEL_PUD, pw_load(pud)))
 			continue;
 
 		if (lvl_none(m, PW_LEVEL_PUD, pw_load(pud)))
@@ -317,8 +320,8 @@ static int walk_p4d_range(pgd_t *pgd, unsigned long addr, unsigned long end,
 {
 	struct pw_machine *m = walk->mm->m;
 	const struct mm_walk_ops *ops = walk->ops;
-	bool has_handler = ops->pud_entry || ops->pmd_entry ||
-			   has_pte_handler(ops);
+	bool has_handler =
+		ops->pud_entry || ops->pmd_entry || has_pte_handler(ops);
 	bool has_install = ops->install_pte;
 	int depth = real_depth(m, 1);
 	unsigned long next;
@@ -375,7 +378,8 @@ static int walk_pgd_range(unsigned long addr, unsigned long end,
 		 * or 3 levels would take years.  No conformance case reaches
 		 * it; see docs/RELIABILITY.md.
 		 */
-		if (addr >= m->layout.geo.task_size && addr < 0UL - m->layout.geo.task_size) {
+		if (addr >= m->layout.geo.task_size &&
+		    addr < 0UL - m->layout.geo.task_size) {
 			unsigned long canon = 0UL - m->layout.geo.task_size;
 
 			next = end - 1 < canon - 1 ? end : canon;
@@ -528,17 +532,10 @@ static void process_vma_walk_lock(struct vm_area_struct *vma,
 				  enum page_walk_lock lock)
 {
 	switch (lock) {
-	case PGWALK_WRLOCK:
-		pw_vma_start_write(vma);
-		break;
-	case PGWALK_WRLOCK_VERIFY:
-		pw_vma_assert_write_locked(vma);
-		break;
-	case PGWALK_VMA_RDLOCK_VERIFY:
-		pw_vma_assert_locked(vma);
-		break;
-	case PGWALK_RDLOCK:
-		break;
+	case PGWALK_WRLOCK: pw_vma_start_write(vma); break;
+	case PGWALK_WRLOCK_VERIFY: pw_vma_assert_write_locked(vma); break;
+	case PGWALK_VMA_RDLOCK_VERIFY: pw_vma_assert_locked(vma); break;
+	case PGWALK_RDLOCK: break;
 	}
 }
 
@@ -613,8 +610,11 @@ int walk_kernel_page_table_range_lockless(struct pw_machine *m,
 					  const struct mm_walk_ops *ops,
 					  pgd_t *pgd, void *private)
 {
-	struct mm_walk walk = { .ops = ops, .mm = m->init_mm, .pgd = pgd,
-				.private = private, .no_vma = true };
+	struct mm_walk walk = { .ops = ops,
+				.mm = m->init_mm,
+				.pgd = pgd,
+				.private = private,
+				.no_vma = true };
 
 	if (start >= end || !check_ops_valid(ops))
 		return -EINVAL;
@@ -637,8 +637,11 @@ int walk_page_range_debug(struct mm_struct *mm, unsigned long start,
 			  unsigned long end, const struct mm_walk_ops *ops,
 			  pgd_t *pgd, void *private)
 {
-	struct mm_walk walk = { .ops = ops, .mm = mm, .pgd = pgd,
-				.private = private, .no_vma = true };
+	struct mm_walk walk = { .ops = ops,
+				.mm = mm,
+				.pgd = pgd,
+				.private = private,
+				.no_vma = true };
 
 	if (mm && mm->kernel)
 		return walk_kernel_page_table_range(mm->m, start, end, ops, pgd,
@@ -653,8 +656,9 @@ int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
 			unsigned long end, const struct mm_walk_ops *ops,
 			void *private)
 {
-	struct mm_walk walk = { .ops = ops, .mm = vma->vm_mm, .vma = vma,
-				.private = private };
+	struct mm_walk walk = {
+		.ops = ops, .mm = vma->vm_mm, .vma = vma, .private = private
+	};
 
 	if (start >= end || !walk.mm)
 		return -EINVAL;
@@ -670,8 +674,9 @@ int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
 int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops,
 		  void *private)
 {
-	struct mm_walk walk = { .ops = ops, .mm = vma->vm_mm, .vma = vma,
-				.private = private };
+	struct mm_walk walk = {
+		.ops = ops, .mm = vma->vm_mm, .vma = vma, .private = private
+	};
 
 	if (!walk.mm || !check_ops_valid(ops))
 		return -EINVAL;
@@ -699,7 +704,8 @@ int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 		return 0;
 	for (i = 0; i < mapping->nr; i++) {
 		struct vm_area_struct *vma = mapping->vmas[i];
-		unsigned long pages = (vma->vm_end - vma->vm_start) >> PW_PAGE_SHIFT;
+		unsigned long pages =
+			(vma->vm_end - vma->vm_start) >> PW_PAGE_SHIFT;
 
 		/* vma_interval_tree_foreach: page offsets overlapping
 		 * [first_index, last]. */
@@ -774,7 +780,8 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 	pud = pw_load(pudp);
 	if (lvl_none(m, PW_LEVEL_PUD, pud))
 		goto not_found;
-	if (!lvl_present(m, PW_LEVEL_PUD, pud) || lvl_leaf(m, PW_LEVEL_PUD, pud)) {
+	if (!lvl_present(m, PW_LEVEL_PUD, pud) ||
+	    lvl_leaf(m, PW_LEVEL_PUD, pud)) {
 		ptl = &mm->page_table_lock;
 		pw_spin_lock_inline(ptl);
 		pud = pw_load(pudp);
@@ -782,7 +789,8 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 		fw->level = FW_LEVEL_PUD;
 		fw->pudp = pudp;
 		fw->pud = pud;
-		if (!lvl_present(m, PW_LEVEL_PUD, pud) || (pud & PW_PAGE_SPECIAL) ||
+		if (!lvl_present(m, PW_LEVEL_PUD, pud) ||
+		    (pud & PW_PAGE_SPECIAL) ||
 		    !pw_pfn_valid_inline(m, pw_entry_pfn(pud))) {
 			pw_spin_unlock_inline(ptl);
 			goto not_found;
@@ -801,7 +809,8 @@ pmd_table:
 	pmd = pw_load(pmdp);
 	if (lvl_none(m, PW_LEVEL_PMD, pmd))
 		goto not_found;
-	if (!lvl_present(m, PW_LEVEL_PMD, pmd) || lvl_leaf(m, PW_LEVEL_PMD, pmd)) {
+	if (!lvl_present(m, PW_LEVEL_PMD, pmd) ||
+	    lvl_leaf(m, PW_LEVEL_PMD, pmd)) {
 		ptl = pw_table_lock_inline(m, pmdp);
 		pw_spin_lock_inline(ptl);
 		pmd = pw_load(pmdp);
@@ -827,7 +836,8 @@ pmd_table:
 				expose_page = false;
 				goto found;
 			}
-		} else if ((flags & FW_MIGRATION) && pw_mem_is_migration(m, pmd) &&
+		} else if ((flags & FW_MIGRATION) &&
+			   pw_mem_is_migration(m, pmd) &&
 			   pw_pfn_valid_inline(m, pw_mem_swp_offset(m, pmd))) {
 			page = pw_page_inline(m, pw_mem_swp_offset(m, pmd));
 			expose_page = false;
@@ -851,13 +861,15 @@ pte_table:
 	if (pte & PW_PAGE_PRESENT) {
 		/* vm_normal_page: a normal page is not special and in memory;
 		 * anything else is decided (and reported) out of line. */
-		if (!(pte & PW_PAGE_SPECIAL) && pw_pfn_valid_inline(m, pw_entry_pfn(pte)))
+		if (!(pte & PW_PAGE_SPECIAL) &&
+		    pw_pfn_valid_inline(m, pw_entry_pfn(pte)))
 			page = pw_page_inline(m, pw_entry_pfn(pte));
 		else
 			page = pw_vm_normal_page(vma, addr, pte);
 		if (page)
 			goto found;
-		if ((flags & FW_ZEROPAGE) && pw_entry_pfn(pte) == m->cfg.zero_pfn &&
+		if ((flags & FW_ZEROPAGE) &&
+		    pw_entry_pfn(pte) == m->cfg.zero_pfn &&
 		    pw_pfn_valid_inline(m, m->cfg.zero_pfn)) {
 			page = pw_page_inline(m, m->cfg.zero_pfn);
 			expose_page = false;
@@ -876,8 +888,11 @@ not_found:
 	return NULL;
 found:
 	/* The page at @addr: an offset from the mapped page, not the folio. */
-	nth = pw_page_to_pfn_inline(m, page) + ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
-	fw->page = expose_page && pw_pfn_valid_inline(m, nth) ? pw_page_inline(m, nth) : NULL;
+	nth = pw_page_to_pfn_inline(m, page) +
+	      ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
+	fw->page = expose_page && pw_pfn_valid_inline(m, nth) ?
+			   pw_page_inline(m, nth) :
+			   NULL;
 	fw->ptl = ptl;
 	return pw_page_folio_inline(m, page);
 }

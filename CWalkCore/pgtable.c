@@ -33,10 +33,10 @@ pte_t *pw_pte_offset_map(struct pw_machine *m, pmd_t *pmdp, unsigned long addr)
 {
 	pmd_t v = pw_load(pmdp);
 
-	if (v == 0 || pw_mem_is_migration(m, v) ||
-	    lvl_leaf(m, PW_LEVEL_PMD, v))
+	if (v == 0 || pw_mem_is_migration(m, v) || lvl_leaf(m, PW_LEVEL_PMD, v))
 		return NULL;
-	if (!(v & PW_PAGE_PRESENT) || !pw_pfn_valid_inline(m, pw_entry_pfn(v))) {
+	if (!(v & PW_PAGE_PRESENT) ||
+	    !pw_pfn_valid_inline(m, pw_entry_pfn(v))) {
 		pw_report_bad(m, PW_LEVEL_PMD, v);
 		pw_store(pmdp, 0);
 		return NULL;
@@ -47,8 +47,9 @@ pte_t *pw_pte_offset_map(struct pw_machine *m, pmd_t *pmdp, unsigned long addr)
 static void emit_split(struct vm_area_struct *vma, enum pw_event_kind kind,
 		       unsigned long haddr)
 {
-	struct pw_event ev = { .kind = kind, .addr = haddr, .vma = vma,
-			       .mm = vma->vm_mm };
+	struct pw_event ev = {
+		.kind = kind, .addr = haddr, .vma = vma, .mm = vma->vm_mm
+	};
 
 	pw_emit(vma->vm_mm->m, &ev);
 }
@@ -70,7 +71,8 @@ void pw_fill_split_pmd(const struct pw_machine *m, pte_t *pte, pmd_t v)
 		for (i = 0; i < PW_PTRS_PER_TABLE; i++)
 			pte[i] = pw_mem_swp_entry(m, type, off + i);
 	} else if (is_huge_zero(m, v)) {
-		uint64_t flags = (v & ~PW_PFN_MASK & ~PW_PAGE_HUGE) | PW_PAGE_SPECIAL;
+		uint64_t flags =
+			(v & ~PW_PFN_MASK & ~PW_PAGE_HUGE) | PW_PAGE_SPECIAL;
 
 		for (i = 0; i < PW_PTRS_PER_TABLE; i++)
 			pte[i] = flags | (m->cfg.zero_pfn << PW_PAGE_SHIFT);
@@ -79,7 +81,8 @@ void pw_fill_split_pmd(const struct pw_machine *m, pte_t *pte, pmd_t v)
 		uint64_t base = pw_entry_pfn(v);
 
 		for (i = 0; i < PW_PTRS_PER_TABLE; i++)
-			pte[i] = flags | (((base + i) << PW_PAGE_SHIFT) & PW_PFN_MASK);
+			pte[i] = flags |
+				 (((base + i) << PW_PAGE_SHIFT) & PW_PFN_MASK);
 	}
 }
 
@@ -88,7 +91,8 @@ void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct pw_machine *m = mm->m;
-	unsigned long haddr = addr & ~((1UL << m->layout.geo.shift[PW_LEVEL_PMD]) - 1);
+	unsigned long haddr =
+		addr & ~((1UL << m->layout.geo.shift[PW_LEVEL_PMD]) - 1);
 	spinlock_t *ptl = pw_table_lock_inline(m, pmd);
 	uint64_t v, pfn;
 
@@ -129,7 +133,8 @@ void pw_split_huge_pud(struct vm_area_struct *vma, pud_t *pud,
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct pw_machine *m = mm->m;
-	unsigned long haddr = addr & ~((1UL << m->layout.geo.shift[PW_LEVEL_PUD]) - 1);
+	unsigned long haddr =
+		addr & ~((1UL << m->layout.geo.shift[PW_LEVEL_PUD]) - 1);
 
 	/* As split_huge_pud(): no lock unless it looks like a leaf. */
 	if (!lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud)))
@@ -190,14 +195,14 @@ struct page *pw_vm_normal_page_pmd(struct vm_area_struct *vma,
 	uint64_t pfn = pw_entry_pfn(pmd);
 
 	(void)addr;
-	if ((pmd & PW_PAGE_SPECIAL) || (vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP)) ||
-	    is_huge_zero(m, pmd))
+	if ((pmd & PW_PAGE_SPECIAL) ||
+	    (vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP)) || is_huge_zero(m, pmd))
 		return NULL;
 	return pw_page_inline(m, pfn);
 }
 
 pte_t *pw_pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmdp,
-			   unsigned long addr, spinlock_t **ptlp)
+			      unsigned long addr, spinlock_t **ptlp)
 {
 	pte_t *pte = pw_pte_offset_map(mm->m, pmdp, addr);
 
@@ -226,7 +231,8 @@ static uint64_t *entry_slot(const struct mm_struct *mm, enum pw_level level,
 	int l;
 
 	*err = 0;
-	if (level < PW_LEVEL_PGD || level > PW_LEVEL_PTE || m->layout.geo.folded[level]) {
+	if (level < PW_LEVEL_PGD || level > PW_LEVEL_PTE ||
+	    m->layout.geo.folded[level]) {
 		*err = -EINVAL;
 		return NULL;
 	}
@@ -297,7 +303,8 @@ static void dump_table(const struct mm_struct *mm, const uint64_t *table,
 		next++;
 	for (i = 0; i < PW_PTRS_PER_TABLE; i++) {
 		uint64_t v = table[i];
-		unsigned long addr = base | ((unsigned long)i << m->layout.geo.shift[level]);
+		unsigned long addr =
+			base | ((unsigned long)i << m->layout.geo.shift[level]);
 		bool descend;
 
 		if (!v)
@@ -419,7 +426,8 @@ static void range_entry(struct pw_range *r, uint64_t *p, int l,
 	if (!whole && is_splittable(m, role, *p))
 		split_partial(r, p, role, addr);
 	if (pw_is_live_table(m, *p)) {
-		range_table(r, pw_table_of(m, *p), pw_level_below(m, l), addr, next);
+		range_table(r, pw_table_of(m, *p), pw_level_below(m, l), addr,
+			    next);
 		if (r->free_empty)
 			free_if_empty(m, p);
 		return;

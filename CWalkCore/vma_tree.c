@@ -75,10 +75,13 @@ struct vm_area_struct *pw_mm_vma_by_id(const struct mm_struct *mm, unsigned id)
 
 struct pw_vma_desc pw_vma_desc_of(const struct vm_area_struct *vma)
 {
-	return (struct pw_vma_desc){ .start = vma->vm_start, .end = vma->vm_end,
-		.flags = vma->vm_flags, .pgoff = vma->vm_pgoff,
-		.file = vma->vm_file, .shift = vma->hugetlb_shift,
-		.user = vma->user };
+	return (struct pw_vma_desc){ .start = vma->vm_start,
+				     .end = vma->vm_end,
+				     .flags = vma->vm_flags,
+				     .pgoff = vma->vm_pgoff,
+				     .file = vma->vm_file,
+				     .shift = vma->hugetlb_shift,
+				     .user = vma->user };
 }
 
 /*
@@ -86,12 +89,14 @@ struct pw_vma_desc pw_vma_desc_of(const struct vm_area_struct *vma)
  * is_mergeable_vma plus the pgoff continuity of can_vma_merge_before/after
  * (anonymous VMAs have linear pgoffs, so the rule is the same for them).
  */
-bool pw_vma_mergeable(const struct pw_vma_desc *lo, const struct pw_vma_desc *hi)
+bool pw_vma_mergeable(const struct pw_vma_desc *lo,
+		      const struct pw_vma_desc *hi)
 {
 	return lo->end == hi->start && lo->flags == hi->flags &&
 	       !(lo->flags & PW_VM_SPECIAL) && lo->file == hi->file &&
 	       lo->shift == hi->shift && lo->user == hi->user &&
-	       lo->pgoff + ((lo->end - lo->start) >> PW_PAGE_SHIFT) == hi->pgoff;
+	       lo->pgoff + ((lo->end - lo->start) >> PW_PAGE_SHIFT) ==
+		       hi->pgoff;
 }
 
 /* Would @vma, just below the range @hi, merge with it? */
@@ -129,7 +134,8 @@ struct vm_area_struct *pw_vma_prev_touching(struct vm_area_struct *vma)
 	size_t i = pw_vma_index(mm, vma->vm_start);
 
 	return i > 0 && mm->vmas[i - 1]->vm_end == vma->vm_start ?
-		       mm->vmas[i - 1] : NULL;
+		       mm->vmas[i - 1] :
+		       NULL;
 }
 
 /* The VMA starting exactly where @vma ends, or NULL. */
@@ -139,7 +145,8 @@ struct vm_area_struct *pw_vma_next_touching(struct vm_area_struct *vma)
 	size_t i = pw_vma_index(mm, vma->vm_start) + 1;
 
 	return i < mm->nr_vmas && mm->vmas[i]->vm_start == vma->vm_end ?
-		       mm->vmas[i] : NULL;
+		       mm->vmas[i] :
+		       NULL;
 }
 
 /*
@@ -147,16 +154,18 @@ struct vm_area_struct *pw_vma_next_touching(struct vm_area_struct *vma)
  * may be NULL), so that linking them later cannot fail.
  */
 int pw_vma_reserve(struct mm_struct *mm, struct address_space *a,
-			struct address_space *b, size_t n)
+		   struct address_space *b, size_t n)
 {
-	if (!pw_array_reserve((void **)&mm->vmas, &mm->cap_vmas, mm->nr_vmas + n,
-		     sizeof(*mm->vmas)) ||
+	if (!pw_array_reserve((void **)&mm->vmas, &mm->cap_vmas,
+			      mm->nr_vmas + n, sizeof(*mm->vmas)) ||
 	    !pw_array_reserve((void **)&mm->by_id, &mm->cap_ids, mm->nr_ids + n,
-		     sizeof(*mm->by_id)))
+			      sizeof(*mm->by_id)))
 		return -ENOMEM;
-	if (a && !pw_array_reserve((void **)&a->vmas, &a->cap, a->nr + n, sizeof(*a->vmas)))
+	if (a && !pw_array_reserve((void **)&a->vmas, &a->cap, a->nr + n,
+				   sizeof(*a->vmas)))
 		return -ENOMEM;
-	if (b && !pw_array_reserve((void **)&b->vmas, &b->cap, b->nr + n, sizeof(*b->vmas)))
+	if (b && !pw_array_reserve((void **)&b->vmas, &b->cap, b->nr + n,
+				   sizeof(*b->vmas)))
 		return -ENOMEM;
 	return 0;
 }
@@ -167,7 +176,8 @@ static void i_mmap_insert(struct vm_area_struct *vma)
 	struct address_space *as = vma->vm_file;
 	size_t i;
 
-	for (i = as->nr; i > 0 && as->vmas[i - 1]->vm_pgoff > vma->vm_pgoff; i--)
+	for (i = as->nr; i > 0 && as->vmas[i - 1]->vm_pgoff > vma->vm_pgoff;
+	     i--)
 		as->vmas[i] = as->vmas[i - 1];
 	as->vmas[i] = vma;
 	as->nr++;
@@ -245,8 +255,8 @@ void pw_vma_set_start(struct vm_area_struct *vma, unsigned long start)
  * [vm_start, addr), @new becomes [addr, vm_end) with the next id.
  */
 struct vm_area_struct *pw_vma_split(struct vm_area_struct *vma,
-					unsigned long addr,
-					struct vm_area_struct *new)
+				    unsigned long addr,
+				    struct vm_area_struct *new)
 {
 	*new = *vma;
 	new->vm_start = addr;

@@ -134,8 +134,9 @@ struct mm_walk_ops {
 	int (*pte_hole)(unsigned long addr, unsigned long next, int depth,
 			struct mm_walk *walk);
 	/** Each hugetlb entry of a hugetlb VMA, with the huge page mask. */
-	int (*hugetlb_entry)(pte_t *pte, unsigned long hmask, unsigned long addr,
-			     unsigned long next, struct mm_walk *walk);
+	int (*hugetlb_entry)(pte_t *pte, unsigned long hmask,
+			     unsigned long addr, unsigned long next,
+			     struct mm_walk *walk);
 	/** Decides per VMA: 0 walk it, 1 skip it, negative abort. */
 	int (*test_walk)(unsigned long addr, unsigned long next,
 			 struct mm_walk *walk);
@@ -181,9 +182,9 @@ struct mm_walk {
 	enum page_walk_action action;  /**< set by pud_entry / pmd_entry */
 	bool no_vma;                   /**< walking without VMAs */
 #ifdef __cplusplus
-	void *private_;                /**< the caller's data (C++ spelling) */
+	void *private_; /**< the caller's data (C++ spelling) */
 #else
-	void *private;                 /**< the caller's data */
+	void *private; /**< the caller's data */
 #endif
 };
 
@@ -195,7 +196,7 @@ struct mm_walk {
  */
 int walk_page_range(struct mm_struct *mm, unsigned long start,
 		    unsigned long end, const struct mm_walk_ops *ops,
-		    void *private);
+		    void *private_data);
 
 /**
  * As walk_page_range(), and the only entry point that accepts install_pte:
@@ -204,7 +205,7 @@ int walk_page_range(struct mm_struct *mm, unsigned long start,
  */
 int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
 		       unsigned long end, const struct mm_walk_ops *ops,
-		       void *private);
+		       void *private_data);
 
 /**
  * Walks [start, end) inside @vma only, without test_walk.  -EINVAL if the
@@ -212,11 +213,11 @@ int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
  */
 int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
 			unsigned long end, const struct mm_walk_ops *ops,
-			void *private);
+			void *private_data);
 
 /** Walks the whole of @vma, without test_walk. */
 int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops,
-		  void *private);
+		  void *private_data);
 
 /**
  * Walks every VMA mapping page offsets [first_index, first_index + nr) of
@@ -225,7 +226,7 @@ int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops,
  */
 int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 		      unsigned long nr, const struct mm_walk_ops *ops,
-		      void *private);
+		      void *private_data);
 
 /**
  * Walks [start, end) of the kernel tables of @m (or of @pgd when not NULL)
@@ -235,7 +236,7 @@ int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 int walk_kernel_page_table_range(struct pw_machine *m, unsigned long start,
 				 unsigned long end,
 				 const struct mm_walk_ops *ops, pgd_t *pgd,
-				 void *private);
+				 void *private_data);
 
 /**
  * As walk_kernel_page_table_range() but asserts no lock: for a caller with
@@ -245,7 +246,7 @@ int walk_kernel_page_table_range_lockless(struct pw_machine *m,
 					  unsigned long start,
 					  unsigned long end,
 					  const struct mm_walk_ops *ops,
-					  pgd_t *pgd, void *private);
+					  pgd_t *pgd, void *private_data);
 
 /**
  * Walks [start, end) of @mm's tables (or @pgd's) without VMAs, for
@@ -254,7 +255,7 @@ int walk_kernel_page_table_range_lockless(struct pw_machine *m,
  */
 int walk_page_range_debug(struct mm_struct *mm, unsigned long start,
 			  unsigned long end, const struct mm_walk_ops *ops,
-			  pgd_t *pgd, void *private);
+			  pgd_t *pgd, void *private_data);
 
 /* ------------------------------------------------------------------------ */
 /* folio_walk                                                                */

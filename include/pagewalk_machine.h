@@ -124,13 +124,14 @@ struct pw_geometry {
 	                                   level has its parent's shift */
 	bool folded[PW_NR_LEVELS];    /**< PTRS_PER_x == 1 */
 	unsigned va_bits;             /**< 30, 39, 48 or 57 */
-	uint64_t task_size;           /**< 1 << (va_bits - 1): first kernel address */
+	uint64_t task_size; /**< 1 << (va_bits - 1): first kernel address */
 };
 
 /** Builds a swap entry (bit 0 clear, type in bits 1..5, offset in bits 12..62). */
 static inline uint64_t pw_swp_entry(unsigned type, uint64_t offset)
 {
-	return ((uint64_t)(type & 31) << 1) | ((offset & ((1ULL << 51) - 1)) << 12);
+	return ((uint64_t)(type & 31) << 1) |
+	       ((offset & ((1ULL << 51) - 1)) << 12);
 }
 
 /** The swap type of a non-present, non-zero entry. */
@@ -204,16 +205,16 @@ enum pw_lock_state {
  * change a VMA only through the pw_vma_* functions.
  */
 struct vm_area_struct {
-	unsigned long vm_start;          /**< first address */
-	unsigned long vm_end;            /**< first address after the VMA */
-	unsigned long vm_flags;          /**< VM_* flags */
-	unsigned long vm_pgoff;          /**< file offset of vm_start, in pages */
-	struct mm_struct *vm_mm;         /**< the address space it belongs to */
-	struct address_space *vm_file;   /**< the mapping, or NULL */
-	unsigned hugetlb_shift;          /**< 21 or 30 for hugetlb, else 0 */
-	unsigned id;                     /**< number: 1, 2, ... in order of creation */
-	int lock_state;                  /**< enum pw_lock_state of the per-VMA lock */
-	void *user;                      /**< free for the embedder */
+	unsigned long vm_start;        /**< first address */
+	unsigned long vm_end;          /**< first address after the VMA */
+	unsigned long vm_flags;        /**< VM_* flags */
+	unsigned long vm_pgoff;        /**< file offset of vm_start, in pages */
+	struct mm_struct *vm_mm;       /**< the address space it belongs to */
+	struct address_space *vm_file; /**< the mapping, or NULL */
+	unsigned hugetlb_shift;        /**< 21 or 30 for hugetlb, else 0 */
+	unsigned id;    /**< number: 1, 2, ... in order of creation */
+	int lock_state; /**< enum pw_lock_state of the per-VMA lock */
+	void *user;     /**< free for the embedder */
 };
 
 /** True if @vma is anonymous: no file, neither VM_PFNMAP nor VM_MIXEDMAP. */
@@ -234,12 +235,12 @@ struct pw_machine_config {
 
 /** Kinds of pw_event. */
 enum pw_event_kind {
-	PW_EVENT_ASSERT_FAIL,     /**< a lock assertion failed (the walk goes on) */
-	PW_EVENT_WARN,            /**< WARN_ON_ONCE fired */
-	PW_EVENT_BAD,             /**< a bad entry was found (pXd_clear_bad,
+	PW_EVENT_ASSERT_FAIL, /**< a lock assertion failed (the walk goes on) */
+	PW_EVENT_WARN,        /**< WARN_ON_ONCE fired */
+	PW_EVENT_BAD,         /**< a bad entry was found (pXd_clear_bad,
 	                               print_bad_pte) */
-	PW_EVENT_SPLIT_PMD,       /**< split_huge_pmd acted */
-	PW_EVENT_SPLIT_PUD,       /**< split_huge_pud acted */
+	PW_EVENT_SPLIT_PMD,   /**< split_huge_pmd acted */
+	PW_EVENT_SPLIT_PUD,   /**< split_huge_pud acted */
 	PW_EVENT_VMA_START_WRITE, /**< vma_start_write write-locked a VMA */
 };
 
@@ -254,13 +255,14 @@ enum pw_assert {
 
 /** Something the machine did or found during a walk. */
 struct pw_event {
-	enum pw_event_kind kind;           /**< what happened */
-	enum pw_assert assertion;          /**< PW_EVENT_ASSERT_FAIL: which */
-	enum pw_level level;               /**< PW_EVENT_BAD: the level checked */
-	uint64_t value;                    /**< PW_EVENT_BAD: the entry */
-	unsigned long addr;                /**< PW_EVENT_SPLIT_*: the aligned address */
-	const struct vm_area_struct *vma;  /**< SPLIT_*, VMA_START_WRITE: the VMA */
-	struct mm_struct *mm;              /**< the address space concerned, if any */
+	enum pw_event_kind kind;  /**< what happened */
+	enum pw_assert assertion; /**< PW_EVENT_ASSERT_FAIL: which */
+	enum pw_level level;      /**< PW_EVENT_BAD: the level checked */
+	uint64_t value;           /**< PW_EVENT_BAD: the entry */
+	unsigned long addr;       /**< PW_EVENT_SPLIT_*: the aligned address */
+	const struct vm_area_struct
+		*vma;         /**< SPLIT_*, VMA_START_WRITE: the VMA */
+	struct mm_struct *mm; /**< the address space concerned, if any */
 };
 
 /**
@@ -271,11 +273,11 @@ typedef void (*pw_event_fn)(void *ctx, const struct pw_event *event);
 
 /** Counters of a machine, filled by pw_machine_get_stats(). */
 struct pw_machine_stats {
-	uint64_t frames;            /**< physical frames */
-	uint64_t table_frames;      /**< frames in the table region */
-	uint64_t tables_in_use;     /**< page tables currently allocated */
-	uint64_t tables_peak;       /**< most tables ever in use at once */
-	uint64_t table_allocs;      /**< walker allocations (__pXd_alloc) made */
+	uint64_t frames;        /**< physical frames */
+	uint64_t table_frames;  /**< frames in the table region */
+	uint64_t tables_in_use; /**< page tables currently allocated */
+	uint64_t tables_peak;   /**< most tables ever in use at once */
+	uint64_t table_allocs;  /**< walker allocations (__pXd_alloc) made */
 	uint64_t table_alloc_fails; /**< walker allocations refused */
 	uint64_t assert_failures;   /**< failed lock assertions */
 	uint64_t warnings;          /**< WARN_ON_ONCE hits */
@@ -296,10 +298,12 @@ int pw_machine_create(const struct pw_machine_config *config,
  * layout (PW_PAGE_*, PW_PFN_MASK) in every encoding.
  */
 enum pw_entry_encoding {
-	PW_ENCODING_MODEL = 0,  /**< the conformance model's (MODEL.md): swap type
+	PW_ENCODING_MODEL =
+		0, /**< the conformance model's (MODEL.md): swap type
 	                             in bits 1..5, offset in bits 12..62; what
 	                             pw_swp_entry() and friends build */
-	PW_ENCODING_X86_64 = 1, /**< x86-64 Linux's, for memory images; reserved:
+	PW_ENCODING_X86_64 =
+		1, /**< x86-64 Linux's, for memory images; reserved:
 	                             creating a machine with it fails with
 	                             -EOPNOTSUPP until its decoders exist */
 };
@@ -310,15 +314,18 @@ enum pw_entry_encoding {
  * never depend on the encoding.
  */
 struct pw_entry_ops {
-	enum pw_entry_encoding encoding;              /**< which encoding */
-	const char *name;                             /**< "model", "x86-64" */
-	bool (*present)(uint64_t entry);              /**< maps a frame or table */
-	uint64_t (*pfn)(uint64_t entry);              /**< PFN of a present entry */
-	bool (*is_swap)(uint64_t entry);              /**< not none, not present */
-	unsigned (*swp_type)(uint64_t entry);         /**< PW_SWP_* type of a swap entry */
-	uint64_t (*swp_offset)(uint64_t entry);       /**< offset (a PFN for migration) */
-	uint64_t (*swp_entry)(unsigned type, uint64_t offset); /**< builds one */
-	bool (*is_migration)(uint64_t entry);         /**< a migration entry */
+	enum pw_entry_encoding encoding; /**< which encoding */
+	const char *name;                /**< "model", "x86-64" */
+	bool (*present)(uint64_t entry); /**< maps a frame or table */
+	uint64_t (*pfn)(uint64_t entry); /**< PFN of a present entry */
+	bool (*is_swap)(uint64_t entry); /**< not none, not present */
+	unsigned (*swp_type)(
+		uint64_t entry); /**< PW_SWP_* type of a swap entry */
+	uint64_t (*swp_offset)(
+		uint64_t entry); /**< offset (a PFN for migration) */
+	uint64_t (*swp_entry)(unsigned type,
+			      uint64_t offset); /**< builds one */
+	bool (*is_migration)(uint64_t entry);   /**< a migration entry */
 };
 
 /** The decoders of @encoding, or NULL when PageWalk has none for it yet. */
@@ -335,7 +342,7 @@ const struct pw_entry_ops *pw_machine_entry_ops(const struct pw_machine *m);
 struct pw_phys_range {
 	uint64_t first_pfn; /**< first frame */
 	uint64_t nr_frames; /**< frames in the range (> 0) */
-	uint64_t *base;     /**< the frames' memory, 8-byte aligned, owned by the
+	uint64_t *base; /**< the frames' memory, 8-byte aligned, owned by the
 	                         creator and left alone by pw_machine_destroy()
 	                         (e.g. an mmap(MAP_PRIVATE) of an image file: the
 	                         machine's writes go to a private copy); NULL: the
@@ -363,8 +370,8 @@ struct pw_phys_range {
  * pw_machine_create() is this with one machine-mapped range [0, frames).
  */
 int pw_machine_create_ranges(const struct pw_machine_config *config,
-			     const struct pw_phys_range *ranges, size_t nr_ranges,
-			     enum pw_entry_encoding encoding,
+			     const struct pw_phys_range *ranges,
+			     size_t nr_ranges, enum pw_entry_encoding encoding,
 			     struct pw_machine **out);
 
 /** Destroys a machine and every mm, VMA and mapping it owns. */
@@ -386,7 +393,8 @@ void pw_machine_set_event_hook(struct pw_machine *m, pw_event_fn fn, void *ctx);
 void pw_machine_set_alloc_budget(struct pw_machine *m, int64_t n);
 
 /** Fills @stats with the machine's counters. */
-void pw_machine_get_stats(const struct pw_machine *m, struct pw_machine_stats *stats);
+void pw_machine_get_stats(const struct pw_machine *m,
+			  struct pw_machine_stats *stats);
 
 /**
  * Declares frames @head .. @head + 2^@order - 1 one folio.  Returns 0, or
@@ -523,7 +531,8 @@ struct vm_area_struct *pw_mm_vma_at(const struct mm_struct *mm, size_t i);
 struct vm_area_struct *pw_mm_vma_by_id(const struct mm_struct *mm, unsigned id);
 
 /** Sets the state of @vma's per-VMA lock. */
-void pw_vma_set_lock_state(struct vm_area_struct *vma, enum pw_lock_state state);
+void pw_vma_set_lock_state(struct vm_area_struct *vma,
+			   enum pw_lock_state state);
 
 /* ------------------------------------------------------------------------ */
 /* VMA management: mmap, munmap, mprotect                                   */
@@ -693,19 +702,20 @@ void pw_mm_destroy(struct mm_struct *mm);
  * "pfn < frames ? mem + pfn * 512 : sparse ? pw_pfn_to_frame() : NULL".
  */
 struct pw_machine_layout {
-	uint64_t *mem;                /**< the flat part: frames * 512 entries
+	uint64_t *mem;       /**< the flat part: frames * 512 entries
 	                                   (NULL when no range starts at PFN 0) */
-	uint64_t frames;              /**< frames in the flat part */
-	uint64_t table_base;          /**< first frame the table allocator hands out */
-	uint64_t zero_pfn;            /**< the shared zero page */
-	uint64_t huge_zero_pfn;       /**< the huge zero page, 0 for none */
-	struct pw_geometry geo;       /**< the geometry */
-	bool trivial[PW_NR_LEVELS];   /**< level never none/bad, always present
+	uint64_t frames;     /**< frames in the flat part */
+	uint64_t table_base; /**< first frame the table allocator hands out */
+	uint64_t zero_pfn;   /**< the shared zero page */
+	uint64_t huge_zero_pfn;     /**< the huge zero page, 0 for none */
+	struct pw_geometry geo;     /**< the geometry */
+	bool trivial[PW_NR_LEVELS]; /**< level never none/bad, always present
 	                                   (the level below it is folded) */
-	bool sparse;                  /**< memory beyond the flat part, or holes */
-	enum pw_entry_encoding encoding; /**< how non-present entries are encoded */
-	uint64_t end_pfn;             /**< one past the highest frame */
-	size_t nr_ranges;             /**< physical ranges (1 for a flat machine) */
+	bool sparse; /**< memory beyond the flat part, or holes */
+	enum pw_entry_encoding
+		encoding; /**< how non-present entries are encoded */
+	uint64_t end_pfn; /**< one past the highest frame */
+	size_t nr_ranges; /**< physical ranges (1 for a flat machine) */
 	const struct pw_phys_range *ranges; /**< sorted by first_pfn; base is
 	                                   where each range's frames are, whoever
 	                                   mapped them */
@@ -749,7 +759,7 @@ pte_t *pw_pte_offset_map(struct pw_machine *m, pmd_t *pmdp, unsigned long addr);
  * lock into *ptlp.  Release with pw_pte_unmap_unlock().
  */
 pte_t *pw_pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmdp,
-			   unsigned long addr, spinlock_t **ptlp);
+			      unsigned long addr, spinlock_t **ptlp);
 
 /** Releases the lock taken by pw_pte_offset_map_lock(). */
 void pw_pte_unmap_unlock(pte_t *pte, spinlock_t *ptl);

@@ -225,7 +225,6 @@ func expectSameTrace(_ c: [String], _ swift: [String], seed: Int) {
         #expect(machine.stats.frames == 1100 + 1024 + 8192 - 3500)
     }
 
-
     @Test func bothEnginesProduceTheSameTraceOnRandomWorlds() async {
         await propertyCheck(count: 300, input: Gen.int(in: 0...Int.max)) { seed in
             let c = try runWorld(seed: UInt64(seed), engine: .c)

@@ -26,7 +26,8 @@
 /* ---- a sparse machine -------------------------------------------------- */
 
 /* Three ranges: two machine-mapped ones (the allocator's), a caller's. */
-#define R0_FIRST 0x100ULL /* frames 0x100 .. 0x10f: the zero page, then tables */
+#define R0_FIRST \
+	0x100ULL /* frames 0x100 .. 0x10f: the zero page, then tables */
 #define R0_NR 16ULL
 #define R1_FIRST 0x1000ULL /* frames 0x1000 .. 0x10ff */
 #define R1_NR 256ULL
@@ -55,8 +56,10 @@ static void on_event(void *ctx, const struct pw_event *ev)
 
 static int sparse_make(struct sparse *s, int levels)
 {
-	struct pw_machine_config cfg = { .levels = levels, .table_base = R0_FIRST + 1,
-					 .zero_pfn = R0_FIRST, .huge_zero_pfn = 0 };
+	struct pw_machine_config cfg = { .levels = levels,
+					 .table_base = R0_FIRST + 1,
+					 .zero_pfn = R0_FIRST,
+					 .huge_zero_pfn = 0 };
 	struct pw_phys_range r[3] = {
 		{ .first_pfn = R0_FIRST, .nr_frames = R0_NR },
 		{ .first_pfn = R1_FIRST, .nr_frames = R1_NR },
@@ -77,7 +80,8 @@ static int sparse_make(struct sparse *s, int levels)
 	s->mm = pw_mm_create(s->m);
 	if (!s->mm)
 		return -1;
-	return pw_mmap(s->mm, 0, MB(64), VM_READ | VM_WRITE, NULL, 0, 0, &s->vma);
+	return pw_mmap(s->mm, 0, MB(64), VM_READ | VM_WRITE, NULL, 0, 0,
+		       &s->vma);
 }
 
 static void sparse_free(struct sparse *s)
@@ -156,15 +160,17 @@ static void dump_count(void *ctx, enum pw_level level, unsigned long addr,
 
 static uint64_t pte_val(uint64_t pfn)
 {
-	return PW_PAGE_PRESENT | PW_PAGE_RW | PW_PAGE_USER | (pfn << PW_PAGE_SHIFT);
+	return PW_PAGE_PRESENT | PW_PAGE_RW | PW_PAGE_USER |
+	       (pfn << PW_PAGE_SHIFT);
 }
 
 /* ---- the cases --------------------------------------------------------------- */
 
 static void test_flat_layout(void)
 {
-	struct pw_machine_config cfg = { .levels = 4, .frames = 4096,
-					 .table_base = 1024, .zero_pfn = 1 };
+	struct pw_machine_config cfg = {
+		.levels = 4, .frames = 4096, .table_base = 1024, .zero_pfn = 1
+	};
 	const struct pw_machine_layout *lay;
 	struct pw_machine_stats st;
 	struct pw_machine *m;
@@ -178,12 +184,16 @@ static void test_flat_layout(void)
 		CHECK(!lay->sparse);
 		CHECK(lay->frames == 4096 && lay->end_pfn == 4096);
 		CHECK(lay->nr_ranges == 1 && lay->ranges[0].first_pfn == 0 &&
-		      lay->ranges[0].nr_frames == 4096 && lay->ranges[0].base == lay->mem);
+		      lay->ranges[0].nr_frames == 4096 &&
+		      lay->ranges[0].base == lay->mem);
 		CHECK(lay->encoding == PW_ENCODING_MODEL);
-		CHECK(pw_pfn_valid(m, 0) && pw_pfn_valid(m, 4095) && !pw_pfn_valid(m, 4096));
-		CHECK(pw_pfn_to_frame(m, 7) == lay->mem + 7 * PW_PTRS_PER_TABLE);
+		CHECK(pw_pfn_valid(m, 0) && pw_pfn_valid(m, 4095) &&
+		      !pw_pfn_valid(m, 4096));
+		CHECK(pw_pfn_to_frame(m, 7) ==
+		      lay->mem + 7 * PW_PTRS_PER_TABLE);
 		CHECK(pw_pfn_to_frame(m, 4096) == NULL);
-		CHECK(pw_frame_to_pfn(m, lay->mem + 7 * PW_PTRS_PER_TABLE + 3) == 7);
+		CHECK(pw_frame_to_pfn(m, lay->mem + 7 * PW_PTRS_PER_TABLE +
+						 3) == 7);
 		CHECK(pw_page_to_pfn(m, pw_pfn_to_page(m, 4000)) == 4000);
 		CHECK(pw_pfn_to_page(m, 4096) == NULL);
 		/* init_mm's top table is the allocator's first frame. */
@@ -204,35 +214,56 @@ static void test_bad_ranges(void)
 	struct pw_machine *m = NULL;
 	uint64_t buf[PW_PTRS_PER_TABLE * 2];
 
-	case_begin("ranges: empty, unsorted, overlapping, too high or misaligned are refused");
+	case_begin(
+		"ranges: empty, unsorted, overlapping, too high or misaligned are refused");
 	{
 		struct pw_phys_range ok = { .first_pfn = 0, .nr_frames = 16 };
-		struct pw_phys_range two[2] = { { 0, 16, NULL }, { 8, 16, NULL } };
-		struct pw_phys_range unsorted[2] = { { 100, 16, NULL }, { 0, 16, NULL } };
+		struct pw_phys_range two[2] = { { 0, 16, NULL },
+						{ 8, 16, NULL } };
+		struct pw_phys_range unsorted[2] = { { 100, 16, NULL },
+						     { 0, 16, NULL } };
 		struct pw_phys_range zero = { .first_pfn = 0, .nr_frames = 0 };
-		struct pw_phys_range high = { .first_pfn = 1ULL << 40, .nr_frames = 1 };
-		struct pw_phys_range wrap = { .first_pfn = (1ULL << 40) - 1, .nr_frames = 2 };
-		struct pw_phys_range odd = { .first_pfn = 0, .nr_frames = 1,
-					     .base = (uint64_t *)((char *)buf + 4) };
+		struct pw_phys_range high = { .first_pfn = 1ULL << 40,
+					      .nr_frames = 1 };
+		struct pw_phys_range wrap = { .first_pfn = (1ULL << 40) - 1,
+					      .nr_frames = 2 };
+		struct pw_phys_range odd = { .first_pfn = 0,
+					     .nr_frames = 1,
+					     .base = (uint64_t *)((char *)buf +
+								  4) };
 
-		CHECK(pw_machine_create_ranges(&cfg, NULL, 0, PW_ENCODING_MODEL, &m) == -EINVAL);
-		CHECK(pw_machine_create_ranges(&cfg, &zero, 1, PW_ENCODING_MODEL, &m) == -EINVAL);
-		CHECK(pw_machine_create_ranges(&cfg, two, 2, PW_ENCODING_MODEL, &m) == -EINVAL);
-		CHECK(pw_machine_create_ranges(&cfg, unsorted, 2, PW_ENCODING_MODEL, &m) == -EINVAL);
-		CHECK(pw_machine_create_ranges(&cfg, &high, 1, PW_ENCODING_MODEL, &m) == -EINVAL);
-		CHECK(pw_machine_create_ranges(&cfg, &wrap, 1, PW_ENCODING_MODEL, &m) == -EINVAL);
-		CHECK(pw_machine_create_ranges(&cfg, &odd, 1, PW_ENCODING_MODEL, &m) == -EINVAL);
+		CHECK(pw_machine_create_ranges(&cfg, NULL, 0, PW_ENCODING_MODEL,
+					       &m) == -EINVAL);
+		CHECK(pw_machine_create_ranges(&cfg, &zero, 1,
+					       PW_ENCODING_MODEL,
+					       &m) == -EINVAL);
+		CHECK(pw_machine_create_ranges(&cfg, two, 2, PW_ENCODING_MODEL,
+					       &m) == -EINVAL);
+		CHECK(pw_machine_create_ranges(&cfg, unsorted, 2,
+					       PW_ENCODING_MODEL,
+					       &m) == -EINVAL);
+		CHECK(pw_machine_create_ranges(&cfg, &high, 1,
+					       PW_ENCODING_MODEL,
+					       &m) == -EINVAL);
+		CHECK(pw_machine_create_ranges(&cfg, &wrap, 1,
+					       PW_ENCODING_MODEL,
+					       &m) == -EINVAL);
+		CHECK(pw_machine_create_ranges(&cfg, &odd, 1, PW_ENCODING_MODEL,
+					       &m) == -EINVAL);
 		CHECK(m == NULL);
 		/* The x86-64 Linux encoding is a slot for the images work. */
 		CHECK(pw_entry_ops_get(PW_ENCODING_X86_64) == NULL);
-		CHECK(pw_machine_create_ranges(&cfg, &ok, 1, PW_ENCODING_X86_64, &m) == -EOPNOTSUPP);
+		CHECK(pw_machine_create_ranges(&cfg, &ok, 1, PW_ENCODING_X86_64,
+					       &m) == -EOPNOTSUPP);
 		cfg.levels = 6;
-		CHECK(pw_machine_create_ranges(&cfg, &ok, 1, PW_ENCODING_MODEL, &m) == -EINVAL);
+		CHECK(pw_machine_create_ranges(&cfg, &ok, 1, PW_ENCODING_MODEL,
+					       &m) == -EINVAL);
 		cfg.levels = 4;
 		/* Caller-supplied memory only: no frame for init_mm's top table. */
 		ok.base = buf;
 		ok.nr_frames = 2;
-		CHECK(pw_machine_create_ranges(&cfg, &ok, 1, PW_ENCODING_MODEL, &m) == -ENOMEM);
+		CHECK(pw_machine_create_ranges(&cfg, &ok, 1, PW_ENCODING_MODEL,
+					       &m) == -ENOMEM);
 		CHECK(m == NULL);
 	}
 	case_end();
@@ -244,7 +275,8 @@ static void test_sparse_lookups(void)
 	const struct pw_machine_layout *lay;
 	struct pw_machine_stats st;
 
-	case_begin("sparse machine: pfn_valid, frames and struct pages through the ranges");
+	case_begin(
+		"sparse machine: pfn_valid, frames and struct pages through the ranges");
 	{
 		CHECK(sparse_make(&s, 4) == 0);
 		if (!s.m)
@@ -253,15 +285,22 @@ static void test_sparse_lookups(void)
 		CHECK(lay->sparse && lay->frames == 0 && lay->mem == NULL);
 		CHECK(lay->nr_ranges == 3 && lay->end_pfn == R2_FIRST + R2_NR);
 		CHECK(lay->ranges[2].base == s.caller);
-		CHECK(!pw_pfn_valid(s.m, 0) && !pw_pfn_valid(s.m, R0_FIRST - 1));
-		CHECK(pw_pfn_valid(s.m, R0_FIRST) && pw_pfn_valid(s.m, R0_FIRST + R0_NR - 1));
-		CHECK(!pw_pfn_valid(s.m, R0_FIRST + R0_NR) && !pw_pfn_valid(s.m, HOLE_PFN));
-		CHECK(pw_pfn_valid(s.m, R1_FIRST + 17) && pw_pfn_valid(s.m, R2_FIRST + R2_NR - 1));
-		CHECK(!pw_pfn_valid(s.m, R2_FIRST + R2_NR) && !pw_pfn_valid(s.m, UINT64_MAX));
+		CHECK(!pw_pfn_valid(s.m, 0) &&
+		      !pw_pfn_valid(s.m, R0_FIRST - 1));
+		CHECK(pw_pfn_valid(s.m, R0_FIRST) &&
+		      pw_pfn_valid(s.m, R0_FIRST + R0_NR - 1));
+		CHECK(!pw_pfn_valid(s.m, R0_FIRST + R0_NR) &&
+		      !pw_pfn_valid(s.m, HOLE_PFN));
+		CHECK(pw_pfn_valid(s.m, R1_FIRST + 17) &&
+		      pw_pfn_valid(s.m, R2_FIRST + R2_NR - 1));
+		CHECK(!pw_pfn_valid(s.m, R2_FIRST + R2_NR) &&
+		      !pw_pfn_valid(s.m, UINT64_MAX));
 		CHECK(pw_pfn_to_frame(s.m, HOLE_PFN) == NULL);
 		CHECK(pw_pfn_to_page(s.m, HOLE_PFN) == NULL);
-		CHECK(pw_pfn_to_frame(s.m, R2_FIRST + 3) == s.caller + 3 * PW_PTRS_PER_TABLE);
-		for (uint64_t pfn = R0_FIRST; pfn < R2_FIRST + R2_NR; pfn += 0x3f) {
+		CHECK(pw_pfn_to_frame(s.m, R2_FIRST + 3) ==
+		      s.caller + 3 * PW_PTRS_PER_TABLE);
+		for (uint64_t pfn = R0_FIRST; pfn < R2_FIRST + R2_NR;
+		     pfn += 0x3f) {
 			uint64_t *f = pw_pfn_to_frame(s.m, pfn);
 			struct page *pg = pw_pfn_to_page(s.m, pfn);
 
@@ -276,18 +315,30 @@ static void test_sparse_lookups(void)
 		CHECK(pw_frame_to_pfn(s.m, (const uint64_t *)&s) == UINT64_MAX);
 		pw_machine_get_stats(s.m, &st);
 		CHECK(st.frames == R0_NR + R1_NR + R2_NR);
-		CHECK(st.table_frames == R0_NR - 1 + R1_NR); /* not the caller's */
+		CHECK(st.table_frames ==
+		      R0_NR - 1 + R1_NR); /* not the caller's */
 		/* Folios live in one range; across a hole or past the end, no. */
 		CHECK(pw_folio_declare(s.m, R1_FIRST + 8, 3) == 0);
-		CHECK(pw_folio_pfn(s.m, pw_page_folio(s.m, pw_pfn_to_page(s.m, R1_FIRST + 13))) ==
+		CHECK(pw_folio_pfn(s.m,
+				   pw_page_folio(
+					   s.m, pw_pfn_to_page(
+							s.m, R1_FIRST + 13))) ==
 		      R1_FIRST + 8);
-		CHECK(pw_folio_order(s.m, pw_page_folio(s.m, pw_pfn_to_page(s.m, R1_FIRST + 13))) == 3);
-		CHECK(pw_folio_declare(s.m, R0_FIRST + R0_NR - 2, 2) == -EINVAL);
+		CHECK(pw_folio_order(
+			      s.m,
+			      pw_page_folio(s.m,
+					    pw_pfn_to_page(
+						    s.m, R1_FIRST + 13))) == 3);
+		CHECK(pw_folio_declare(s.m, R0_FIRST + R0_NR - 2, 2) ==
+		      -EINVAL);
 		CHECK(pw_folio_declare(s.m, HOLE_PFN, 0) == -EINVAL);
-		CHECK(pw_machine_entry_ops(s.m)->swp_entry(PW_SWP_MIGRATION_WRITE, 5) ==
+		CHECK(pw_machine_entry_ops(s.m)->swp_entry(
+			      PW_SWP_MIGRATION_WRITE, 5) ==
 		      pw_swp_entry(PW_SWP_MIGRATION_WRITE, 5));
-		CHECK(pw_machine_entry_ops(s.m)->is_migration(pw_swp_entry(PW_SWP_MIGRATION_READ, 9)));
-		CHECK(pw_machine_entry_ops(s.m)->pfn(pte_val(R1_FIRST)) == R1_FIRST);
+		CHECK(pw_machine_entry_ops(s.m)->is_migration(
+			pw_swp_entry(PW_SWP_MIGRATION_READ, 9)));
+		CHECK(pw_machine_entry_ops(s.m)->pfn(pte_val(R1_FIRST)) ==
+		      R1_FIRST);
 	}
 out:
 	sparse_free(&s);
@@ -302,7 +353,8 @@ static unsigned long populate(struct sparse *s)
 	for (addr = 0; addr < MB(40); addr += PG(37)) {
 		uint64_t pfn = R2_FIRST + 16 + (addr >> 12) % 16;
 
-		if (pw_mm_set_entry(s->mm, PW_LEVEL_PTE, addr, pte_val(pfn)) == 0)
+		if (pw_mm_set_entry(s->mm, PW_LEVEL_PTE, addr, pte_val(pfn)) ==
+		    0)
 			n++;
 	}
 	return n;
@@ -317,7 +369,9 @@ static void test_sparse_walks(int levels)
 	struct pw_machine_stats st;
 	unsigned long n;
 
-	case_begin("sparse machine, %d levels: tables across ranges; walk, dump, check", levels);
+	case_begin(
+		"sparse machine, %d levels: tables across ranges; walk, dump, check",
+		levels);
 	if (sparse_make(&s, levels) != 0) {
 		CHECK(!"sparse machine");
 		goto out;
@@ -360,23 +414,30 @@ static void test_holes_are_bad(void)
 		if (!s.m)
 			goto out;
 		/* A PMD naming a "table" in the hole: reported, cleared. */
-		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PMD, MB(2), PW_PAGE_TABLE |
-				      (HOLE_PFN << PW_PAGE_SHIFT)) == 0);
-		CHECK(!pw_entry_is_table(s.m, PW_PAGE_TABLE | (HOLE_PFN << PW_PAGE_SHIFT)));
-		CHECK(pw_mm_check(s.mm, err, sizeof(err)) == 0); /* garbage, not a table */
+		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PMD, MB(2),
+				      PW_PAGE_TABLE | (HOLE_PFN
+						       << PW_PAGE_SHIFT)) == 0);
+		CHECK(!pw_entry_is_table(
+			s.m, PW_PAGE_TABLE | (HOLE_PFN << PW_PAGE_SHIFT)));
+		CHECK(pw_mm_check(s.mm, err, sizeof(err)) ==
+		      0); /* garbage, not a table */
 		t = walk_all(s.mm);
 		CHECK(t.ptes == 0);
 		CHECK(s.bad[PW_LEVEL_PMD] == 1);
-		CHECK(pw_mm_get_entry(s.mm, PW_LEVEL_PMD, MB(2), &v) == 0 && v == 0);
+		CHECK(pw_mm_get_entry(s.mm, PW_LEVEL_PMD, MB(2), &v) == 0 &&
+		      v == 0);
 		/* A PUD naming a table in the hole: the walk skips it, no read. */
-		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PUD, 0, PW_PAGE_TABLE |
-				      ((HOLE_PFN + 1) << PW_PAGE_SHIFT)) == 0);
+		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PUD, 0,
+				      PW_PAGE_TABLE | ((HOLE_PFN + 1)
+						       << PW_PAGE_SHIFT)) == 0);
 		t = walk_all(s.mm);
 		CHECK(t.ptes == 0);
 		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PUD, 0, 0) == 0);
 		/* A PTE mapping a hole: vm_normal_page says bad pte, no folio. */
-		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PTE, MB(4), pte_val(HOLE_PFN)) == 0);
-		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PTE, MB(4) + PG(1), pte_val(R1_FIRST + 9)) == 0);
+		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PTE, MB(4),
+				      pte_val(HOLE_PFN)) == 0);
+		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PTE, MB(4) + PG(1),
+				      pte_val(R1_FIRST + 9)) == 0);
 		pw_mmap_read_lock(s.mm);
 		CHECK(folio_walk_start(&fw, s.vma, MB(4), 0) == NULL);
 		CHECK(s.bad[PW_LEVEL_PTE] == 1);
@@ -387,8 +448,10 @@ static void test_holes_are_bad(void)
 		}
 		/* A migration entry to a hole: not a folio either. */
 		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PTE, MB(4) + PG(2),
-				      pw_swp_entry(PW_SWP_MIGRATION_READ, HOLE_PFN)) == 0);
-		CHECK(folio_walk_start(&fw, s.vma, MB(4) + PG(2), FW_MIGRATION) == NULL);
+				      pw_swp_entry(PW_SWP_MIGRATION_READ,
+						   HOLE_PFN)) == 0);
+		CHECK(folio_walk_start(&fw, s.vma, MB(4) + PG(2),
+				       FW_MIGRATION) == NULL);
 		pw_mmap_read_unlock(s.mm);
 		CHECK(pw_ptl_held_by_thread() == 0);
 	}
@@ -409,7 +472,8 @@ static void test_caller_tables(void)
 	char err[200];
 	unsigned i;
 
-	case_begin("a table in caller-supplied memory: walked, dumped, checked, left alone");
+	case_begin(
+		"a table in caller-supplied memory: walked, dumped, checked, left alone");
 	{
 		CHECK(sparse_make(&s, 4) == 0);
 		if (!s.m)
@@ -419,9 +483,11 @@ static void test_caller_tables(void)
 		for (i = 0; i < PW_PTRS_PER_TABLE; i += 2)
 			table[i] = pte_val(R2_FIRST + 16 + i % 8);
 		CHECK(pw_pfn_is_table(s.m, table_pfn));
-		CHECK(pw_entry_is_table(s.m, PW_PAGE_TABLE | (table_pfn << PW_PAGE_SHIFT)));
-		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PMD, MB(6), PW_PAGE_TABLE |
-				      (table_pfn << PW_PAGE_SHIFT)) == 0);
+		CHECK(pw_entry_is_table(
+			s.m, PW_PAGE_TABLE | (table_pfn << PW_PAGE_SHIFT)));
+		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PMD, MB(6),
+				      PW_PAGE_TABLE | (table_pfn
+						       << PW_PAGE_SHIFT)) == 0);
 		pw_machine_get_stats(s.m, &before);
 		t = walk_all(s.mm);
 		CHECK(t.ptes == 512 && t.present == 256);
@@ -453,9 +519,12 @@ static void test_caller_tables(void)
 			uint64_t pfn;
 			pmd_t pmd;
 
-			if (pw_mm_set_entry(s.mm, PW_LEVEL_PTE, MB(8) + MB(2) * i, pte_val(R1_FIRST)))
+			if (pw_mm_set_entry(s.mm, PW_LEVEL_PTE,
+					    MB(8) + MB(2) * i,
+					    pte_val(R1_FIRST)))
 				break;
-			pw_mm_get_entry(s.mm, PW_LEVEL_PMD, MB(8) + MB(2) * i, &pmd);
+			pw_mm_get_entry(s.mm, PW_LEVEL_PMD, MB(8) + MB(2) * i,
+					&pmd);
 			pfn = pw_entry_pfn(pmd);
 			CHECK(pfn < R2_FIRST); /* never handed out */
 		}
@@ -472,13 +541,15 @@ static void test_engines_agree_on_holes(void)
 	struct sparse s;
 	struct tally t;
 
-	case_begin("2 levels: a PGD entry into a hole is a bad pmd, reported once");
+	case_begin(
+		"2 levels: a PGD entry into a hole is a bad pmd, reported once");
 	{
 		CHECK(sparse_make(&s, 2) == 0);
 		if (!s.m)
 			goto out;
-		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PGD, MB(8), PW_PAGE_TABLE |
-				      (HOLE_PFN << PW_PAGE_SHIFT)) == 0);
+		CHECK(pw_mm_set_entry(s.mm, PW_LEVEL_PGD, MB(8),
+				      PW_PAGE_TABLE | (HOLE_PFN
+						       << PW_PAGE_SHIFT)) == 0);
 		t = walk_all(s.mm);
 		CHECK(t.ptes == 0);
 		CHECK(s.bad[PW_LEVEL_PMD] == 1);

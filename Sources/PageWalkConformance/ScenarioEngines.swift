@@ -1,5 +1,6 @@
 import CScenario
 import CWalkCore
+import PageWalk
 
 #if canImport(Glibc)
 import Glibc
