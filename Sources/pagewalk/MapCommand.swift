@@ -15,7 +15,7 @@ struct MapCommand: ParsableCommand {
             sets them up, before its calls).
             """)
 
-    @Option(help: "A running process to import and draw.")
+    @Option(parsing: .unconditional, help: ArgumentHelp("A running process to import and draw.", valueName: "pid"))
     var pid: Int32?
 
     @Option(help: ArgumentHelp("A conformance scenario (.scn) to set up, draw and step through.", valueName: "file"))
