@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PageWalk
+import PageWalkImport
 
 /// Imports `pid` or ends the command with the import's one-line error and status 2. An import
 /// that takes more than a second shows progress on stderr when it is a terminal.
@@ -381,7 +382,7 @@ struct Guard: ParsableCommand {
         let range = target.range("guard")
         let pid = target.pid
         let s = importOrDie(pid)
-        let where_ = "pagewalk: guard: [0x\(hex(range.lowerBound)), 0x\(hex(range.upperBound)))"
+        let context = "pagewalk: guard: [0x\(hex(range.lowerBound)), 0x\(hex(range.upperBound)))"
         do {
             let per = try s.installGuardRegions(range)
             if output.json {
@@ -390,7 +391,7 @@ struct Guard: ParsableCommand {
                 Output.text("guard regions installed: \(per.reduce(0, +)) pages in \(per.count) VMAs")
             }
         } catch let e as GuardInstallError {
-            die(CommandFailure(description: "\(where_): " + guardFailureReason(e, range, s), status: 2))
+            die(CommandFailure(description: "\(context): " + guardFailureReason(e, range, s), status: 2))
         } catch {
             die(CommandFailure(description: "pagewalk: guard install in process \(pid) failed: \(error)", status: 2))
         }

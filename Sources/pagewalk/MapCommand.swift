@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import PageWalk
+import PageWalkConformance
+import PageWalkImport
 
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 import PageWalk
+import PageWalkConformance
 
-extension Engine: ExpressibleByArgument {}
+extension ScenarioEngine: ExpressibleByArgument {}
 
 @main
 struct PageWalkCommand: ParsableCommand {
@@ -62,7 +63,7 @@ struct Replay: ParsableCommand {
     var file: String
 
     @Option(help: "The walker: c (C core through the Swift API), swift (pure Swift), native (C callbacks only).")
-    var engine: Engine = .c
+    var engine: ScenarioEngine = .c
 
     @OptionGroup var output: OutputOptions
 
@@ -90,7 +91,7 @@ struct Conformance: ParsableCommand {
     var directory: String
 
     @Option(help: "The walker: c, swift or native.")
-    var engine: Engine = .c
+    var engine: ScenarioEngine = .c
 
     @OptionGroup var output: OutputOptions
 
