@@ -218,6 +218,7 @@ void pw_machine_destroy(struct pw_machine *m)
 	}
 	free(m->maps);
 	free(m->free_tables);
+	pw_page_extra_free(m);
 	if (m->mem)
 		munmap(m->mem, m->mem_bytes);
 	if (m->pages)
@@ -703,6 +704,7 @@ struct address_space *pw_mapping_get(struct pw_machine *m, unsigned id)
 			m->maps = maps;
 		return NULL;
 	}
+	as->f_mapping = as;
 	as->m = m;
 	as->id = id;
 	m->maps = maps;
