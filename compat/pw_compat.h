@@ -743,6 +743,39 @@ static inline swp_entry_t radix_to_swp_entry(void *arg)
 }
 static inline void *swp_to_radix_entry(swp_entry_t e) { return xa_mk_value(e.val); }
 
+/* Linux 6.19's names for the same entries (<linux/leafops.h>): a "software
+ * leaf" is any non-present, non-none entry; an empty one is softleaf 0. */
+typedef swp_entry_t softleaf_t;
+static inline softleaf_t softleaf_mk_none(void) { return (softleaf_t){ 0 }; }
+static inline softleaf_t softleaf_from_pte(pte_t e)
+{
+	return is_swap_pte(e) ? pte_to_swp_entry(e) : softleaf_mk_none();
+}
+static inline softleaf_t softleaf_from_pmd(pmd_t e)
+{
+	return is_swap_pmd(e) ? pmd_to_swp_entry(e) : softleaf_mk_none();
+}
+static inline bool softleaf_is_none(softleaf_t e) { return e.val == 0; }
+static inline bool softleaf_is_valid(softleaf_t e) { return e.val != 0; }
+static inline bool softleaf_is_swap(softleaf_t e) { return !softleaf_is_none(e) && !non_swap_entry(e); }
+static inline bool softleaf_is_migration(softleaf_t e) { return is_migration_entry(e); }
+static inline bool softleaf_is_migration_write(softleaf_t e) { return is_writable_migration_entry(e); }
+static inline bool softleaf_is_migration_read(softleaf_t e) { return is_readable_migration_entry(e); }
+static inline bool softleaf_is_device_private(softleaf_t e) { return is_device_private_entry(e); }
+static inline bool softleaf_is_device_exclusive(softleaf_t e) { return is_device_exclusive_entry(e); }
+static inline bool softleaf_is_hwpoison(softleaf_t e) { return is_hwpoison_entry(e); }
+static inline bool softleaf_is_marker(softleaf_t e) { return is_pte_marker_entry(e); }
+static inline pte_marker softleaf_to_marker(softleaf_t e) { return pte_marker_get(e); }
+static inline bool softleaf_is_guard_marker(softleaf_t e) { return is_guard_swp_entry(e); }
+static inline bool softleaf_is_uffd_wp_marker(softleaf_t e) { return pte_marker_entry_uffd_wp(e); }
+static inline bool softleaf_has_pfn(softleaf_t e) { return is_pfn_swap_entry(e); }
+static inline unsigned long softleaf_to_pfn(softleaf_t e) { return swp_offset_pfn(e); }
+static inline bool pte_is_marker(pte_t e) { return is_pte_marker(e); }
+static inline bool pte_is_uffd_wp_marker(pte_t e) { return pte_marker_uffd_wp(e); }
+static inline bool pmd_is_migration_entry(pmd_t e) { return is_pmd_migration_entry(e); }
+static inline bool pud_is_huge(pud_t e) { return pud_leaf(e); }
+static inline bool pmd_is_huge(pmd_t e) { return pmd_leaf(e) || is_swap_pmd(e); }
+
 /* ======================================================================== */
 /* struct page and folios: the machine's frames with their facts            */
 /* ======================================================================== */
@@ -1055,6 +1088,8 @@ static inline struct folio *pud_folio(pud_t e) { return page_folio(pud_page(e));
 static inline struct page *pfn_swap_entry_to_page(swp_entry_t e) { return pfn_to_page(swp_offset_pfn(e)); }
 static inline struct folio *pfn_swap_entry_folio(swp_entry_t e) { return page_folio(pfn_swap_entry_to_page(e)); }
 #define migration_entry_to_page(e) pfn_swap_entry_to_page(e)
+#define softleaf_to_page(e) pfn_swap_entry_to_page(e)
+#define softleaf_to_folio(e) pfn_swap_entry_folio(e)
 /* Kernel virtual addresses are not the machine's: no page backs them. */
 #define virt_to_page(addr) ((struct page *)NULL)
 #define lm_alias(x) (x)
