@@ -1788,8 +1788,7 @@ __attribute__((weak)) nodemask_t node_states[NR_NODE_STATES] = {
 #define MPOL_MF_LAZY (1 << 3)
 #define MPOL_MF_INTERNAL (1 << 4)
 #define MPOL_MF_VALID (MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)
-#define MPOL_MF_INVERT (MPOL_MF_INTERNAL << 1)
-#define MPOL_MF_WRLOCK (MPOL_MF_INTERNAL << 2)
+/* MPOL_MF_INVERT, _WRLOCK, _DISCONTIG_OK: mm/mempolicy.c defines them itself. */
 enum zone_type { ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE, __MAX_NR_ZONES };
 #define GFP_KERNEL 0xcc0U
 #define GFP_USER 0x100cc0U
