@@ -83,6 +83,11 @@ static unsigned long kc_pte_categories(struct kc_scan *p, struct vm_area_struct 
 			c |= PAGE_IS_FILE;
 		if (pte_swp_soft_dirty(pte))
 			c |= PAGE_IS_SOFT_DIRTY;
+	} else {
+		/* An empty PTE has not been write-protected: written (what
+		 * userfaultfd's WP_UNPOPULATED arms).  A hole with no table
+		 * reaches kc_scan_hole instead and is not. */
+		c = PAGE_IS_WRITTEN;
 	}
 	return c;
 }
