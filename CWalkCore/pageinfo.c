@@ -62,7 +62,7 @@ struct pw_page_info *pw_machine_page_info(struct pw_machine *m)
 	pthread_mutex_lock(&m->alloc_lock);
 	x = extra_of(m);
 	if (x && !x->info) {
-		x->info_bytes = m->cfg.frames * sizeof(struct pw_page_info);
+		x->info_bytes = pw_machine_config(m)->frames * sizeof(struct pw_page_info);
 		p = mmap(NULL, x->info_bytes, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		x->info = p == MAP_FAILED ? NULL : p;
@@ -90,8 +90,8 @@ static void fill_flags(struct pw_page_info *pi, const struct vm_area_struct *vma
 
 static bool skip_pfn(const struct pw_machine *m, uint64_t pfn)
 {
-	return pfn >= m->cfg.frames || pfn == m->cfg.zero_pfn ||
-	       (m->cfg.huge_zero_pfn && pfn == m->cfg.huge_zero_pfn);
+	return pfn >= pw_machine_config(m)->frames || pfn == pw_machine_config(m)->zero_pfn ||
+	       (pw_machine_config(m)->huge_zero_pfn && pfn == pw_machine_config(m)->huge_zero_pfn);
 }
 
 /* A leaf of @pages frames at @pfn mapped once, as a whole. */
@@ -100,7 +100,7 @@ static void fill_leaf(struct fill_ctx *c, const struct vm_area_struct *vma,
 {
 	uint64_t i;
 
-	if (skip_pfn(c->m, pfn) || pfn + pages > c->m->cfg.frames)
+	if (skip_pfn(c->m, pfn) || pfn + pages > pw_machine_config(c->m)->frames)
 		return;
 	c->info[pfn].entire_mapcount++;
 	c->info[pfn].refcount++;
@@ -117,7 +117,7 @@ static int fill_pud(pud_t *pud, unsigned long addr, unsigned long next,
 	(void)addr;
 	(void)next;
 	if ((v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) == (PW_PAGE_PRESENT | PW_PAGE_HUGE) &&
-	    c->m->geo.shift[PW_LEVEL_PUD] == 30) {
+	    pw_machine_geometry(c->m)->shift[PW_LEVEL_PUD] == 30) {
 		fill_leaf(c, walk->vma, pw_entry_pfn(v), 1ULL << 18);
 		walk->action = ACTION_CONTINUE;
 	}
@@ -167,7 +167,7 @@ static int fill_hugetlb(pte_t *pte, unsigned long hmask, unsigned long addr,
 		uint64_t pfn = pw_entry_pfn(v), i;
 
 		fill_leaf(c, walk->vma, pfn, pages);
-		if (!skip_pfn(c->m, pfn) && pfn + pages <= c->m->cfg.frames)
+		if (!skip_pfn(c->m, pfn) && pfn + pages <= pw_machine_config(c->m)->frames)
 			for (i = 0; i < pages; i++)
 				c->info[pfn + i].flags |= PW_PGF_HUGE;
 	}
@@ -187,17 +187,19 @@ int pw_page_info_from_mappings(struct mm_struct *mm)
 	if (!c.info)
 		return -ENOMEM;
 	mmap_read_lock(mm);
-	err = walk_page_range(mm, 0, m->geo.task_size, &ops, &c);
+	err = walk_page_range(mm, 0, pw_machine_geometry(m)->task_size, &ops, &c);
 	mmap_read_unlock(mm);
-	/* Compound flags from the declared folios. */
-	for (pfn = 0; pfn < m->cfg.frames; pfn++) {
-		const struct page *p = &m->pages[pfn];
+	/* Compound flags from the declared folios (through the memory
+	 * layer's public interface). */
+	for (pfn = 0; pfn < pw_machine_config(m)->frames; pfn++) {
+		struct folio *f = pw_page_folio(m, pw_pfn_to_page(m, pfn));
+		unsigned order = pw_folio_order(m, f);
 
-		if (p->head1)
+		if (pw_folio_pfn(m, f) != pfn)
 			c.info[pfn].flags |= PW_PGF_COMPOUND_TAIL;
-		else if (p->order) {
+		else if (order) {
 			c.info[pfn].flags |= PW_PGF_COMPOUND_HEAD;
-			if (p->order == 9)
+			if (order == 9)
 				c.info[pfn].flags |= PW_PGF_THP;
 		}
 	}
