@@ -28,7 +28,7 @@ build() { # name, output, compiler args...
 # The clients: kernel-style files, built as kernel files are.
 for src in KernelClients/*.c; do
     build "$(basename "$src" .c)" "$OUT/clients/$(basename "$src" .c).o" \
-        -std=gnu11 -Wall -Wextra -Werror $SAN -I compat -I include -I KernelClients -c "$src" || true
+        -std=gnu11 -Wall -Wextra -Werror $SAN -I compat -I include -I KernelClients/include -c "$src" || true
 done
 
 run() { # name, binary
@@ -55,7 +55,7 @@ build vocab_tests "$OUT/vocab_tests" -std=gnu11 -Wall -Wextra -Werror $SAN \
 
 for t in clients_sim_tests clients_live_tests; do
     [ -f "Tests/compat/$t.c" ] || continue
-    build "$t" "$OUT/$t" -std=gnu11 -Wall -Wextra -Werror $SAN -I include -I KernelClients \
+    build "$t" "$OUT/$t" -std=gnu11 -Wall -Wextra -Werror $SAN -I include -I KernelClients/include \
         -I Tests/compat "Tests/compat/$t.c" CWalkCore/*.c "$OUT"/clients/*.o &&
         run "$t" "$OUT/$t"
 done
