@@ -452,6 +452,14 @@ private struct Importer {
             }
         }
 
+        // The page facts kernel-style clients read (compat/, pagewalk_pages.h): flags and
+        // map counts as kpageflags and kpagecount (or pagemap alone) gave them.
+        unique.forEach { p in
+            guard let f = pages.flags(p) else { return }
+            let count = Int32(clamping: pages.mapcount(p) ?? 0)
+            machine.setPageFacts(p, PageFacts(flags: f.rawValue, mapcount: count, refcount: count))
+        }
+
         // Entries. PTEs go in by runs of consecutive pages inside one PTE table, installed by one
         // walk each (the Swift engine's install_pte loop) instead of a descent from the top per PTE.
         let pte = PageTableLevel.pte
