@@ -37,7 +37,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         folded = lay.geo.folded
         trivial = lay.trivial
         taskSize = UInt(lay.geo.task_size)
-        set = visitor.pointee.callbacks
+        set = visitor.pointee.activeCallbacks
         v = visitor
         w = walk
         self.error = error
@@ -536,6 +536,7 @@ func _onSwift<V: PageWalkVisitor>(
     pgd: UnsafeMutablePointer<UInt64>? = nil, noVMA: Bool = false, lock: WalkLock,
     _ body: (_SwiftWalker<V>) -> Int32
 ) throws -> WalkResult {
+    try V._checkResultTypes()
     var error: (any Error)? = nil
     var ops = mm_walk_ops()
     ops.walk_lock = page_walk_lock(rawValue: lock.rawValue)

@@ -18,7 +18,7 @@ func _walkPageRange<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt, _ en
             installing ? walk_page_range_mm(mm, start, end, ops, priv) : walk_page_range(mm, start, end, ops, priv)
         }
     case .swift:
-        if !installing && visitor.callbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
+        if !installing && visitor.activeCallbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
         let machine = pw_mm_machine(mm)!
         return try _onSwift(&visitor, machine: machine, mm: mm, lock: lock) { $0.walkPageRangeMM(mm, start, end, lock) }
     }
@@ -39,7 +39,7 @@ func _walkVMA<V: PageWalkVisitor>(_ vma: UnsafeMutablePointer<vm_area_struct>, _
         if range != nil && (s >= e || s < vma.pointee.vm_start || e > vma.pointee.vm_end) {
             throw PageWalkError.invalidArgument
         }
-        if visitor.callbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
+        if visitor.activeCallbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
         let mm = vma.pointee.vm_mm!
         return try _onSwift(&visitor, machine: pw_mm_machine(mm)!, mm: mm, vma: vma, lock: lock) {
             $0.walkVMA(vma, s, e, lock)
@@ -55,7 +55,7 @@ func _walkMapping<V: PageWalkVisitor>(_ mapping: OpaquePointer, _ first: UInt, _
     case .c:
         return try _onCore(&visitor, lock: lock) { ops, priv in walk_page_mapping(mapping, first, nr, ops, priv) }
     case .swift:
-        if visitor.callbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
+        if visitor.activeCallbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
         return try _onSwift(&visitor, machine: pw_mapping_machine(mapping)!, mm: nil, lock: lock) {
             $0.walkMapping(mapping, first, nr)
         }
@@ -76,7 +76,7 @@ func _walkTables<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt, _ end: 
                 : walk_kernel_page_table_range(machine, start, end, ops, pgd, priv)
         }
     case .swift:
-        if start >= end || visitor.callbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
+        if start >= end || visitor.activeCallbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
         if kernel {
             if !lockless { mmap_assert_locked(mm) }
         } else {

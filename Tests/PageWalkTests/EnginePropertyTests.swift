@@ -19,7 +19,9 @@ struct SplitMix: RandomNumberGenerator {
 
 /// Records every callback, with deterministic behaviour drawn from a seed: stops, actions, rewrites.
 struct Recorder: PageWalkVisitor {
-    var callbacks: WalkCallbacks
+    /// The callbacks this walk uses (drawn at random); the others are disabled.
+    var enabled: WalkCallbacks
+    var disabledCallbacks: WalkCallbacks { WalkCallbacks.all.subtracting(enabled) }
     var trace: [String] = []
     var rng: SplitMix
     var calls = 0
@@ -27,7 +29,7 @@ struct Recorder: PageWalkVisitor {
     var againDone: Set<UInt64> = []
 
     init(callbacks: WalkCallbacks, seed: UInt64) {
-        self.callbacks = callbacks
+        enabled = callbacks
         rng = SplitMix(state: seed)
         stopAfter = Int(rng.next() % 3000) + 50
     }
@@ -144,7 +146,7 @@ func runWorld(seed: UInt64, engine: WalkEngine) throws -> [String] {
         do {
             switch rng.next() % 6 {
             case 0:
-                v.callbacks.insert(.installPTE)
+                v.enabled.insert(.installPTE)
                 machine.setAllocationBudget(rng.chance(50) ? Int(rng.next() % 4) : nil)
                 result = "\(try space.walkPageRangeMM(s..<e, visitor: &v, lock: lock, engine: engine))"
                 machine.setAllocationBudget(nil)

@@ -5,7 +5,6 @@ import Testing
 // The visitor of the DocC walkthrough (WritingAVisitor.md), verbatim; a test below checks that.
 struct SmapsCounter: PageWalkVisitor {
     var rss: UInt64 = 0, anonymous: UInt64 = 0, anonHuge: UInt64 = 0, swap: UInt64 = 0
-    var callbacks: WalkCallbacks { .pmdEntry }
     mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64,
                            walk: WalkContext) throws -> WalkStep {
         walk.action = .continue

@@ -18,7 +18,6 @@ public struct ClearSoftDirtyVisitor: PageWalkVisitor {
 
     public init() {}
 
-    public var callbacks: WalkCallbacks { [.pmdEntry, .testWalk] }
 
     static let softDirty = EntryFlags.softDirty.rawValue
     static let writable = EntryFlags.writable.rawValue
@@ -87,7 +86,6 @@ public struct GuardInstallVisitor: PageWalkVisitor {
 
     public init() {}
 
-    public var callbacks: WalkCallbacks { [.pudEntry, .pmdEntry, .pteEntry, .installPTE] }
 
     public mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         entry.isLeaf ? .stop(1) : .proceed
@@ -118,7 +116,6 @@ struct GuardZapVisitor: PageWalkVisitor {
     let start: UInt64
     let end: UInt64
 
-    var callbacks: WalkCallbacks { [.pudEntry, .pmdEntry, .pteEntry] }
 
     mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if entry.isLeaf && address & ((1 << 30) - 1) == 0 && next - address == 1 << 30 {

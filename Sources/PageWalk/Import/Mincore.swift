@@ -21,7 +21,6 @@ public struct MincoreVisitor: PageWalkVisitor {
 
     public init(snapshot: ProcessSnapshot) { self.snapshot = snapshot }
 
-    public var callbacks: WalkCallbacks { [.pmdEntry, .pteHole, .hugetlbEntry] }
 
     /// `__mincore_unmapped_range`: anonymous memory is not resident; file pages are as the
     /// page cache has them.

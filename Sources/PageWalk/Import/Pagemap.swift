@@ -17,7 +17,6 @@ public struct PagemapVisitor: PageWalkVisitor {
         self.showPFN = showPFN
     }
 
-    public var callbacks: WalkCallbacks { [.pmdEntry, .pteHole, .hugetlbEntry] }
 
     static let vmSoftDirty: UInt = 0x8000000
 

@@ -163,7 +163,6 @@ public struct SmapsVisitor: PageWalkVisitor {
         m = snapshot.machine.pointer
     }
 
-    public var callbacks: WalkCallbacks { [.pmdEntry, .hugetlbEntry] }
 
     /// `smaps_pte_range`.
     public mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
