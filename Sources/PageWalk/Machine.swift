@@ -18,6 +18,8 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
     case fault
     /// Any other negative errno a callback returned.
     case errno(Int32)
+    /// The VMA numbered `id` no longer exists: it was unmapped, or merged into a neighbour.
+    case staleVMA(id: UInt32)
 
     /// Builds the error for a negative errno value.
     public init(errno code: Int32) {
@@ -38,6 +40,7 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
         case .exists: -EEXIST
         case .fault: -EFAULT
         case .errno(let c): c
+        case .staleVMA: -ENOENT
         }
     }
 
@@ -49,6 +52,7 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
         case .exists: "overlaps an existing mapping (EEXIST)"
         case .fault: "not a page table (EFAULT)"
         case .errno(let c): "error \(c)"
+        case .staleVMA(let id): "VMA \(id) no longer exists: it was unmapped or merged into a neighbour"
         }
     }
 }
@@ -236,8 +240,8 @@ public struct AddressSpace: @unchecked Sendable {
 
     /// The VMA containing `address`, if any.
     public func vma(containing address: UInt64) -> VMA? {
-        guard let v = findVMA(address), v.start <= address else { return nil }
-        return v
+        guard let raw = find_vma(pointer, UInt(address)), UInt64(raw.pointee.vm_start) <= address else { return nil }
+        return VMA(space: self, raw: raw)
     }
 
     /// The VMA numbered `id`.
@@ -325,48 +329,89 @@ public enum HugePageSize: UInt32, Sendable {
     case oneGigabyte = 30
 }
 
-/// A virtual memory area of an address space.
+/// A virtual memory area of an address space, identified by its address space and its number.
+///
+/// A `VMA` is a handle, not a reference to the C `struct vm_area_struct`: every use looks the
+/// VMA up by number, so a handle kept across `unmap`, or a `map`/`protect` that merged the VMA
+/// into a neighbour, is never a dangling pointer — its properties throw
+/// ``PageWalkError/staleVMA(id:)`` and walks with it throw the same. A VMA that `unmap` or
+/// `protect` only split keeps its number (and now covers its part).
 public struct VMA: @unchecked Sendable, Hashable {
     /// The address space it belongs to.
     public let space: AddressSpace
-    /// The C `struct vm_area_struct`, for raw access.
-    public let pointer: UnsafeMutablePointer<vm_area_struct>
+    /// Its number: 1, 2, ... in order of creation, never reused in its address space.
+    public let id: UInt32
 
     init(space: AddressSpace, raw: UnsafeMutablePointer<vm_area_struct>) {
         self.space = space
-        self.pointer = raw
+        self.id = raw.pointee.id
     }
 
-    /// Two handles of the same VMA.
-    public static func == (a: VMA, b: VMA) -> Bool { a.pointer == b.pointer }
+    /// Two handles of the same VMA: the same address space and number.
+    public static func == (a: VMA, b: VMA) -> Bool { a.space.pointer == b.space.pointer && a.id == b.id }
     /// Hashes the VMA's identity.
-    public func hash(into h: inout Hasher) { h.combine(pointer) }
+    public func hash(into h: inout Hasher) {
+        h.combine(space.pointer)
+        h.combine(id)
+    }
 
-    /// Its number: 1, 2, ... in order of creation.
-    public var id: UInt32 { pointer.pointee.id }
+    /// The C `struct vm_area_struct` as it is now, for raw access; valid until the address space's
+    /// VMAs next change (`map`, `unmap`, `protect`).
+    ///
+    /// - Throws: ``PageWalkError/staleVMA(id:)`` when the VMA no longer exists.
+    public var pointer: UnsafeMutablePointer<vm_area_struct> {
+        get throws(PageWalkError) {
+            guard let raw = pw_mm_vma_by_id(space.pointer, id) else { throw .staleVMA(id: id) }
+            return raw
+        }
+    }
+
+    /// False once the VMA was unmapped or merged away.
+    public var exists: Bool { pw_mm_vma_by_id(space.pointer, id) != nil }
+
     /// The first address.
-    public var start: UInt64 { UInt64(pointer.pointee.vm_start) }
+    public var start: UInt64 { get throws(PageWalkError) { UInt64(try pointer.pointee.vm_start) } }
     /// The first address after it.
-    public var end: UInt64 { UInt64(pointer.pointee.vm_end) }
+    public var end: UInt64 { get throws(PageWalkError) { UInt64(try pointer.pointee.vm_end) } }
     /// `start ..< end`.
-    public var range: Range<UInt64> { start..<end }
+    public var range: Range<UInt64> {
+        get throws(PageWalkError) {
+            let raw = try pointer
+            return UInt64(raw.pointee.vm_start)..<UInt64(raw.pointee.vm_end)
+        }
+    }
     /// The VMA's flags.
-    public var flags: VMAFlags { VMAFlags(rawValue: pointer.pointee.vm_flags) }
+    public var flags: VMAFlags { get throws(PageWalkError) { VMAFlags(rawValue: try pointer.pointee.vm_flags) } }
     /// The file offset of `start`, in pages.
-    public var pgoff: UInt64 { UInt64(pointer.pointee.vm_pgoff) }
+    public var pgoff: UInt64 { get throws(PageWalkError) { UInt64(try pointer.pointee.vm_pgoff) } }
     /// The mapping, for a file VMA.
     public var mapping: Mapping? {
-        pointer.pointee.vm_file.map { Mapping(machine: space.machine, raw: $0) }
+        get throws(PageWalkError) { try pointer.pointee.vm_file.map { Mapping(machine: space.machine, raw: $0) } }
     }
     /// The hugetlb page size, for a hugetlb VMA.
-    public var hugePageSize: HugePageSize? { HugePageSize(rawValue: pointer.pointee.hugetlb_shift) }
+    public var hugePageSize: HugePageSize? {
+        get throws(PageWalkError) { HugePageSize(rawValue: try pointer.pointee.hugetlb_shift) }
+    }
     /// No file, neither pfnmap nor mixedmap.
-    public var isAnonymous: Bool { pw_vma_is_anonymous(pointer) }
+    public var isAnonymous: Bool { get throws(PageWalkError) { pw_vma_is_anonymous(try pointer) } }
+    /// Its facts, copied out at once.
+    public var info: VMAInfo {
+        get throws(PageWalkError) {
+            let v = try pointer
+            return VMAInfo(id: id, start: UInt64(v.pointee.vm_start), end: UInt64(v.pointee.vm_end),
+                           flags: VMAFlags(rawValue: v.pointee.vm_flags), pgoff: UInt64(v.pointee.vm_pgoff),
+                           isAnonymous: pw_vma_is_anonymous(v))
+        }
+    }
 
     /// The per-VMA lock's state as assertions see it.
     public var lockState: LockState {
-        get { LockState(rawValue: pointer.pointee.lock_state) ?? .none }
-        nonmutating set { pw_vma_set_lock_state(pointer, pw_lock_state(rawValue: UInt32(newValue.rawValue))) }
+        get throws(PageWalkError) { LockState(rawValue: try pointer.pointee.lock_state) ?? .none }
+    }
+
+    /// Sets the per-VMA lock's state as assertions see it (it takes no lock).
+    public func setLockState(_ state: LockState) throws(PageWalkError) {
+        pw_vma_set_lock_state(try pointer, pw_lock_state(rawValue: UInt32(state.rawValue)))
     }
 }
 

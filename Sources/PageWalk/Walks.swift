@@ -235,10 +235,19 @@ extension AddressSpace {
     /// released when `body` returns or throws (`folio_walk_end`).
     ///
     /// - Returns: `body`'s result, or nil when nothing (suitable) is mapped there.
+    /// - Throws: ``PageWalkError/staleVMA(id:)`` when `vma` no longer exists, or what `body` throws.
     @inlinable
     public func withFolio<R>(at address: UInt64, in vma: VMA, flags: FolioWalkFlags = [], engine: WalkEngine = .c,
-                             _ body: (FolioWalk) throws -> R) rethrows -> R? {
+                             _ body: (FolioWalk) throws -> R) throws -> R? {
         try _withFolio(machine.pointer, vma.pointer, UInt(address), flags, engine, body)
+    }
+
+    /// As ``withFolio(at:in:flags:engine:_:)-(_,_,_,_,(FolioWalk)->R)``, for a `body` that returns an
+    /// optional: one level of optional, nil both when nothing is mapped and when `body` returns nil.
+    @inlinable
+    public func withFolio<R>(at address: UInt64, in vma: VMA, flags: FolioWalkFlags = [], engine: WalkEngine = .c,
+                             _ body: (FolioWalk) throws -> R?) throws -> R? {
+        try _withFolio(machine.pointer, vma.pointer, UInt(address), flags, engine, body) ?? nil
     }
 }
 

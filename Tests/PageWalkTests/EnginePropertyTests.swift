@@ -167,9 +167,9 @@ func runWorld(seed: UInt64, engine: WalkEngine) throws -> [String] {
         out.append("walk \(round): \(result)")
         out.append(contentsOf: v.trace)
         if let vma = vmas.first {
-            let address = vma.start + rng.next() % (vma.end - vma.start)
+            let address = try vma.start + rng.next() % (vma.end - vma.start)
             let flags = FolioWalkFlags(rawValue: Int32(rng.next() % 4))
-            let found = space.withFolio(at: address, in: vma, flags: flags, engine: engine) {
+            let found = try space.withFolio(at: address, in: vma, flags: flags, engine: engine) {
                 "\($0.level) \($0.entry) \(String(describing: $0.page)) \($0.folio)"
             }
             out.append("folio \(String(address, radix: 16)): \(found ?? "none")")

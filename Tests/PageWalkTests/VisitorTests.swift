@@ -287,22 +287,22 @@ struct TableReader: PageWalkVisitor {
     func findsPTEAndTHPFolios(engine: WalkEngine) throws {
         let (machine, space, vma) = try makeSmallSpace()
         try machine.declareFolio(head: 0x104, order: 2)
-        let small = space.withFolio(at: 0x40_5000, in: vma, engine: engine) { ($0.level, $0.page, $0.folio, $0.folioOrder) }
+        let small = try space.withFolio(at: 0x40_5000, in: vma, engine: engine) { ($0.level, $0.page, $0.folio, $0.folioOrder) }
         #expect(small?.0 == .pte)
         #expect(small?.1 == 0x105)
         #expect(small?.2 == 0x104)
         #expect(small?.3 == 2)
-        let huge = space.withFolio(at: 0x80_3000, in: vma, engine: engine) { ($0.level, $0.page, $0.folio) }
+        let huge = try space.withFolio(at: 0x80_3000, in: vma, engine: engine) { ($0.level, $0.page, $0.folio) }
         #expect(huge?.0 == .pmd)
         #expect(huge?.1 == 0x1003)
         #expect(huge?.2 == 0x1000)
-        #expect(space.withFolio(at: 0x40_9000, in: vma, engine: engine) { _ in true } == nil)
+        #expect(try space.withFolio(at: 0x40_9000, in: vma, engine: engine) { _ in true } == nil)
     }
 
     @Test(arguments: [WalkEngine.c, .swift])
     func theLockIsHeldInsideAndReleasedEvenWhenTheBodyThrows(engine: WalkEngine) throws {
         let (_, space, vma) = try makeSmallSpace()
-        let held = space.withFolio(at: 0x40_0000, in: vma, engine: engine) { _ in pw_ptl_held_by_thread() }
+        let held = try space.withFolio(at: 0x40_0000, in: vma, engine: engine) { _ in pw_ptl_held_by_thread() }
         #expect(held == 1)
         #expect(pw_ptl_held_by_thread() == 0)
         #expect(throws: Boom(at: 1)) {
@@ -316,12 +316,12 @@ struct TableReader: PageWalkVisitor {
         let (_, space, vma) = try makeSmallSpace()
         try space.mapZeroPage(at: 0x41_0000)
         try space.setMigrationEntry(at: 0x41_1000, pfn: 0x200)
-        #expect(space.withFolio(at: 0x41_0000, in: vma, engine: engine) { _ in true } == nil)
-        let zero = space.withFolio(at: 0x41_0000, in: vma, flags: .zeroPage, engine: engine) { ($0.page, $0.folio) }
+        #expect(try space.withFolio(at: 0x41_0000, in: vma, engine: engine) { _ in true } == nil)
+        let zero = try space.withFolio(at: 0x41_0000, in: vma, flags: .zeroPage, engine: engine) { ($0.page, $0.folio) }
         #expect(zero?.0 == nil)
         #expect(zero?.1 == 1)
-        #expect(space.withFolio(at: 0x41_1000, in: vma, engine: engine) { _ in true } == nil)
-        let migrating = space.withFolio(at: 0x41_1000, in: vma, flags: .migration, engine: engine) { ($0.page, $0.folio) }
+        #expect(try space.withFolio(at: 0x41_1000, in: vma, engine: engine) { _ in true } == nil)
+        let migrating = try space.withFolio(at: 0x41_1000, in: vma, flags: .migration, engine: engine) { ($0.page, $0.folio) }
         #expect(migrating?.0 == nil)
         #expect(migrating?.1 == 0x200)
     }

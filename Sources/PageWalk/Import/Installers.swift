@@ -61,11 +61,11 @@ extension ProcessSnapshot {
     /// - Returns: the entries changed.
     @discardableResult
     public func clearSoftDirty(engine: WalkEngine = .c) throws -> Int {
-        space.withMmapWriteLock {
-            for vma in space.vmas { vma.pointer.pointee.vm_flags &= ~VMAFlags.softDirty.rawValue }
+        try space.withMmapWriteLock {
+            for vma in space.vmas { try vma.pointer.pointee.vm_flags &= ~VMAFlags.softDirty.rawValue }
         }
         var visitor = ClearSoftDirtyVisitor()
-        let end = space.vmas.last?.end ?? 0
+        let end = try space.vmas.last?.end ?? 0
         if end > 0 {
             _ = try space.withMmapReadLock { try space.walkPageRange(0..<end, visitor: &visitor, engine: engine) }
         }
@@ -171,14 +171,15 @@ extension ProcessSnapshot {
         var addr = range.lowerBound
         try space.withMmapReadLock {
             while addr < end {
-                guard let vma = space.findVMA(addr), vma.start < end else {
+                guard let vma = space.findVMA(addr), try vma.start < end else {
                     unmapped = true
                     break
                 }
-                if vma.start > addr { unmapped = true }
-                let s = max(addr, vma.start), e = min(end, vma.end)
-                if !vma.flags.isDisjoint(with: refused) { throw GuardInstallError.invalid }
-                vma.pointer.pointee.vm_flags |= VMAFlags.maybeGuard.rawValue
+                let info = try vma.info
+                if info.start > addr { unmapped = true }
+                let s = max(addr, info.start), e = min(end, info.end)
+                if !info.flags.isDisjoint(with: refused) { throw GuardInstallError.invalid }
+                try vma.pointer.pointee.vm_flags |= VMAFlags.maybeGuard.rawValue
                 var installed: Int? = nil
                 for _ in 0..<3 {
                     var visitor = GuardInstallVisitor()

@@ -103,7 +103,7 @@ extension ProcessSnapshot {
         try space.withMmapReadLock {
             while addr < end {
                 guard let vma = space.vma(containing: addr) else { throw PageWalkError.outOfMemory }
-                let stop = min(vma.end, end)
+                let stop = min(try vma.end, end)
                 if let r = region(vma: vma.id), r.kind == .special && !r.name.hasPrefix("[anon:") {
                     // can_do_mincore: a special mapping ([vdso], [vvar]) is neither anonymous
                     // nor a file; the kernel reports it all resident without a walk.

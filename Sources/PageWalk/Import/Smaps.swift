@@ -372,7 +372,7 @@ extension ProcessSnapshot {
         var out = ""
         for (r, s) in try smapsAll(engine: engine) {
             let vma = r.vmaID.flatMap { space.vma(id: $0) }
-            let flags = vma?.flags ?? r.flags
+            let flags = try vma?.flags ?? r.flags
             out += r.mapsLine + "\n"
             out += MemoryStats.line("Size", (r.range.upperBound - r.range.lowerBound) >> 10)
             out += MemoryStats.line("KernelPageSize", r.kernelPageSize >> 10)
