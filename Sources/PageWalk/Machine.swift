@@ -1,4 +1,5 @@
 import CWalkCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -70,18 +71,40 @@ public enum MachineEvent: Sendable, Equatable {
     case split(level: PageTableLevel, address: UInt64, vma: UInt32)
     /// `vma_start_write` write-locked a VMA.
     case vmaStartWrite(vma: UInt32)
+    /// An event of a kind this version of the Swift API does not know (a newer core's); nothing
+    /// of it is read but its kind.
+    case unknown(kind: UInt32)
 
-    init(_ e: pw_event) {
+    /// Decodes a C event (what a `pw_event_fn` hook receives); fields the kind does not define
+    /// are not read, a VMA only when the event has one, and a kind or enum value this version
+    /// does not know gives ``unknown(kind:)``.
+    public init(_ e: pw_event) {
+        let vma = e.vma?.pointee.id ?? 0
         switch e.kind {
         case PW_EVENT_ASSERT_FAIL:
             let names = ["mmap_locked", "mmap_write_locked", "vma_locked", "vma_write_locked", "i_mmap_held"]
-            self = .assertionFailed(names[Int(e.assertion.rawValue)])
+            let i = Int(e.assertion.rawValue)
+            self = .assertionFailed(names.indices.contains(i) ? names[i] : "assertion \(i)")
         case PW_EVENT_WARN: self = .warning
         case PW_EVENT_BAD:
-            self = .badEntry(level: PageTableLevel(rawValue: Int(e.level.rawValue))!, value: e.value)
-        case PW_EVENT_SPLIT_PMD: self = .split(level: .pmd, address: UInt64(e.addr), vma: e.vma.pointee.id)
-        case PW_EVENT_SPLIT_PUD: self = .split(level: .pud, address: UInt64(e.addr), vma: e.vma.pointee.id)
-        default: self = .vmaStartWrite(vma: e.vma.pointee.id)
+            if let level = PageTableLevel(rawValue: Int(e.level.rawValue)) {
+                self = .badEntry(level: level, value: e.value)
+            } else {
+                self = .unknown(kind: e.kind.rawValue)
+            }
+        case PW_EVENT_SPLIT_PMD: self = .split(level: .pmd, address: UInt64(e.addr), vma: vma)
+        case PW_EVENT_SPLIT_PUD: self = .split(level: .pud, address: UInt64(e.addr), vma: vma)
+        case PW_EVENT_VMA_START_WRITE: self = .vmaStartWrite(vma: vma)
+        default: self = .unknown(kind: e.kind.rawValue)
+        }
+    }
+
+    /// What the core prints for an event when no handler is set (as `pw_emit` does), or nil.
+    var defaultReport: String? {
+        switch self {
+        case .assertionFailed(let name): "pagewalk: lock assertion failed: \(name)"
+        case .warning: "pagewalk: WARN_ON_ONCE"
+        default: nil
         }
     }
 }
@@ -119,7 +142,8 @@ public final class Machine: @unchecked Sendable {
     /// The geometry.
     public let geometry: Geometry
     let layout: UnsafePointer<pw_machine_layout>
-    private var eventHandler: ((MachineEvent) -> Void)?
+    /// The handler walker threads call; swapped under the lock, called outside it.
+    private let eventHandler = Mutex<(@Sendable (MachineEvent) -> Void)?>(nil)
 
     /// Creates a machine.
     ///
@@ -139,6 +163,22 @@ public final class Machine: @unchecked Sendable {
         pointer = m
         geometry = Geometry(pw_machine_geometry(m).pointee)
         layout = pw_machine_layout(m)
+        // The C hook is set once, before any walk can run, and never changes: walker threads
+        // read it without a lock. The handler behind it is swapped under `eventHandler`'s lock.
+        pw_machine_set_event_hook(m, { ctx, event in
+            Unmanaged<Machine>.fromOpaque(ctx.unsafelyUnwrapped).takeUnretainedValue()
+                .deliver(MachineEvent(event.unsafelyUnwrapped.pointee))
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Calls the handler, or reports as the core does without one.
+    private func deliver(_ event: MachineEvent) {
+        if let handler = eventHandler.withLock({ $0 }) {
+            handler(event)
+        } else if let line = event.defaultReport {
+            let text = line + "\n"
+            _ = text.withCString { write(2, $0, strlen($0)) }
+        }
     }
 
     deinit { pw_machine_destroy(pointer) }
@@ -186,16 +226,12 @@ public final class Machine: @unchecked Sendable {
 
     /// Receives the machine's events (failed lock assertions, warnings, bad entries, splits);
     /// nil restores the default: counted, and assertion failures and warnings printed on stderr.
-    public func onEvent(_ handler: ((MachineEvent) -> Void)?) {
-        eventHandler = handler
-        if handler == nil {
-            pw_machine_set_event_hook(pointer, nil, nil)
-        } else {
-            pw_machine_set_event_hook(pointer, { ctx, event in
-                let machine = Unmanaged<Machine>.fromOpaque(ctx!).takeUnretainedValue()
-                machine.eventHandler?(MachineEvent(event!.pointee))
-            }, Unmanaged.passUnretained(self).toOpaque())
-        }
+    ///
+    /// The handler is called on the thread that walks, by every thread that walks: it must be
+    /// `@Sendable`. Setting it while other threads walk is safe; a walk already under way may
+    /// still call the previous handler once more.
+    public func onEvent(_ handler: (@Sendable (MachineEvent) -> Void)?) {
+        eventHandler.withLock { $0 = handler }
     }
 }
 

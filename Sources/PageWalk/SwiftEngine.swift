@@ -1,4 +1,5 @@
 import CWalkCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -106,7 +107,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     @inlinable @inline(__always)
     func offset(_ l: Int, _ parent: UnsafeMutablePointer<UInt64>, _ addr: UInt) -> UnsafeMutablePointer<UInt64>? {
         if isFolded(l) { return parent }
-        guard let t = table(parent.pointee) else { return nil }
+        guard let t = table(_load(parent)) else { return nil }
         return t + index(l, addr)
     }
 
@@ -115,7 +116,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     @inlinable @inline(__always)
     func noneOrClearBad(_ l: Int, _ level: pw_level, _ p: UnsafeMutablePointer<UInt64>) -> Bool {
         if isTrivial(l) { return false }
-        let v = p.pointee
+        let v = _load(p)
         if v == 0 { return true }
         if v & 0x81 == 1 && (v & PW_PFN_MASK) >> 12 < frames { return false }
         return pw_pxd_none_or_clear_bad(m, level, p)
@@ -125,12 +126,19 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     /// reports) the rest.
     @inlinable @inline(__always)
     func pteOffsetMap(_ pmd: UnsafeMutablePointer<UInt64>, _ addr: UInt) -> UnsafeMutablePointer<UInt64>? {
-        let v = pmd.pointee
+        let v = _load(pmd)
         if v & 0x81 == 1 && (v & PW_PFN_MASK) >> 12 < frames {
             let table: UnsafeMutablePointer<UInt64> = mem + Int((v & PW_PFN_MASK) >> 12) &* 512
             return table + index(4, addr)
         }
         return pw_pte_offset_map(m, pmd, addr)
+    }
+
+    /// Reads an upper-level entry as the C core's `pw_load` does: an acquire load, because other
+    /// walkers under the read lock may split a huge entry (under its lock) or install a table
+    /// meanwhile (the kernel's `READ_ONCE` / `pmdp_get_lockless`). A plain `mov` on x86-64.
+    @inlinable @inline(__always) func _load(_ p: UnsafeMutablePointer<UInt64>) -> UInt64 {
+        _loadEntry(p)
     }
 
     @inlinable @inline(__always) func realDepth(_ depth: Int32) -> Int32 {
@@ -188,7 +196,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         if w.pointee.no_vma {
             if pw_mm_is_kernel(w.pointee.mm) || addr >= taskSize {
                 // pte_offset_kernel checks nothing; a table beyond memory is skipped, not read.
-                guard let t = table(pmd.pointee) else { return 0 }
+                guard let t = table(_load(pmd)) else { return 0 }
                 pte = t + index(4, addr)
             } else {
                 pte = pteOffsetMap(pmd, addr)
@@ -222,7 +230,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
             while again {
                 again = false
                 let next = addrEnd(3, addr, end)
-                if none(3, pmd.pointee) {
+                if none(3, _load(pmd)) {
                     if hasInstall {
                         err = pw_table_alloc_into(w.pointee.mm, pmd)
                     } else if set.contains(.pteHole) {
@@ -238,13 +246,13 @@ struct _SwiftWalker<V: PageWalkVisitor> {
                 if action == ACTION_CONTINUE.rawValue { break }
                 if !hasHandler {
                     if !hasInstall { break }
-                    if leaf(3, pmd.pointee) { break }
+                    if leaf(3, _load(pmd)) { break }
                 }
                 if let vma = w.pointee.vma {
                     // split_huge_pmd(): only a leaf or a migration entry has anything to split.
-                    let v = pmd.pointee
+                    let v = _load(pmd)
                     if leaf(3, v) || pw_is_migration_entry(v) { pw_split_huge_pmd(vma, pmd, addr) }
-                } else if leaf(3, pmd.pointee) || !present(3, pmd.pointee) {
+                } else if leaf(3, _load(pmd)) || !present(3, _load(pmd)) {
                     break
                 }
                 err = pteRange(pmd, addr, next)
@@ -270,7 +278,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
             var again = true
             while again {
                 again = false
-                if none(2, pud.pointee) {
+                if none(2, _load(pud)) {
                     if hasInstall {
                         err = pw_table_alloc_into(w.pointee.mm, pud)
                     } else if set.contains(.pteHole) {
@@ -286,14 +294,14 @@ struct _SwiftWalker<V: PageWalkVisitor> {
                 if action == ACTION_CONTINUE.rawValue { break }
                 if !hasHandler {
                     if !hasInstall { break }
-                    if leaf(2, pud.pointee) { break }
+                    if leaf(2, _load(pud)) { break }
                 }
                 if let vma = w.pointee.vma {
-                    if leaf(2, pud.pointee) { pw_split_huge_pud(vma, pud, addr) }
-                } else if leaf(2, pud.pointee) || !present(2, pud.pointee) {
+                    if leaf(2, _load(pud)) { pw_split_huge_pud(vma, pud, addr) }
+                } else if leaf(2, _load(pud)) || !present(2, _load(pud)) {
                     break
                 }
-                if none(2, pud.pointee) { again = true; continue }
+                if none(2, _load(pud)) { again = true; continue }
                 err = pmdRange(pud, addr, next)
                 if err != 0 { return err }
             }
@@ -552,4 +560,12 @@ func _onSwift<V: PageWalkVisitor>(
         }
     }
     return try _result(code, error)
+}
+
+/// An acquire load of a page-table entry: the C core's `pw_load`, over the same memory. The
+/// machine's table memory is plain C memory holding 64-bit entries, which `Atomic<UInt64>` lays
+/// out the same way.
+@inlinable @inline(__always)
+func _loadEntry(_ p: UnsafeMutablePointer<UInt64>) -> UInt64 {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .acquiring)
 }

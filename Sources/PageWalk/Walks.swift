@@ -90,7 +90,44 @@ func _walkTables<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt, _ end: 
 
 // MARK: - Public API
 
+/// The core's `[start, end)` of a closed range: `end` is `last + 1`, or, for a range through the
+/// last address (`UInt64.max`), `2^64 - 1` — the C API's name for the top of the address space
+/// (the kernel's ptdump walks to `~0UL`). Walks are page-granular, so the last page is walked
+/// whole: its PTE reports `next` 0 (2^64 wrapped, as in the kernel); the entries above it report
+/// `next` 2^64 - 1.
+@inlinable
+func _bounds(_ range: ClosedRange<UInt64>) -> (UInt, UInt) {
+    (UInt(range.lowerBound), range.upperBound == .max ? UInt.max : UInt(range.upperBound &+ 1))
+}
+
 extension AddressSpace {
+    /// `walkPageRange` over a closed range: `start...UInt64.max` walks up to the top of the
+    /// address space, which a `Range<UInt64>` cannot name.
+    @inlinable @discardableResult
+    public func walkPageRange<V: PageWalkVisitor>(_ range: ClosedRange<UInt64>, visitor: inout V,
+                                                  lock: WalkLock = .read, engine: WalkEngine = .c) throws -> WalkResult {
+        let (s, e) = _bounds(range)
+        return try _walkPageRange(pointer, s, e, &visitor, lock: lock, engine: engine, installing: false)
+    }
+
+    /// `walkPageRangeMM` over a closed range (up to the top with `start...UInt64.max`).
+    @inlinable @discardableResult
+    public func walkPageRangeMM<V: PageWalkVisitor>(_ range: ClosedRange<UInt64>, visitor: inout V,
+                                                    lock: WalkLock = .read, engine: WalkEngine = .c) throws -> WalkResult {
+        let (s, e) = _bounds(range)
+        return try _walkPageRange(pointer, s, e, &visitor, lock: lock, engine: engine, installing: true)
+    }
+
+    /// `walkPageRangeDebug` over a closed range (up to the top with `start...UInt64.max`).
+    @inlinable @discardableResult
+    public func walkPageRangeDebug<V: PageWalkVisitor>(_ range: ClosedRange<UInt64>, visitor: inout V,
+                                                       tables: AddressSpace? = nil,
+                                                       engine: WalkEngine = .c) throws -> WalkResult {
+        let (s, e) = _bounds(range)
+        return try _walkTables(pointer, s, e, pgd: tables.map { pw_mm_pgd($0.pointer) }, &visitor, lockless: false,
+                               engine: engine)
+    }
+
     /// Walks `range` VMA by VMA (the kernel's `walk_page_range`): gaps between VMAs are holes of
     /// depth -1, `testWalk` (or PFNMAP) decides per VMA, `preVMA`/`postVMA` bracket each VMA.
     ///
@@ -133,6 +170,17 @@ extension AddressSpace {
 }
 
 extension Machine {
+    /// `walkKernelPageTableRange` over a closed range: `start...UInt64.max` walks the kernel's
+    /// tables up to the top of the address space, last page included.
+    @inlinable @discardableResult
+    public func walkKernelPageTableRange<V: PageWalkVisitor>(_ range: ClosedRange<UInt64>, visitor: inout V,
+                                                             tables: AddressSpace? = nil, lockless: Bool = false,
+                                                             engine: WalkEngine = .c) throws -> WalkResult {
+        let (s, e) = _bounds(range)
+        return try _walkTables(pw_init_mm(pointer), s, e, pgd: tables.map { pw_mm_pgd($0.pointer) }, &visitor,
+                               lockless: lockless, engine: engine)
+    }
+
     /// Walks the kernel tables of `range` (the kernel's `walk_kernel_page_table_range`, or its
     /// `_lockless` twin, which asserts no lock).
     @inlinable @discardableResult
@@ -295,7 +343,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
     @inline(__always) func offset(_ folded: Bool, _ shift: UInt32, _ parent: UnsafeMutablePointer<UInt64>)
         -> UnsafeMutablePointer<UInt64>? {
         if folded { return parent }
-        let pfn = pfnOf(parent.pointee)
+        let pfn = pfnOf(_loadEntry(parent))
         guard pfn < frames else { return nil }
         let index = Int((addr &>> UInt(shift)) & 511)
         let table: UnsafeMutablePointer<UInt64> = mem + Int(pfn) &* 512
@@ -304,7 +352,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
     /// `pgd/p4d_none_or_clear_bad`: the common cases inline, a bad entry reported out of line.
     @inline(__always) func noneOrClearBad(_ level: pw_level, _ trivial: Bool, _ p: UnsafeMutablePointer<UInt64>) -> Bool {
         if trivial { return false }
-        let v = p.pointee
+        let v = _loadEntry(p)
         if v == 0 { return true }
         if v & 0x81 == 1 && pfnOf(v) < frames { return false }
         return pw_pxd_none_or_clear_bad(m, level, p)
@@ -329,12 +377,12 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         return nil
     }
     guard let pudp = offset(geo.folded.2, geo.shift.2, p4dp) else { return nil }
-    var pud = pudp.pointee
+    var pud = _loadEntry(pudp)
     if none(trivial.2, pud) { return nil }
     if !present(trivial.2, pud) || leaf(trivial.2, pud) {
         let ptl = pw_mm_page_table_lock(mm).unsafelyUnwrapped
         spin_lock(ptl)
-        pud = pudp.pointee
+        pud = _loadEntry(pudp)
         let pfn = pfnOf(pud)
         if !present(trivial.2, pud) || pud & EntryFlags.special.rawValue != 0 || pfn >= frames {
             spin_unlock(ptl)
@@ -344,12 +392,12 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         spin_unlock(ptl)
     }
     guard let pmdp = offset(geo.folded.3, geo.shift.3, pudp) else { return nil }
-    var pmd = pmdp.pointee
+    var pmd = _loadEntry(pmdp)
     if none(trivial.3, pmd) { return nil }
     if !present(trivial.3, pmd) || leaf(trivial.3, pmd) {
         let ptl = pw_table_lock(m, pmdp).unsafelyUnwrapped
         spin_lock(ptl)
-        pmd = pmdp.pointee
+        pmd = _loadEntry(pmdp)
         if none(trivial.3, pmd) {
             spin_unlock(ptl)
             return nil

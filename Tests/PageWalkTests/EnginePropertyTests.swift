@@ -94,7 +94,7 @@ func runWorld(seed: UInt64, engine: WalkEngine) throws -> [String] {
     let levels = Int(rng.next() % 4) + 2
     let machine = try Machine(levels: levels, frames: 8192, tableBase: 4096, zeroPFN: 1, hugeZeroPFN: 512)
     try machine.declareFolio(head: 512, order: 9)
-    var out: [String] = []
+    let out = Log<String>()
     machine.onEvent { out.append("event \($0)") }
     let space = try machine.makeAddressSpace()
     let top = min(machine.geometry.taskSize, 1 << 31)
@@ -178,7 +178,7 @@ func runWorld(seed: UInt64, engine: WalkEngine) throws -> [String] {
     }
     out.append(contentsOf: space.dump().map(\.description))
     out.append("tables \(machine.stats.tablesInUse)")
-    return out
+    return out.items
 }
 
 @Suite struct EnginePropertyTests {

@@ -121,7 +121,7 @@ struct TableReader: PageWalkVisitor {
     @Test(arguments: [WalkEngine.c, .swift])
     func countsPresentPTEsAndSplitsTheTHPForPTEEntry(engine: WalkEngine) throws {
         let (machine, space, _) = try makeSmallSpace()
-        var splits: [MachineEvent] = []
+        let splits = Log<MachineEvent>()
         machine.onEvent { splits.append($0) }
         var counter = PresentCounter()
         let result = try space.walkPageRange(0x40_0000..<0xc0_0000, visitor: &counter, engine: engine)
@@ -129,7 +129,7 @@ struct TableReader: PageWalkVisitor {
         // 8 PTEs + the 512 PTEs the THP split into; 504 empty PTEs in the first table; no table at 6 MiB.
         #expect(counter.present == 8 + 512)
         #expect(counter.empty == 504)
-        #expect(splits == [.split(level: .pmd, address: 0x80_0000, vma: 1)])
+        #expect(splits.items == [.split(level: .pmd, address: 0x80_0000, vma: 1)])
     }
 
     @Test func theSetIsDerivedFromTheMethodsAVisitorDeclares() {
@@ -272,12 +272,12 @@ struct TableReader: PageWalkVisitor {
     @Test(arguments: [WalkEngine.c, .swift])
     func failedLockAssertionsReachTheHook(engine: WalkEngine) throws {
         let (machine, space, _) = try makeSmallSpace()
-        var events: [MachineEvent] = []
+        let events = Log<MachineEvent>()
         machine.onEvent { events.append($0) }
         space.mmapLockState = .none
         var counter = PresentCounter()
         try space.walkPageRange(0x40_0000..<0x40_1000, visitor: &counter, engine: engine)
-        #expect(events == [.assertionFailed("mmap_locked")])
+        #expect(events.items == [.assertionFailed("mmap_locked")])
         #expect(machine.stats.assertionFailures == 1)
     }
 }
