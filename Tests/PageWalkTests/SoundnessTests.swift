@@ -1,10 +1,11 @@
 import CWalkCore
 import PageWalk
+import Synchronization
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
-import Testing
 
 /// The Swift API's soundness (issue 12.7 and 12.8): handles that outlive what they name, optional
 /// results, the top of the address space.

@@ -1,4 +1,4 @@
-import CWalkCore
+import PageWalk
 
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +17,6 @@ public struct ClearSoftDirtyVisitor: PageWalkVisitor {
     public var cleared = 0
 
     public init() {}
-
 
     static let softDirty = EntryFlags.softDirty.rawValue
     static let writable = EntryFlags.writable.rawValue
@@ -62,7 +61,7 @@ extension ProcessSnapshot {
     @discardableResult
     public func clearSoftDirty(engine: WalkEngine = .c) throws -> Int {
         try space.withMmapWriteLock {
-            for vma in space.vmas { try vma.pointer.pointee.vm_flags &= ~VMAFlags.softDirty.rawValue }
+            for vma in space.vmas { try vma.removeFlags(.softDirty) }
         }
         var visitor = ClearSoftDirtyVisitor()
         let end = try space.vmas.last?.end ?? 0
@@ -85,7 +84,6 @@ public struct GuardInstallVisitor: PageWalkVisitor {
     public var pages = 0
 
     public init() {}
-
 
     public mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         entry.isLeaf ? .stop(1) : .proceed
@@ -115,7 +113,6 @@ public struct GuardInstallVisitor: PageWalkVisitor {
 struct GuardZapVisitor: PageWalkVisitor {
     let start: UInt64
     let end: UInt64
-
 
     mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if entry.isLeaf && address & ((1 << 30) - 1) == 0 && next - address == 1 << 30 {
@@ -179,7 +176,7 @@ extension ProcessSnapshot {
                 if info.start > addr { unmapped = true }
                 let s = max(addr, info.start), e = min(end, info.end)
                 if !info.flags.isDisjoint(with: refused) { throw GuardInstallError.invalid }
-                try vma.pointer.pointee.vm_flags |= VMAFlags.maybeGuard.rawValue
+                try vma.insertFlags(.maybeGuard)
                 var installed: Int? = nil
                 for _ in 0..<3 {
                     var visitor = GuardInstallVisitor()
