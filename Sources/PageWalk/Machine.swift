@@ -21,6 +21,9 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
     case errno(Int32)
     /// The VMA numbered `id` no longer exists: it was unmapped, or merged into a neighbour.
     case staleVMA(id: UInt32)
+    /// `-ENOLCK`: a lock the walk requires is not held, on a strict machine
+    /// (``Machine/strictLocking``); the walk ended before calling back about it.
+    case lockNotHeld
 
     /// Builds the error for a negative errno value.
     public init(errno code: Int32) {
@@ -29,6 +32,7 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
         case -ENOMEM: self = .outOfMemory
         case -EEXIST: self = .exists
         case -EFAULT: self = .fault
+        case -ENOLCK: self = .lockNotHeld
         default: self = .errno(code)
         }
     }
@@ -42,6 +46,7 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
         case .fault: -EFAULT
         case .errno(let c): c
         case .staleVMA: -ENOENT
+        case .lockNotHeld: -ENOLCK
         }
     }
 
@@ -54,6 +59,7 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
         case .fault: "not a page table (EFAULT)"
         case .errno(let c): "error \(c)"
         case .staleVMA(let id): "VMA \(id) no longer exists: it was unmapped or merged into a neighbour"
+        case .lockNotHeld: "a lock the walk requires is not held (ENOLCK; the machine is strict)"
         }
     }
 }
@@ -71,6 +77,8 @@ public enum MachineEvent: Sendable, Equatable {
     case split(level: PageTableLevel, address: UInt64, vma: UInt32)
     /// `vma_start_write` write-locked a VMA.
     case vmaStartWrite(vma: UInt32)
+    /// An address space was used after `pw_mm_destroy` (from C): the call failed with `-ESRCH`.
+    case destroyedAddressSpaceUsed
     /// An event of a kind this version of the Swift API does not know (a newer core's); nothing
     /// of it is read but its kind.
     case unknown(kind: UInt32)
@@ -95,6 +103,7 @@ public enum MachineEvent: Sendable, Equatable {
         case PW_EVENT_SPLIT_PMD: self = .split(level: .pmd, address: UInt64(e.addr), vma: vma)
         case PW_EVENT_SPLIT_PUD: self = .split(level: .pud, address: UInt64(e.addr), vma: vma)
         case PW_EVENT_VMA_START_WRITE: self = .vmaStartWrite(vma: vma)
+        case PW_EVENT_MM_DESTROYED: self = .destroyedAddressSpaceUsed
         default: self = .unknown(kind: e.kind.rawValue)
         }
     }
@@ -104,6 +113,7 @@ public enum MachineEvent: Sendable, Equatable {
         switch self {
         case .assertionFailed(let name): "pagewalk: lock assertion failed: \(name)"
         case .warning: "pagewalk: WARN_ON_ONCE"
+        case .destroyedAddressSpaceUsed: "pagewalk: address space used after pw_mm_destroy()"
         default: nil
         }
     }
@@ -126,6 +136,25 @@ public struct MachineStats: Sendable, Equatable {
 
     /// Bytes of page tables in use: 4 KiB per table.
     public var pageTableBytes: UInt64 { tablesInUse * 4096 }
+}
+
+/// One range of a machine's physical memory: frames `firstPFN ..< firstPFN + frames`.
+public struct PhysicalRange: Equatable {
+    /// The first frame.
+    public var firstPFN: UInt64
+    /// The number of frames (at least 1).
+    public var frames: UInt64
+    /// The frames' memory, 512 entries each, owned by the caller and kept alive for the machine's
+    /// lifetime (an `mmap` of an image, say); nil: the machine maps zeroed memory, which its table
+    /// allocator may use.
+    public var memory: UnsafeMutablePointer<UInt64>?
+
+    /// A range of frames; `memory` nil lets the machine map them.
+    public init(firstPFN: UInt64, frames: UInt64, memory: UnsafeMutablePointer<UInt64>? = nil) {
+        self.firstPFN = firstPFN
+        self.frames = frames
+        self.memory = memory
+    }
 }
 
 /// A state of a simulated lock.
@@ -163,12 +192,26 @@ public final class Machine: @unchecked Sendable {
         pointer = m
         geometry = Geometry(pw_machine_geometry(m).pointee)
         layout = pw_machine_layout(m)
-        // The C hook is set once, before any walk can run, and never changes: walker threads
-        // read it without a lock. The handler behind it is swapped under `eventHandler`'s lock.
-        pw_machine_set_event_hook(m, { ctx, event in
+        installEventHook()
+    }
+
+    /// Sets the C hook, once, before any walk can run; it never changes, so walker threads read
+    /// it without a lock. The handler behind it is swapped under `eventHandler`'s lock.
+    private func installEventHook() {
+        pw_machine_set_event_hook(pointer, { ctx, event in
             Unmanaged<Machine>.fromOpaque(ctx.unsafelyUnwrapped).takeUnretainedValue()
                 .deliver(MachineEvent(event.unsafelyUnwrapped.pointee))
         }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Strict lock checking (`pw_machine_set_strict`): off by default, a failed lock assertion is
+    /// reported (an event, `stats.assertionFailures`) and the walk goes on, as after the kernel's
+    /// `WARN`. On, the walk that made it also fails at once with ``PageWalkError/lockNotHeld``,
+    /// before calling back about the VMA or range whose lock is missing, and `withFolio` finds
+    /// nothing. Misuse — walking without the mmap lock — then cannot pass unnoticed.
+    public var strictLocking: Bool {
+        get { pw_machine_strict(pointer) }
+        set { pw_machine_set_strict(pointer, newValue) }
     }
 
     /// Calls the handler, or reports as the core does without one.
@@ -180,6 +223,43 @@ public final class Machine: @unchecked Sendable {
             _ = text.withCString { write(2, $0, strlen($0)) }
         }
     }
+
+    /// Creates a machine whose physical memory is `ranges`: frames between them are holes
+    /// (absent: entries that point into them are bad, and never read), and page tables may lie
+    /// in any range. The C side is `pw_machine_create_ranges`.
+    ///
+    /// - Parameters:
+    ///   - levels: 2, 3, 4 or 5 page-table levels.
+    ///   - ranges: sorted by first frame, not overlapping.
+    ///   - tableBase: the first frame the table allocator hands out (from machine-mapped ranges).
+    ///   - zeroPFN: the shared zero page.
+    ///   - hugeZeroPFN: the huge zero page, 0 for none.
+    public init(levels: Int = 4, ranges: [PhysicalRange], tableBase: UInt64, zeroPFN: UInt64 = 1,
+                hugeZeroPFN: UInt64 = 0) throws(PageWalkError) {
+        var config = pw_machine_config(levels: Int32(levels), frames: 0, table_base: tableBase,
+                                       zero_pfn: zeroPFN, huge_zero_pfn: hugeZeroPFN)
+        let raw = ranges.map { pw_phys_range(first_pfn: $0.firstPFN, nr_frames: $0.frames, base: $0.memory) }
+        var m: OpaquePointer?
+        let err = pw_machine_create_ranges(&config, raw, raw.count, PW_ENCODING_MODEL, &m)
+        guard err == 0, let m else { throw PageWalkError(errno: err) }
+        pointer = m
+        geometry = Geometry(pw_machine_geometry(m).pointee)
+        layout = pw_machine_layout(m)
+        installEventHook()
+    }
+
+    /// The machine's physical ranges, sorted by first frame (one `0 ..< frames` range for a
+    /// machine made with `init(levels:frames:...)`).
+    public var physicalRanges: [PhysicalRange] {
+        let lay = layout.pointee
+        return (0..<lay.nr_ranges).map {
+            let r = lay.ranges[$0]
+            return PhysicalRange(firstPFN: r.first_pfn, frames: r.nr_frames, memory: r.base)
+        }
+    }
+
+    /// `pfn_valid`: frame `pfn` is in one of the machine's ranges (not a hole, not beyond memory).
+    public func isValid(pfn: UInt64) -> Bool { pw_pfn_valid(pointer, pfn) }
 
     deinit { pw_machine_destroy(pointer) }
 

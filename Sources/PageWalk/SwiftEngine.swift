@@ -7,6 +7,10 @@ import Glibc
 import Musl
 #endif
 
+/// What a walker's `mem` holds on a machine without a flat part (`frames` is 0 there, so it is
+/// never read).
+@inlinable var _noFlatPart: UnsafeMutablePointer<UInt64> { UnsafeMutablePointer(bitPattern: 8).unsafelyUnwrapped }
+
 /// The pure-Swift walker: `mm/pagewalk.c`'s walk, level by level, over the machine's table frames.
 ///
 /// It reads and writes the same memory as the C core and calls the same machine primitives
@@ -16,8 +20,11 @@ import Musl
 @usableFromInline
 struct _SwiftWalker<V: PageWalkVisitor> {
     @usableFromInline let m: OpaquePointer
+    /// The machine's flat part, frames `0 ..< frames` at `mem` (all of a `Machine(frames:)`).
     @usableFromInline let mem: UnsafeMutablePointer<UInt64>
     @usableFromInline let frames: UInt64
+    /// Memory beyond the flat part, or holes: other PFNs are looked up by the machine.
+    @usableFromInline let sparse: Bool
     @usableFromInline let shifts: (UInt32, UInt32, UInt32, UInt32, UInt32)
     @usableFromInline let folded: (Bool, Bool, Bool, Bool, Bool)
     @usableFromInline let trivial: (Bool, Bool, Bool, Bool, Bool)
@@ -32,8 +39,11 @@ struct _SwiftWalker<V: PageWalkVisitor> {
          error: UnsafeMutablePointer<(any Error)?>) {
         let lay = pw_machine_layout(machine)!.pointee
         m = machine
-        mem = lay.mem
+        // The memory layer's descriptor, read once: the loops below test `pfn < frames` inline
+        // and ask the machine only on a sparse machine.
+        mem = lay.mem ?? _noFlatPart
         frames = lay.frames
+        sparse = lay.sparse
         shifts = lay.geo.shift
         folded = lay.geo.folded
         trivial = lay.trivial
@@ -97,10 +107,11 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         !isTrivial(l) && value & 0x81 == 0x81
     }
 
-    /// The table an entry points to; nil when its PFN is beyond memory.
+    /// The table an entry points to; nil when its PFN is a hole or beyond memory.
     @inlinable @inline(__always) func table(_ value: UInt64) -> UnsafeMutablePointer<UInt64>? {
         let pfn = (value & PW_PFN_MASK) >> 12
-        return pfn < frames ? mem + Int(pfn) * 512 : nil
+        if pfn < frames { return mem + Int(pfn) * 512 }
+        return sparse ? pw_pfn_to_frame(m, pfn) : nil
     }
 
     /// `pXd_offset`: a folded level shares its parent's entry.
@@ -445,22 +456,22 @@ struct _SwiftWalker<V: PageWalkVisitor> {
 
     // MARK: locks
 
+    /// The mmap lock assertions of a walk: 0, or `-ENOLCK` on a strict machine (as the C core).
     @inlinable
-    func mmWalkLock(_ mm: OpaquePointer, _ lock: WalkLock) {
-        if lock == .read {
-            pw_mmap_assert_locked(mm)
-        } else if lock != .vmaReadVerify {
-            pw_mmap_assert_write_locked(mm)
-        }
+    func mmWalkLock(_ mm: OpaquePointer, _ lock: WalkLock) -> Int32 {
+        if lock == .read { return pw_mmap_assert_locked(mm) }
+        if lock != .vmaReadVerify { return pw_mmap_assert_write_locked(mm) }
+        return 0
     }
 
+    /// The VMA lock of a walk: 0, or `-ENOLCK` on a strict machine.
     @inlinable
-    func vmaWalkLock(_ vma: UnsafeMutablePointer<vm_area_struct>, _ lock: WalkLock) {
+    func vmaWalkLock(_ vma: UnsafeMutablePointer<vm_area_struct>, _ lock: WalkLock) -> Int32 {
         switch lock {
         case .write: pw_vma_start_write(vma)
         case .writeVerify: pw_vma_assert_write_locked(vma)
         case .vmaReadVerify: pw_vma_assert_locked(vma)
-        case .read: break
+        case .read: 0
         }
     }
 
@@ -469,14 +480,15 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     @inlinable
     func walkPageRangeMM(_ mm: OpaquePointer, _ start: UInt, _ end: UInt, _ lock: WalkLock) -> Int32 {
         if start >= end { return -EINVAL }
-        mmWalkLock(mm, lock)
+        var err = mmWalkLock(mm, lock)
+        if err != 0 { return err }
         var vma = find_vma(mm, start)
         var start = start
-        var err: Int32 = 0
         repeat {
             let next: UInt
             if let current = vma, start >= current.pointee.vm_start {
-                vmaWalkLock(current, lock)
+                err = vmaWalkLock(current, lock)
+                if err != 0 { break }
                 w.pointee.vma = current
                 next = min(end, current.pointee.vm_end)
                 vma = find_vma(mm, current.pointee.vm_end)
@@ -502,17 +514,18 @@ struct _SwiftWalker<V: PageWalkVisitor> {
 
     @inlinable
     func walkVMA(_ vma: UnsafeMutablePointer<vm_area_struct>, _ start: UInt, _ end: UInt, _ lock: WalkLock) -> Int32 {
-        mmWalkLock(vma.pointee.vm_mm, lock)
-        vmaWalkLock(vma, lock)
+        var err = mmWalkLock(vma.pointee.vm_mm, lock)
+        if err == 0 { err = vmaWalkLock(vma, lock) }
+        if err != 0 { return err }
         return vmaRange(start, end)
     }
 
     @inlinable
     func walkMapping(_ mapping: OpaquePointer, _ first: UInt, _ nr: UInt) -> Int32 {
-        pw_i_mmap_assert_held(mapping)
+        var err = pw_i_mmap_assert_held(mapping)
+        if err != 0 { return err }
         if nr == 0 { return 0 }
         let last = first &+ nr &- 1
-        var err: Int32 = 0
         for i in 0..<pw_mapping_vma_count(mapping) {
             let vma = pw_mapping_vma_at(mapping, i)!
             let pages = (vma.pointee.vm_end - vma.pointee.vm_start) >> 12

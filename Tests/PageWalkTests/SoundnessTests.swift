@@ -256,3 +256,66 @@ struct Spans: PageWalkVisitor {
         #expect(v.holes.last.map { [$0.0, $0.1] } == [0xc0_0000, UInt64.max])
     }
 }
+
+@Suite struct StrictLockingTests {
+    @Test(arguments: [WalkEngine.c, .swift])
+    func aWalkWithoutItsLockFailsOnAStrictMachine(engine: WalkEngine) throws {
+        let (machine, space, vma) = try makeSmallSpace()
+        let events = Log<MachineEvent>()
+        machine.onEvent { events.append($0) }
+        #expect(!machine.strictLocking)
+        space.mmapLockState = .none
+        // Not strict: reported, and the walk goes on, as after the kernel's WARN.
+        var counter = PresentCounter()
+        #expect(try space.walkPageRange(0x40_0000..<0x40_1000, visitor: &counter, engine: engine) == .completed)
+        #expect(counter.present == 1)
+        machine.strictLocking = true
+        #expect(machine.strictLocking)
+        counter = PresentCounter()
+        #expect(throws: PageWalkError.lockNotHeld) {
+            try space.walkPageRange(0x40_0000..<0x40_1000, visitor: &counter, engine: engine)
+        }
+        #expect(throws: PageWalkError.lockNotHeld) { try vma.walkPageVMA(visitor: &counter, engine: engine) }
+        #expect(counter.present == 0)
+        #expect(try space.withFolio(at: 0x40_0000, in: vma, engine: engine) { $0.folio } == nil)
+        // The VMA lock a walk requires: held mmap lock, but no VMA write lock.
+        space.mmapLockState = .read
+        #expect(throws: PageWalkError.lockNotHeld) {
+            try space.walkPageRange(0x40_0000..<0x40_1000, visitor: &counter, lock: .vmaReadVerify, engine: engine)
+        }
+        #expect(counter.present == 0)
+        // With its locks held a strict walk is an ordinary walk.
+        #expect(try space.walkPageRange(0x40_0000..<0x40_1000, visitor: &counter, engine: engine) == .completed)
+        #expect(counter.present == 1)
+        #expect(events.items.filter { $0 == .assertionFailed("mmap_locked") }.count == 4)
+        #expect(events.items.contains(.assertionFailed("vma_locked")))
+    }
+
+    @Test(arguments: [WalkEngine.c, .swift])
+    func tableWalksAndMappingWalksFailWithoutTheirLocks(engine: WalkEngine) throws {
+        let machine = try Machine(levels: 4, frames: 1 << 16, tableBase: 1 << 15)
+        machine.onEvent { _ in }
+        machine.strictLocking = true
+        var spans = Spans()
+        try machine.kernel.setEntry(.pte, at: 0xffff_ffff_ffff_f000, to: PTE.present(pfn: 0x100).rawValue)
+        #expect(throws: PageWalkError.lockNotHeld) {
+            try machine.walkKernelPageTableRange(0xffff_ffff_ffe0_0000...UInt64.max, visitor: &spans, engine: engine)
+        }
+        // The lockless twin asserts nothing.
+        try machine.walkKernelPageTableRange(0xffff_ffff_ffe0_0000...UInt64.max, visitor: &spans, lockless: true,
+                                             engine: engine)
+        #expect(spans.ptes.count == 1)
+        let space = try machine.makeAddressSpace()
+        space.mmapLockState = .read
+        #expect(throws: PageWalkError.lockNotHeld) {
+            try space.walkPageRangeDebug(0..<0x40_0000, visitor: &spans, engine: engine)
+        }
+        let file = machine.mapping(1)
+        try space.addVMA(0x40_0000..<0x80_0000, flags: [.read], file: file)
+        #expect(throws: PageWalkError.lockNotHeld) {
+            try file.walkPageMapping(pages: 0..<16, visitor: &spans, engine: engine)
+        }
+        file.setIMmapHeld(true)
+        #expect(try file.walkPageMapping(pages: 0..<16, visitor: &spans, engine: engine) == .completed)
+    }
+}
