@@ -23,11 +23,11 @@ enum _Invoke<V: PageWalkVisitor> {
 
     @inlinable @inline(__always)
     static func entry<E: PageTableEntry>(
-        _ entry: UnsafeMutablePointer<UInt64>, _ body: (inout E) throws -> WalkStep,
+        _ entry: UnsafeMutablePointer<UInt64>, _ body: (inout E) throws -> Int32,
         _ slot: UnsafeMutablePointer<(any Error)?>
     ) -> Int32 {
         do {
-            return try entry.withMemoryRebound(to: E.self, capacity: 1) { try body(&$0.pointee) }.rawValue
+            return try entry.withMemoryRebound(to: E.self, capacity: 1) { try body(&$0.pointee) }
         } catch {
             return code(error, slot)
         }
@@ -36,31 +36,41 @@ enum _Invoke<V: PageWalkVisitor> {
     @inlinable @inline(__always)
     static func pgd(_ v: UnsafeMutablePointer<V>, _ e: UnsafeMutablePointer<UInt64>, _ a: UInt, _ n: UInt,
                     _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
-        entry(e, { (x: inout PGD) in try v.pointee.pgdEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) }, slot)
+        entry(e, { (x: inout PGD) in
+            _as(try v.pointee.pgdEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)), WalkStep.self).rawValue
+        }, slot)
     }
 
     @inlinable @inline(__always)
     static func p4d(_ v: UnsafeMutablePointer<V>, _ e: UnsafeMutablePointer<UInt64>, _ a: UInt, _ n: UInt,
                     _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
-        entry(e, { (x: inout P4D) in try v.pointee.p4dEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) }, slot)
+        entry(e, { (x: inout P4D) in
+            _as(try v.pointee.p4dEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)), WalkStep.self).rawValue
+        }, slot)
     }
 
     @inlinable @inline(__always)
     static func pud(_ v: UnsafeMutablePointer<V>, _ e: UnsafeMutablePointer<UInt64>, _ a: UInt, _ n: UInt,
                     _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
-        entry(e, { (x: inout PUD) in try v.pointee.pudEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) }, slot)
+        entry(e, { (x: inout PUD) in
+            _as(try v.pointee.pudEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)), WalkStep.self).rawValue
+        }, slot)
     }
 
     @inlinable @inline(__always)
     static func pmd(_ v: UnsafeMutablePointer<V>, _ e: UnsafeMutablePointer<UInt64>, _ a: UInt, _ n: UInt,
                     _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
-        entry(e, { (x: inout PMD) in try v.pointee.pmdEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) }, slot)
+        entry(e, { (x: inout PMD) in
+            _as(try v.pointee.pmdEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)), WalkStep.self).rawValue
+        }, slot)
     }
 
     @inlinable @inline(__always)
     static func pte(_ v: UnsafeMutablePointer<V>, _ e: UnsafeMutablePointer<UInt64>, _ a: UInt, _ n: UInt,
                     _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
-        entry(e, { (x: inout PTE) in try v.pointee.pteEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) }, slot)
+        entry(e, { (x: inout PTE) in
+            _as(try v.pointee.pteEntry(&x, address: UInt64(a), next: UInt64(n), walk: WalkContext(w)), WalkStep.self).rawValue
+        }, slot)
     }
 
     /// The kernel's PTE loop over `[addr, end)` inside one table, calling `pteEntry` per PTE.
@@ -77,7 +87,8 @@ enum _Invoke<V: PageWalkVisitor> {
             var i = 0
             do {
                 while true {
-                    let r = try v.pointee.pteEntry(&ptes[i], address: a, next: a &+ 4096, walk: context).rawValue
+                    let r = _as(try v.pointee.pteEntry(&ptes[i], address: a, next: a &+ 4096, walk: context),
+                                WalkStep.self).rawValue
                     if r != 0 || a >= last { return r }
                     a &+= 4096
                     i &+= 1
@@ -200,7 +211,8 @@ enum _Invoke<V: PageWalkVisitor> {
     static func hole(_ v: UnsafeMutablePointer<V>, _ a: UInt, _ n: UInt, _ depth: Int32,
                      _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
         do {
-            return try v.pointee.pteHole(address: UInt64(a), next: UInt64(n), depth: Int(depth), walk: WalkContext(w)).rawValue
+            let r = try v.pointee.pteHole(address: UInt64(a), next: UInt64(n), depth: Int(depth), walk: WalkContext(w))
+            return _as(r, WalkStep.self).rawValue
         } catch {
             return code(error, slot)
         }
@@ -211,7 +223,9 @@ enum _Invoke<V: PageWalkVisitor> {
                         _ n: UInt, _ w: UnsafeMutablePointer<mm_walk>,
                         _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
         entry(e, { (x: inout PTE) in
-            try v.pointee.hugetlbEntry(&x, hmask: UInt64(hmask), address: UInt64(a), next: UInt64(n), walk: WalkContext(w))
+            let r = try v.pointee.hugetlbEntry(&x, hmask: UInt64(hmask), address: UInt64(a), next: UInt64(n),
+                                               walk: WalkContext(w))
+            return _as(r, WalkStep.self).rawValue
         }, slot)
     }
 
@@ -219,7 +233,8 @@ enum _Invoke<V: PageWalkVisitor> {
     static func test(_ v: UnsafeMutablePointer<V>, _ a: UInt, _ n: UInt, _ w: UnsafeMutablePointer<mm_walk>,
                      _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
         do {
-            return try v.pointee.testWalk(address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) == .walk ? 0 : 1
+            let r = try v.pointee.testWalk(address: UInt64(a), next: UInt64(n), walk: WalkContext(w))
+            return _as(r, VMAVerdict.self) == .walk ? 0 : 1
         } catch {
             return code(error, slot)
         }
@@ -229,7 +244,7 @@ enum _Invoke<V: PageWalkVisitor> {
     static func pre(_ v: UnsafeMutablePointer<V>, _ a: UInt, _ n: UInt, _ w: UnsafeMutablePointer<mm_walk>,
                     _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
         do {
-            return try v.pointee.preVMA(start: UInt64(a), end: UInt64(n), walk: WalkContext(w)).rawValue
+            return _as(try v.pointee.preVMA(start: UInt64(a), end: UInt64(n), walk: WalkContext(w)), WalkStep.self).rawValue
         } catch {
             return code(error, slot)
         }
@@ -237,14 +252,14 @@ enum _Invoke<V: PageWalkVisitor> {
 
     @inlinable @inline(__always)
     static func post(_ v: UnsafeMutablePointer<V>, _ w: UnsafeMutablePointer<mm_walk>) {
-        v.pointee.postVMA(walk: WalkContext(w))
+        _ = v.pointee.postVMA(walk: WalkContext(w))
     }
 
     @inlinable @inline(__always)
     static func install(_ v: UnsafeMutablePointer<V>, _ a: UInt, _ n: UInt, _ out: UnsafeMutablePointer<UInt64>,
                         _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {
         do {
-            switch try v.pointee.installPTE(address: UInt64(a), next: UInt64(n), walk: WalkContext(w)) {
+            switch _as(try v.pointee.installPTE(address: UInt64(a), next: UInt64(n), walk: WalkContext(w)), InstallStep.self) {
             case .install(let pte):
                 out.pointee = pte.rawValue
                 return 0

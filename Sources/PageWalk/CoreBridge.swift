@@ -138,7 +138,8 @@ func _coreOps(_ set: WalkCallbacks, lock: WalkLock) -> mm_walk_ops {
 @inlinable
 func _onCore<V: PageWalkVisitor>(_ visitor: inout V, lock: WalkLock,
                                  _ call: (UnsafePointer<mm_walk_ops>, UnsafeMutableRawPointer) -> Int32) throws -> WalkResult {
-    var ops = _coreOps(visitor.callbacks, lock: lock)
+    try V._checkResultTypes()
+    var ops = _coreOps(visitor.activeCallbacks, lock: lock)
     var error: (any Error)? = nil
     let code = withUnsafeMutablePointer(to: &visitor) { v in
         withUnsafeMutablePointer(to: &error) { e in
