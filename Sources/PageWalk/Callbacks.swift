@@ -126,8 +126,8 @@ enum _Invoke<V: PageWalkVisitor> {
                 let next = boundary &- 1 < end &- 1 ? boundary : end
                 if e.pointee == 0 {
                     if hasHole {
-                        let s = try v.pointee.pteHole(address: UInt64(a), next: UInt64(next), depth: depth,
-                                                      walk: context).rawValue
+                        let s = _as(try v.pointee.pteHole(address: UInt64(a), next: UInt64(next), depth: depth,
+                                                          walk: context), WalkStep.self).rawValue
                         if s != 0 { return s }
                     }
                 } else if hasEntry {
@@ -135,11 +135,13 @@ enum _Invoke<V: PageWalkVisitor> {
                     let s: Int32
                     if isPMD {
                         s = try e.withMemoryRebound(to: PMD.self, capacity: 1) {
-                            try v.pointee.pmdEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context)
+                            _as(try v.pointee.pmdEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context),
+                                WalkStep.self)
                         }.rawValue
                     } else {
                         s = try e.withMemoryRebound(to: PUD.self, capacity: 1) {
-                            try v.pointee.pudEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context)
+                            _as(try v.pointee.pudEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context),
+                                WalkStep.self)
                         }.rawValue
                     }
                     if s != 0 { return s }
@@ -185,7 +187,8 @@ enum _Invoke<V: PageWalkVisitor> {
         do {
             while true {
                 if p.pointee == 0 {
-                    switch try v.pointee.installPTE(address: UInt64(a), next: UInt64(a &+ 4096), walk: context) {
+                    switch _as(try v.pointee.installPTE(address: UInt64(a), next: UInt64(a &+ 4096), walk: context),
+                               InstallStep.self) {
                     case .install(let pte):
                         p.pointee = pte.rawValue
                     case .stop(let value):
@@ -194,7 +197,8 @@ enum _Invoke<V: PageWalkVisitor> {
                     }
                 } else if hasPTE {
                     let s = try p.withMemoryRebound(to: PTE.self, capacity: 1) {
-                        try v.pointee.pteEntry(&$0.pointee, address: UInt64(a), next: UInt64(a &+ 4096), walk: context)
+                        _as(try v.pointee.pteEntry(&$0.pointee, address: UInt64(a), next: UInt64(a &+ 4096), walk: context),
+                            WalkStep.self)
                     }.rawValue
                     if s != 0 { return s }
                 }
