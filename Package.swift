@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "PageWalk", targets: ["PageWalk"]),
         .library(name: "CWalkCore", targets: ["CWalkCore"]),
+        .library(name: "CWalkImage", targets: ["CWalkImage"]),
         .executable(name: "pagewalk", targets: ["pagewalk"]),
         .executable(name: "pagewalk-bench", targets: ["pagewalk-bench"]),
     ],
@@ -20,6 +21,14 @@ let package = Package(
             name: "CWalkCore",
             path: ".",
             sources: ["CWalkCore"],
+            publicHeadersPath: "include"
+        ),
+        // Memory images of real machines (ELF cores, raw memory) as
+        // physical memory, their notes, and x86-64 Linux's entry encoding.
+        .target(
+            name: "CWalkImage",
+            dependencies: ["CWalkCore"],
+            path: "CWalkImage",
             publicHeadersPath: "include"
         ),
         .target(
