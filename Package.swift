@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "PageWalk", targets: ["PageWalk"]),
         .library(name: "CWalkCore", targets: ["CWalkCore"]),
         .library(name: "CWalkImage", targets: ["CWalkImage"]),
+        .library(name: "PageWalkImage", targets: ["PageWalkImage"]),
         .executable(name: "pagewalk", targets: ["pagewalk"]),
         .executable(name: "pagewalk-bench", targets: ["pagewalk-bench"]),
     ],
@@ -36,10 +37,17 @@ let package = Package(
             dependencies: ["CWalkCore"],
             path: "Sources/PageWalk"
         ),
+        // Walking memory images of real machines (MemoryImage, Machine(image:)).
+        .target(
+            name: "PageWalkImage",
+            dependencies: ["PageWalk", "CWalkImage"],
+            path: "Sources/PageWalkImage"
+        ),
         .executableTarget(
             name: "pagewalk",
             dependencies: [
                 "PageWalk",
+                "PageWalkImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/pagewalk"
