@@ -249,6 +249,35 @@ static inline uint64_t pw_x86_swp_entry(unsigned type, uint64_t offset)
 	return ((~offset << 14) >> 5) | ((uint64_t)(type & 31) << 59);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Machines over images                                                     */
+/* ------------------------------------------------------------------------ */
+
+struct pw_machine;
+struct mm_struct;
+
+/**
+ * Builds a PageWalk machine over @img's physical memory with @levels (4 or
+ * 5) levels, whose kernel address space (init_mm) has the top table at
+ * physical address @kernel_pgd (UINT64_MAX: an empty kernel half).  The
+ * whole walk API then runs over the image's own page tables; a walk that
+ * writes changes private memory only.  @img must outlive the machine.
+ * 0 and *@out, or -1 with one line in @err (a top table outside the
+ * image's memory, bad @levels, ...).
+ */
+int pw_machine_open_image(struct pw_image *img, int levels, uint64_t kernel_pgd,
+			  struct pw_machine **out, char *err, size_t errlen);
+
+/**
+ * Creates a user address space of @m (made by pw_machine_open_image() over
+ * @img) whose top table is the one at physical address @pgd, e.g. a CR3's
+ * table or KPTI's user copy.  It has no VMAs: add them (pw_vma_add) for
+ * walks with VMA semantics, or walk it with walk_page_range_debug().
+ * 0 and *@out, or -1 with one line in @err.
+ */
+int pw_image_mm_create(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
+		       struct mm_struct **out, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

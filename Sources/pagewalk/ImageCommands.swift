@@ -8,7 +8,7 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Walk memory images of real machines: QEMU dumps, kdump vmcores, raw memory.",
-        subcommands: [ImageDescribe.self],
+        subcommands: [ImageDescribe.self, ImagePTDump.self, ImageTranslate.self, ImagePagemap.self],
         defaultSubcommand: ImageDescribe.self
     )
 }
@@ -74,5 +74,190 @@ struct ImageDescribe: ParsableCommand {
         } else {
             print("  no VMCOREINFO note")
         }
+    }
+}
+
+/// `--cr3 auto|VALUE`: CR3 from the notes, or given.
+struct CR3Option: ExpressibleByArgument {
+    let value: UInt64?
+    init?(argument: String) {
+        if argument == "auto" {
+            value = nil
+        } else if let a = Address(argument: argument) {
+            value = a.value
+        } else {
+            return nil
+        }
+    }
+}
+
+/// The options every walk over an image takes.
+struct ImageOptions: ParsableArguments {
+    @Argument(help: "The image: an ELF core or raw memory.")
+    var file: String
+
+    @Flag(help: "Treat the file as raw memory (offset = physical address).")
+    var raw = false
+
+    @Option(help: "Where translation starts: auto (the vCPU's CR3 from the notes, else VMCOREINFO's init_top_pgt) or a CR3 value (hex; PCID and KPTI bits handled).")
+    var cr3: CR3Option = CR3Option(argument: "auto")!
+
+    @Option(help: "The top table's physical address (hex), overriding --cr3.")
+    var pgd: Address?
+
+    @Option(help: "Paging levels, 4 or 5 (default: CR4.LA57, VMCOREINFO, else 4).")
+    var levels: Int?
+
+    @Option(help: "The vCPU whose CR3 --cr3 auto uses.")
+    var cpu: Int = 0
+
+    @Option(help: "KPTI: yes, no or auto (CR3 bit 12 set = the user copy of a KPTI pair).")
+    var kpti: String = "auto"
+
+    @Option(help: "The process's /proc/PID/maps (or smaps), captured with the image: walks get VMA semantics.")
+    var maps: String?
+
+    func validate() throws {
+        if let l = levels, l != 4 && l != 5 { throw ValidationError("--levels \(l): x86-64 has 4 or 5 levels") }
+        if !["yes", "no", "auto"].contains(kpti) { throw ValidationError("--kpti \(kpti): yes, no or auto") }
+    }
+
+    /// Opens the image and its root, or ends the command with one line and status 2.
+    func open() -> ImageTarget {
+        let image = openImageOrDie(file, raw: raw)
+        let sel = RootSelection(cr3: cr3.value, pgd: pgd?.value, levels: levels, cpu: cpu,
+                                kpti: kpti == "auto" ? nil : kpti == "yes")
+        do {
+            let t = try ImageTarget(image: image, selection: sel)
+            if let maps { try t.attach(maps: try readText(maps)) }
+            return t
+        } catch let e as ImageError {
+            die(CommandFailure(description: "pagewalk: " + e.description, status: 2))
+        } catch let f as CommandFailure {
+            die(f)
+        } catch {
+            die(CommandFailure(description: "pagewalk: \(error)", status: 2))
+        }
+    }
+}
+
+/// Runs a walk over an image or ends the command with one line naming it and status 2.
+func imageWalkOrDie<R>(_ what: String, _ file: String, _ body: () throws -> R) -> R {
+    do {
+        return try body()
+    } catch {
+        die(CommandFailure(description: "pagewalk: \(what) of \(file) failed: \(error)", status: 2))
+    }
+}
+
+struct ImagePTDump: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ptdump",
+        abstract: "Dump the page tables of an image as x86's ptdump does: the user half, the kernel half (with x86-64's address markers), or both.")
+
+    @OptionGroup var image: ImageOptions
+
+    @Option(help: "Which half: user, kernel or both.")
+    var half: String = "both"
+
+    func validate() throws {
+        if !["user", "kernel", "both"].contains(half) { throw ValidationError("--half \(half): user, kernel or both") }
+    }
+
+    func run() throws {
+        let t = image.open()
+        print("# \(image.file): \(t.root) (from \(t.rootSource))")
+        let sizes: [(UInt64, String)] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")]
+        func size(_ n: UInt64) -> String {
+            for (unit, name) in sizes where n >= unit && n % unit == 0 { return "\(n / unit)\(name)" }
+            return "\(n >> 10)K"
+        }
+        func dump(_ ranges: [ImagePTDumpRange], markers: [(UInt64, String)]) {
+            var m = 0
+            for r in ranges {
+                while m < markers.count && markers[m].0 <= r.start {
+                    print("---[ \(markers[m].1) ]---")
+                    m += 1
+                }
+                let sz = size(r.end &- r.start)
+                let pad = String(repeating: " ", count: max(0, 9 - sz.count))
+                print("0x\(hex(r.start, width: 16))-0x\(hex(r.end, width: 16))\(pad)\(sz) \(r.flags) \(r.level)")
+            }
+        }
+        if half != "kernel" {
+            dump(imageWalkOrDie("ptdump", image.file) { try t.ptdump(kernel: false) }, markers: [(0, "User Space")])
+        }
+        if half != "user" {
+            let markers = x86AddressMarkers(levels: t.root.levels).filter { $0.0 != 0 }
+            dump(imageWalkOrDie("ptdump", image.file) { try t.ptdump(kernel: true) }, markers: markers)
+        }
+    }
+}
+
+struct ImageTranslate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "translate",
+        abstract: "Translate virtual addresses: the physical address and the entry at each level.")
+
+    @OptionGroup var image: ImageOptions
+
+    @Argument(help: "Virtual addresses (hex).")
+    var addresses: [Address]
+
+    func run() throws {
+        let t = image.open()
+        print("# \(image.file): \(t.root) (from \(t.rootSource))")
+        for a in addresses {
+            let tr = imageWalkOrDie("translate", image.file) { try t.translate(a.value) }
+            let result = tr.physicalAddress.map { "0x\(hex($0)) (\(tr.leafLevel!) leaf)" } ?? "not mapped"
+            print("0x\(hex(a.value, width: 16)) -> \(result)")
+            for s in tr.steps {
+                let leaf = s.level == .pte || ((s.level == .pud || s.level == .pmd) && s.entry.isHuge)
+                let what = s.entry.isNone ? "none"
+                    : !s.entry.isPresent ? s.entry.flags(leafLevel: s.level)
+                    : leaf ? "pfn 0x\(hex(s.entry.pfn)) \(s.entry.flags(leafLevel: s.level))"
+                    : "table at 0x\(hex(s.entry.pfn << 12))"
+                print("  \(s.level)[\(s.index)] 0x\(hex(s.entry.rawValue, width: 16)) \(what)")
+            }
+        }
+    }
+}
+
+struct ImagePagemap: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pagemap",
+        abstract: "The /proc/PID/pagemap entries of user pages START..END, as the guest kernel computes them: one 'VA ENTRY' line per page (hex).")
+
+    @OptionGroup var image: ImageOptions
+
+    @Argument(help: "First address (hex).")
+    var start: Address
+
+    @Argument(help: "End address (hex, exclusive).")
+    var end: Address
+
+    @Flag(help: "Decode each entry (present/swap, PFN or type/offset, soft-dirty, uffd-wp).")
+    var decode = false
+
+    func run() throws {
+        let t = image.open()
+        guard start.value < end.value else {
+            die(CommandFailure(description: "pagewalk: pagemap: START 0x\(hex(start.value)) is not below END 0x\(hex(end.value))", status: 2))
+        }
+        let entries = imageWalkOrDie("pagemap", image.file) { try t.pagemap(start.value..<end.value) }
+        var va = start.value & ~0xfff
+        var out = ""
+        for e in entries {
+            out += "\(hex(va)) \(hex(e))"
+            if decode {
+                if e & ImagePagemapVisitor.present != 0 { out += " present pfn 0x\(hex(e & ((1 << 55) - 1)))" }
+                else if e & ImagePagemapVisitor.swap != 0 { out += " swap type \(e & 31) offset 0x\(hex((e & ((1 << 55) - 1)) >> 5))" }
+                if e & ImagePagemapVisitor.softDirty != 0 { out += " soft-dirty" }
+                if e & ImagePagemapVisitor.uffdWP != 0 { out += " uffd-wp" }
+            }
+            out += "\n"
+            va += 4096
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
     }
 }
