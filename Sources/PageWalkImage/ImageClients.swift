@@ -370,3 +370,70 @@ extension ImageTarget {
         return v.ranges
     }
 }
+
+// MARK: - a full walk
+
+/// Counts of a full walk: every entry at every level, both halves.
+public struct FullWalkCounts: Sendable, Equatable {
+    /// Callbacks per level (PGD, P4D, PUD, PMD, PTE) and holes.
+    public var entries: [Int] = [0, 0, 0, 0, 0]
+    /// `pteHole` calls.
+    public var holes = 0
+    /// Present leaves (PTEs and PUD/PMD leaves) and swap PTEs.
+    public var presentLeaves = 0, swapEntries = 0
+    /// All zero.
+    public init() {}
+}
+
+struct FullWalkVisitor: PageWalkVisitor {
+    var c = FullWalkCounts()
+    var callbacks: WalkCallbacks { [.pgdEntry, .p4dEntry, .pudEntry, .pmdEntry, .pteEntry, .pteHole] }
+
+    mutating func pgdEntry(_ e: inout PGD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
+        c.entries[0] += 1
+        return .proceed
+    }
+    mutating func p4dEntry(_ e: inout P4D, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
+        c.entries[1] += 1
+        return .proceed
+    }
+    mutating func pudEntry(_ e: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
+        c.entries[2] += 1
+        if e.rawValue & 0x81 == 0x81 {
+            c.presentLeaves += 1
+            walk.action = .continue
+        }
+        return .proceed
+    }
+    mutating func pmdEntry(_ e: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
+        c.entries[3] += 1
+        if e.rawValue & 0x81 == 0x81 {
+            c.presentLeaves += 1
+            walk.action = .continue
+        }
+        return .proceed
+    }
+    mutating func pteEntry(_ e: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
+        c.entries[4] += 1
+        let x = e.rawValue
+        if x & 0x101 != 0 { c.presentLeaves += 1 } else if x != 0 { c.swapEntries += 1 }
+        return .proceed
+    }
+    mutating func pteHole(address: UInt64, next: UInt64, depth: Int, walk: WalkContext) throws -> WalkStep {
+        c.holes += 1
+        return .proceed
+    }
+}
+
+extension ImageTarget {
+    /// Walks every table reachable from the root, both halves, with a callback at every level.
+    public func fullWalk(engine: WalkEngine = .c) throws -> FullWalkCounts {
+        var v = FullWalkVisitor()
+        let g = machine.geometry
+        _ = try user.withMmapWriteLock { try user.walkPageRangeDebug(0..<g.taskSize, visitor: &v, engine: engine) }
+        _ = try kernel.withMmapReadLock {
+            try machine.walkKernelPageTableRange(~(g.taskSize - 1)..<UInt64.max, visitor: &v, engine: engine)
+        }
+        return v.c
+    }
+}
