@@ -1,10 +1,16 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
+
+// CI builds our Swift targets with every warning an error (dependencies keep their own
+// settings: warning control does not reach remote packages). Locally, warnings stay warnings.
+let strictInCI: [SwiftSetting] = Context.environment["CI"] != nil ? [.treatAllWarnings(as: .error)] : []
 
 let package = Package(
     name: "PageWalk",
     products: [
         .library(name: "PageWalk", targets: ["PageWalk"]),
+        .library(name: "PageWalkImport", targets: ["PageWalkImport"]),
+        .library(name: "PageWalkConformance", targets: ["PageWalkConformance"]),
         .library(name: "CWalkCore", targets: ["CWalkCore"]),
         .library(name: "CWalkImage", targets: ["CWalkImage"]),
         .library(name: "PageWalkImage", targets: ["PageWalkImage"]),
@@ -32,25 +38,56 @@ let package = Package(
             path: "CWalkImage",
             publicHeadersPath: "include"
         ),
+        // The conformance scenario replayer (a test harness, not part of the core).
+        .target(
+            name: "CScenario",
+            dependencies: ["CWalkCore"],
+            path: "Sources/CScenario"
+        ),
+        // The Swift walker API (visitors, machines, address spaces) and the Swift engine,
+        // over the C core.
         .target(
             name: "PageWalk",
             dependencies: ["CWalkCore"],
-            path: "Sources/PageWalk"
+            path: "Sources/PageWalk",
+            swiftSettings: strictInCI
         ),
         // Walking memory images of real machines (MemoryImage, Machine(image:)).
         .target(
             name: "PageWalkImage",
             dependencies: ["PageWalk", "CWalkImage"],
-            path: "Sources/PageWalkImage"
+            path: "Sources/PageWalkImage",
+            swiftSettings: strictInCI
         ),
+        // The live-process import and the procfs clients (smaps, pagemap, mincore, ptdump)
+        // built on it: the Swift API alone, no C core.
+        .target(
+            name: "PageWalkImport",
+            dependencies: ["PageWalk"],
+            path: "Sources/PageWalkImport",
+            // Members of C types reached through PageWalk's API do not leak in: what this module
+            // uses is Swift API (see also the `import CWalkCore` check in .ci/run).
+            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")] + strictInCI
+        ),
+        // Conformance-scenario replay on every engine, for the tests and the CLI.
+        .target(
+            name: "PageWalkConformance",
+            dependencies: ["PageWalk", "CWalkCore", "CScenario"],
+            path: "Sources/PageWalkConformance",
+            swiftSettings: strictInCI
+        ),
+        // The command-line tool.
         .executableTarget(
             name: "pagewalk",
             dependencies: [
                 "PageWalk",
                 "PageWalkImage",
+                "PageWalkImport",
+                "PageWalkConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Sources/pagewalk"
+            path: "Sources/pagewalk",
+            swiftSettings: strictInCI
         ),
         // The benchmark's C side: C visitors, batched visitors and bare loops.
         .target(
@@ -65,7 +102,8 @@ let package = Package(
                 "CBenchCallbacks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Benchmarks/pagewalk-bench"
+            path: "Benchmarks/pagewalk-bench",
+            swiftSettings: strictInCI
         ),
         // A process with a known memory layout, for the import tests and measurements.
         .executableTarget(
@@ -76,9 +114,12 @@ let package = Package(
             name: "PageWalkTests",
             dependencies: [
                 "PageWalk",
+                "PageWalkImport",
+                "PageWalkConformance",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
-            path: "Tests/PageWalkTests"
+            path: "Tests/PageWalkTests",
+            swiftSettings: strictInCI
         ),
     ]
 )

@@ -28,10 +28,10 @@ struct pw_spinlock {
 
 /* One per frame.  Zero-filled memory is a valid order-0 page. */
 struct page {
-	uint64_t head1;        /* head PFN + 1 for a tail page, else 0 */
-	uint32_t order;        /* folio order, on a head page */
-	uint32_t flags;        /* PW_PG_* */
-	struct pw_spinlock ptl;/* split page-table lock, when a table */
+	uint64_t head1;         /* head PFN + 1 for a tail page, else 0 */
+	uint32_t order;         /* folio order, on a head page */
+	uint32_t flags;         /* PW_PG_* */
+	struct pw_spinlock ptl; /* split page-table lock, when a table */
 	uint32_t reserved;
 };
 
@@ -49,8 +49,8 @@ struct mm_struct {
 	uint64_t pgd_pfn;
 	bool kernel;
 	pthread_rwlock_t mmap_lock;
-	atomic_int readers;  /* read holds, as assertions see them */
-	atomic_int writer;   /* write hold, as assertions see it */
+	atomic_int readers;           /* read holds, as assertions see them */
+	atomic_int writer;            /* write hold, as assertions see it */
 	struct vm_area_struct **vmas; /* sorted by vm_start */
 	size_t nr_vmas, cap_vmas;
 	struct vm_area_struct **by_id; /* index id - 1 */
@@ -60,18 +60,17 @@ struct mm_struct {
 
 struct pw_machine {
 	struct pw_machine_config cfg;
-	struct pw_geometry geo;
-	bool trivial[PW_NR_LEVELS]; /* never none/bad, always present */
+	/* geometry and trivial levels live in the layout only */
 	struct pw_machine_layout layout;
-	uint64_t *mem;              /* frames * 512 entries */
+	uint64_t *mem; /* frames * 512 entries */
 	size_t mem_bytes;
 	struct page *pages;
 	size_t pages_bytes;
 	pthread_mutex_t alloc_lock;
-	uint64_t next_table;        /* bump pointer in the table region */
-	uint64_t *free_tables;      /* stack of freed table frames */
+	uint64_t next_table;   /* bump pointer in the table region */
+	uint64_t *free_tables; /* stack of freed table frames */
 	size_t nr_free, cap_free;
-	int64_t alloc_budget;       /* walker allocations left; < 0: no limit */
+	int64_t alloc_budget; /* walker allocations left; < 0: no limit */
 	pw_event_fn hook;
 	void *hook_ctx;
 	struct pw_machine_stats stats; /* table counters: under alloc_lock */
@@ -102,7 +101,8 @@ void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
  */
 static inline uint64_t pw_load(const uint64_t *p)
 {
-	return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_acquire);
+	return atomic_load_explicit((_Atomic uint64_t *)p,
+				    memory_order_acquire);
 }
 
 static inline void pw_store(uint64_t *p, uint64_t v)
@@ -115,7 +115,7 @@ static inline void pw_store(uint64_t *p, uint64_t v)
 static inline unsigned long pw_index(const struct pw_machine *m,
 				     enum pw_level l, unsigned long addr)
 {
-	return (addr >> m->geo.shift[l]) & (PW_PTRS_PER_TABLE - 1);
+	return (addr >> m->layout.geo.shift[l]) & (PW_PTRS_PER_TABLE - 1);
 }
 
 /* The kernel's pXd_addr_end: the next boundary of level @l, or @end. */
@@ -123,7 +123,7 @@ static inline unsigned long pw_addr_end(const struct pw_machine *m,
 					enum pw_level l, unsigned long addr,
 					unsigned long end)
 {
-	unsigned long size = 1UL << m->geo.shift[l];
+	unsigned long size = 1UL << m->layout.geo.shift[l];
 	unsigned long boundary = (addr + size) & ~(size - 1);
 
 	return (boundary - 1 < end - 1) ? boundary : end;
@@ -139,20 +139,20 @@ static inline bool pw_pfn_valid(const struct pw_machine *m, uint64_t pfn)
 static inline bool lvl_none(const struct pw_machine *m, enum pw_level l,
 			    uint64_t v)
 {
-	return !m->trivial[l] && v == 0;
+	return !m->layout.trivial[l] && v == 0;
 }
 
 static inline bool lvl_present(const struct pw_machine *m, enum pw_level l,
 			       uint64_t v)
 {
-	return m->trivial[l] || (v & PW_PAGE_PRESENT);
+	return m->layout.trivial[l] || (v & PW_PAGE_PRESENT);
 }
 
 /* pud_leaf / pmd_leaf / pXd_trans_huge: present and huge. */
 static inline bool lvl_leaf(const struct pw_machine *m, enum pw_level l,
 			    uint64_t v)
 {
-	return !m->trivial[l] &&
+	return !m->layout.trivial[l] &&
 	       (v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) ==
 		       (PW_PAGE_PRESENT | PW_PAGE_HUGE);
 }
@@ -182,7 +182,7 @@ static inline uint64_t *pw_offset(const struct pw_machine *m, enum pw_level l,
 {
 	uint64_t *table;
 
-	if (m->geo.folded[l])
+	if (m->layout.geo.folded[l])
 		return parent;
 	table = pw_table_of(m, pw_load(parent));
 	return table ? table + pw_index(m, l, addr) : NULL;
@@ -198,12 +198,12 @@ static inline pgd_t *pw_pgd_offset(const struct pw_machine *m, pgd_t *pgd,
  * pgd_none_or_clear_bad / p4d_none_or_clear_bad: a bad entry (not present,
  * huge, or beyond memory) is reported and cleared.
  */
-static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_level l,
-					uint64_t *p)
+static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m,
+					       enum pw_level l, uint64_t *p)
 {
 	uint64_t v;
 
-	if (m->trivial[l])
+	if (m->layout.trivial[l])
 		return false;
 	v = pw_load(p);
 	if (v == 0)
@@ -222,8 +222,8 @@ static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_lev
  * table is in memory maps directly; anything else (none, migration, leaf,
  * bad) goes to pw_pte_offset_map(), which decides and reports.
  */
-static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m,
-					      pmd_t *pmdp, unsigned long addr)
+static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp,
+					      unsigned long addr)
 {
 	pmd_t v = *pmdp;
 
@@ -275,6 +275,73 @@ static inline spinlock_t *pw_table_lock_inline(struct pw_machine *m,
 	return &m->pages[pw_frame_of(m, p)].ptl;
 }
 
+/* Setup allocation (no budget): a zeroed table's PFN, or 0 when none. */
+uint64_t pw_table_alloc(struct pw_machine *m);
+void pw_table_free(struct pw_machine *m, uint64_t pfn);
+
+/* ---- pgtable.c ----------------------------------------------------------- */
+
+/* The 512 PTEs a trans-huge or migration PMD @v splits into, written to
+ * @pte as split_huge_pmd does in an anonymous VMA (MODEL.md). */
+void pw_fill_split_pmd(const struct pw_machine *m, pte_t *pte, pmd_t v);
+
+/* The real level below real level @l. */
+static inline int pw_level_below(const struct pw_machine *m, int l)
+{
+	do
+		l++;
+	while (l < PW_LEVEL_PTE && m->layout.geo.folded[l]);
+	return l;
+}
+
+/* Points to a page table that the allocator handed out (not to garbage). */
+static inline bool pw_is_live_table(const struct pw_machine *m, uint64_t v)
+{
+	return pw_entry_is_table(m, v) &&
+	       (m->pages[pw_entry_pfn(v)].flags & PW_PG_TABLE);
+}
+
+struct pw_range;
+
+/* What an operation over a range does to one entry that is not a table
+ * (a PTE, a leaf, a swap entry or garbage) of level role @role. */
+typedef void (*pw_range_leaf_fn)(struct pw_range *r, uint64_t *p, int role);
+
+/* One operation over a range of an mm's tables: munmap's zap, mprotect's
+ * change_protection. */
+struct pw_range {
+	struct mm_struct *mm;
+	struct vm_area_struct *vma; /* the VMA the range lies in; NULL: a gap */
+	pw_range_leaf_fn leaf;      /* applied to each entry inside the range */
+	bool free_empty;            /* free tables the operation empties */
+	unsigned long flags;        /* for @leaf: mprotect's new VMA flags */
+};
+
+/*
+ * Applies @r over [start, end): every PTE in it, and every other entry
+ * that is not a table and lies wholly inside, goes to r->leaf; a huge
+ * entry only partly inside is split first (in a VMA as the kernel splits,
+ * events and all; in a gap silently as in an anonymous VMA, a PUD
+ * cleared).  With r->free_empty, each table left all zero is freed and
+ * its parent entry cleared, bottom-up (never the top level).
+ */
+void pw_range_apply(struct pw_range *r, unsigned long start, unsigned long end);
+
+/* ---- mm.c ------------------------------------------------------------------ */
+
+/* A new address space with an empty top-level table, registered with @m;
+ * NULL when memory or table frames run out. */
+struct mm_struct *pw_mm_new(struct pw_machine *m, bool kernel);
+
+/* Frees @mm, its VMAs and its lock, leaving its tables (machine teardown). */
+void pw_mm_free(struct mm_struct *mm);
+
+/* ---- locks.c ---------------------------------------------------------------- */
+
+/* Initialises an mmap_lock with the kernel's writer preference. */
+void pw_mmap_lock_init(pthread_rwlock_t *lock);
+
+/* ---- vma_tree.c -------------------------------------------------------------- */
 
 /* Grows *arr (of *cap elements of @elem bytes) to hold @need; false when
  * memory is short (nothing changed). */
@@ -284,12 +351,68 @@ bool pw_array_reserve(void **arr, size_t *cap, size_t need, size_t elem);
  * none): find_vma's binary search. */
 size_t pw_vma_index(const struct mm_struct *mm, unsigned long addr);
 
-/* Setup allocation (no budget): a zeroed table's PFN, or 0 when none. */
-uint64_t pw_table_alloc(struct pw_machine *m);
-void pw_table_free(struct pw_machine *m, uint64_t pfn);
+/* The file page offset that @addr inside @vma maps. */
+static inline unsigned long pw_vma_pgoff_at(const struct vm_area_struct *vma,
+					    unsigned long addr)
+{
+	return vma->vm_pgoff + ((addr - vma->vm_start) >> PW_PAGE_SHIFT);
+}
 
-/* The 512 PTEs a trans-huge or migration PMD @v splits into, written to
- * @pte as split_huge_pmd does in an anonymous VMA (MODEL.md). */
-void pw_fill_split_pmd(const struct pw_machine *m, pte_t *pte, pmd_t v);
+/* The page size of a VMA with hugetlb_shift @shift. */
+static inline unsigned long pw_huge_size(unsigned shift)
+{
+	return shift ? 1UL << shift : PW_PAGE_SIZE;
+}
+
+/*
+ * What decides whether two touching ranges merge: a VMA, or a range that
+ * is about to become (part of) one.
+ */
+struct pw_vma_desc {
+	unsigned long start, end, flags, pgoff;
+	const struct address_space *file;
+	unsigned shift;
+	const void *user;
+};
+
+struct pw_vma_desc pw_vma_desc_of(const struct vm_area_struct *vma);
+/* Could @lo and @hi, with @lo just below @hi, be one VMA? */
+bool pw_vma_mergeable(const struct pw_vma_desc *lo,
+		      const struct pw_vma_desc *hi);
+/* Would @vma, just below the range @hi, merge with it? */
+bool pw_vma_merges_below(const struct vm_area_struct *vma,
+			 const struct pw_vma_desc *hi);
+/* Would @vma, just above the range @lo, merge with it? */
+bool pw_vma_merges_above(const struct pw_vma_desc *lo,
+			 const struct vm_area_struct *vma);
+
+/* The VMA that contains @addr, or NULL. */
+struct vm_area_struct *pw_vma_at(struct mm_struct *mm, unsigned long addr);
+/* The VMA ending exactly where @vma starts, or NULL. */
+struct vm_area_struct *pw_vma_prev_touching(struct vm_area_struct *vma);
+/* The VMA starting exactly where @vma ends, or NULL. */
+struct vm_area_struct *pw_vma_next_touching(struct vm_area_struct *vma);
+
+/* Makes room for @n more VMAs in @mm, and in mappings @a and @b (either
+ * may be NULL), so that pw_vma_link() cannot fail; 0 or -ENOMEM. */
+int pw_vma_reserve(struct mm_struct *mm, struct address_space *a,
+		   struct address_space *b, size_t n);
+/* Gives @vma (filled in, not yet linked) the next id and links it into its
+ * mm and its mapping's i_mmap (after the VMAs of equal pgoff).  The one
+ * way in for every VMA, from pw_vma_add() and pw_mmap() alike. */
+void pw_vma_link(struct vm_area_struct *vma);
+/* Unlinks @vma from its mm, by_id and mapping, and frees it. */
+void pw_vma_remove(struct vm_area_struct *vma);
+/* Moves @vma's start to @start, keeping pages at their file offsets, and
+ * re-sorts it in i_mmap. */
+void pw_vma_set_start(struct vm_area_struct *vma, unsigned long start);
+/* Splits @vma at @addr into the preallocated @new, which becomes
+ * [addr, vm_end) with the next id; returns @new. */
+struct vm_area_struct *pw_vma_split(struct vm_area_struct *vma,
+				    unsigned long addr,
+				    struct vm_area_struct *new);
+/* True if @addr lies inside a hugetlb VMA off its huge page size (the
+ * kernel's hugetlb_vm_op_split refuses to split there). */
+bool pw_hugetlb_misaligned(struct mm_struct *mm, unsigned long addr);
 
 #endif /* PW_INTERNAL_H */

@@ -14,11 +14,11 @@
 /* The depth a hole is reported at, skipping folded levels. */
 static int real_depth(const struct pw_machine *m, int depth)
 {
-	if (depth == 3 && m->geo.folded[PW_LEVEL_PMD])
+	if (depth == 3 && m->layout.geo.folded[PW_LEVEL_PMD])
 		depth = 2;
-	if (depth == 2 && m->geo.folded[PW_LEVEL_PUD])
+	if (depth == 2 && m->layout.geo.folded[PW_LEVEL_PUD])
 		depth = 1;
-	if (depth == 1 && m->geo.folded[PW_LEVEL_P4D])
+	if (depth == 1 && m->layout.geo.folded[PW_LEVEL_P4D])
 		depth = 0;
 	return depth;
 }
@@ -28,8 +28,8 @@ static int real_depth(const struct pw_machine *m, int depth)
  * keep the geometry (fixed for a machine's life) and the callbacks (ops
  * is const) in registers across callbacks instead of re-reading them.
  */
-static inline unsigned long size_addr_end(unsigned long size, unsigned long addr,
-					  unsigned long end)
+static inline unsigned long size_addr_end(unsigned long size,
+					  unsigned long addr, unsigned long end)
 {
 	unsigned long boundary = (addr + size) & ~(size - 1);
 
@@ -47,7 +47,8 @@ static bool has_pte_handler(const struct mm_walk_ops *ops)
 static int install_one(pte_t *pte, unsigned long addr, struct mm_walk *walk)
 {
 	pte_t new_pte = 0;
-	int err = walk->ops->install_pte(addr, addr + PAGE_SIZE, &new_pte, walk);
+	int err =
+		walk->ops->install_pte(addr, addr + PAGE_SIZE, &new_pte, walk);
 
 	if (err)
 		return err;
@@ -120,7 +121,8 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 	for (;;) {
 		if (*pte == 0)
 			err = install_one(pte, addr, walk);
-		else if (ops->pte_entry) /* MODEL.md: without pte_entry, skipped */
+		/* MODEL.md: without pte_entry, populated PTEs are skipped */
+		else if (ops->pte_entry)
 			err = ops->pte_entry(pte, addr, addr + PAGE_SIZE, walk);
 		if (err || addr >= last)
 			return err;
@@ -138,7 +140,7 @@ static int walk_pte_range(pmd_t *pmd, unsigned long addr, unsigned long end,
 	int err = 0;
 
 	if (walk->no_vma) {
-		if (mm->kernel || addr >= m->geo.task_size) {
+		if (mm->kernel || addr >= m->layout.geo.task_size) {
 			/* pte_offset_kernel checks nothing; a table beyond
 			 * memory is garbage, skipped rather than read. */
 			pte_t *table = pw_table_of(m, pw_load(pmd));
@@ -176,8 +178,8 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 	bool has_handler = has_pte_handler(ops);
 	bool has_install = ops->install_pte;
 	int depth = real_depth(m, 3);
-	const unsigned long size = 1UL << m->geo.shift[PW_LEVEL_PMD];
-	const bool trivial = m->trivial[PW_LEVEL_PMD];
+	const unsigned long size = 1UL << m->layout.geo.shift[PW_LEVEL_PMD];
+	const bool trivial = m->layout.trivial[PW_LEVEL_PMD];
 	int (*const pte_hole)(unsigned long, unsigned long, int,
 			      struct mm_walk *) = ops->pte_hole;
 	unsigned long next;
@@ -224,10 +226,11 @@ again:
 			 * has anything to split (checked again under the lock). */
 			uint64_t v = pw_load(pmd);
 
-			if (lvl_leaf(m, PW_LEVEL_PMD, v) || pw_is_migration_entry(v))
+			if (lvl_leaf(m, PW_LEVEL_PMD, v) ||
+			    pw_is_migration_entry(v))
 				pw_split_huge_pmd(walk->vma, pmd, addr);
 		} else if (lvl_leaf(m, PW_LEVEL_PMD, pw_load(pmd)) ||
-			 !lvl_present(m, PW_LEVEL_PMD, pw_load(pmd)))
+			   !lvl_present(m, PW_LEVEL_PMD, pw_load(pmd)))
 			continue;
 
 		err = walk_pte_range(pmd, addr, next, walk);
@@ -250,8 +253,8 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 	bool has_handler = ops->pmd_entry || has_pte_handler(ops);
 	bool has_install = ops->install_pte;
 	int depth = real_depth(m, 2);
-	const unsigned long size = 1UL << m->geo.shift[PW_LEVEL_PUD];
-	const bool trivial = m->trivial[PW_LEVEL_PUD];
+	const unsigned long size = 1UL << m->layout.geo.shift[PW_LEVEL_PUD];
+	const bool trivial = m->layout.trivial[PW_LEVEL_PUD];
 	int (*const pte_hole)(unsigned long, unsigned long, int,
 			      struct mm_walk *) = ops->pte_hole;
 	unsigned long next;
@@ -296,7 +299,7 @@ again:
 			if (lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud)))
 				pw_split_huge_pud(walk->vma, pud, addr);
 		} else if (lvl_leaf(m, PW_LEVEL_PUD, pw_load(pud)) ||
-			 !lvl_present(m, PW_LEVEL_PUD, pw_load(pud)))
+			   !lvl_present(m, PW_LEVEL_PUD, pw_load(pud)))
 			continue;
 
 		if (lvl_none(m, PW_LEVEL_PUD, pw_load(pud)))
@@ -317,8 +320,8 @@ static int walk_p4d_range(pgd_t *pgd, unsigned long addr, unsigned long end,
 {
 	struct pw_machine *m = walk->mm->m;
 	const struct mm_walk_ops *ops = walk->ops;
-	bool has_handler = ops->pud_entry || ops->pmd_entry ||
-			   has_pte_handler(ops);
+	bool has_handler =
+		ops->pud_entry || ops->pmd_entry || has_pte_handler(ops);
 	bool has_install = ops->install_pte;
 	int depth = real_depth(m, 1);
 	unsigned long next;
@@ -375,8 +378,9 @@ static int walk_pgd_range(unsigned long addr, unsigned long end,
 		 * or 3 levels would take years.  No conformance case reaches
 		 * it; see docs/RELIABILITY.md.
 		 */
-		if (addr >= m->geo.task_size && addr < 0UL - m->geo.task_size) {
-			unsigned long canon = 0UL - m->geo.task_size;
+		if (addr >= m->layout.geo.task_size &&
+		    addr < 0UL - m->layout.geo.task_size) {
+			unsigned long canon = 0UL - m->layout.geo.task_size;
 
 			next = end - 1 < canon - 1 ? end : canon;
 			if (ops->pte_hole)
@@ -519,26 +523,19 @@ static int __walk_page_range(unsigned long start, unsigned long end,
 static void process_mm_walk_lock(struct mm_struct *mm, enum page_walk_lock lock)
 {
 	if (lock == PGWALK_RDLOCK)
-		mmap_assert_locked(mm);
+		pw_mmap_assert_locked(mm);
 	else if (lock != PGWALK_VMA_RDLOCK_VERIFY)
-		mmap_assert_write_locked(mm);
+		pw_mmap_assert_write_locked(mm);
 }
 
 static void process_vma_walk_lock(struct vm_area_struct *vma,
 				  enum page_walk_lock lock)
 {
 	switch (lock) {
-	case PGWALK_WRLOCK:
-		vma_start_write(vma);
-		break;
-	case PGWALK_WRLOCK_VERIFY:
-		vma_assert_write_locked(vma);
-		break;
-	case PGWALK_VMA_RDLOCK_VERIFY:
-		vma_assert_locked(vma);
-		break;
-	case PGWALK_RDLOCK:
-		break;
+	case PGWALK_WRLOCK: pw_vma_start_write(vma); break;
+	case PGWALK_WRLOCK_VERIFY: pw_vma_assert_write_locked(vma); break;
+	case PGWALK_VMA_RDLOCK_VERIFY: pw_vma_assert_locked(vma); break;
+	case PGWALK_RDLOCK: break;
 	}
 }
 
@@ -563,7 +560,7 @@ int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
 		return -EINVAL;
 	process_mm_walk_lock(mm, ops->walk_lock);
 
-	vma = find_vma(mm, start);
+	vma = pw_find_vma(mm, start);
 	do {
 		if (!vma) { /* after the last VMA */
 			walk.vma = NULL;
@@ -579,7 +576,7 @@ int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
 			process_vma_walk_lock(vma, ops->walk_lock);
 			walk.vma = vma;
 			next = end < vma->vm_end ? end : vma->vm_end;
-			vma = find_vma(mm, vma->vm_end);
+			vma = pw_find_vma(mm, vma->vm_end);
 
 			err = walk_page_test(start, next, &walk);
 			if (err > 0) {
@@ -613,8 +610,11 @@ int walk_kernel_page_table_range_lockless(struct pw_machine *m,
 					  const struct mm_walk_ops *ops,
 					  pgd_t *pgd, void *private)
 {
-	struct mm_walk walk = { .ops = ops, .mm = m->init_mm, .pgd = pgd,
-				.private = private, .no_vma = true };
+	struct mm_walk walk = { .ops = ops,
+				.mm = m->init_mm,
+				.pgd = pgd,
+				.private = private,
+				.no_vma = true };
 
 	if (start >= end || !check_ops_valid(ops))
 		return -EINVAL;
@@ -628,7 +628,7 @@ int walk_kernel_page_table_range(struct pw_machine *m, unsigned long start,
 {
 	if (start >= end || !check_ops_valid(ops))
 		return -EINVAL;
-	mmap_assert_locked(m->init_mm);
+	pw_mmap_assert_locked(m->init_mm);
 	return walk_kernel_page_table_range_lockless(m, start, end, ops, pgd,
 						     private);
 }
@@ -637,15 +637,18 @@ int walk_page_range_debug(struct mm_struct *mm, unsigned long start,
 			  unsigned long end, const struct mm_walk_ops *ops,
 			  pgd_t *pgd, void *private)
 {
-	struct mm_walk walk = { .ops = ops, .mm = mm, .pgd = pgd,
-				.private = private, .no_vma = true };
+	struct mm_walk walk = { .ops = ops,
+				.mm = mm,
+				.pgd = pgd,
+				.private = private,
+				.no_vma = true };
 
 	if (mm && mm->kernel)
 		return walk_kernel_page_table_range(mm->m, start, end, ops, pgd,
 						    private);
 	if (start >= end || !mm || !check_ops_valid(ops))
 		return -EINVAL;
-	mmap_assert_write_locked(mm);
+	pw_mmap_assert_write_locked(mm);
 	return walk_pgd_range(start, end, &walk);
 }
 
@@ -653,8 +656,9 @@ int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
 			unsigned long end, const struct mm_walk_ops *ops,
 			void *private)
 {
-	struct mm_walk walk = { .ops = ops, .mm = vma->vm_mm, .vma = vma,
-				.private = private };
+	struct mm_walk walk = {
+		.ops = ops, .mm = vma->vm_mm, .vma = vma, .private = private
+	};
 
 	if (start >= end || !walk.mm)
 		return -EINVAL;
@@ -670,8 +674,9 @@ int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
 int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops,
 		  void *private)
 {
-	struct mm_walk walk = { .ops = ops, .mm = vma->vm_mm, .vma = vma,
-				.private = private };
+	struct mm_walk walk = {
+		.ops = ops, .mm = vma->vm_mm, .vma = vma, .private = private
+	};
 
 	if (!walk.mm || !check_ops_valid(ops))
 		return -EINVAL;
@@ -692,14 +697,15 @@ int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 
 	if (!check_ops_valid(ops))
 		return -EINVAL;
-	i_mmap_assert_held(mapping);
+	pw_i_mmap_assert_held(mapping);
 	/* No pages: nothing to walk (the kernel's last = first - 1 would
 	 * wrap to the whole file when first is 0). */
 	if (nr == 0)
 		return 0;
 	for (i = 0; i < mapping->nr; i++) {
 		struct vm_area_struct *vma = mapping->vmas[i];
-		unsigned long pages = (vma->vm_end - vma->vm_start) >> PW_PAGE_SHIFT;
+		unsigned long pages =
+			(vma->vm_end - vma->vm_start) >> PW_PAGE_SHIFT;
 
 		/* vma_interval_tree_foreach: page offsets overlapping
 		 * [first_index, last]. */
@@ -754,7 +760,7 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 	spinlock_t *ptl;
 	uint64_t nth;
 
-	mmap_assert_locked(mm);
+	pw_mmap_assert_locked(mm);
 	fw->vma = vma;
 
 	if (addr < vma->vm_start || addr >= vma->vm_end) {
@@ -774,15 +780,17 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 	pud = pw_load(pudp);
 	if (lvl_none(m, PW_LEVEL_PUD, pud))
 		goto not_found;
-	if (!lvl_present(m, PW_LEVEL_PUD, pud) || lvl_leaf(m, PW_LEVEL_PUD, pud)) {
+	if (!lvl_present(m, PW_LEVEL_PUD, pud) ||
+	    lvl_leaf(m, PW_LEVEL_PUD, pud)) {
 		ptl = &mm->page_table_lock;
 		pw_spin_lock_inline(ptl);
 		pud = pw_load(pudp);
-		entry_size = 1UL << m->geo.shift[PW_LEVEL_PUD];
+		entry_size = 1UL << m->layout.geo.shift[PW_LEVEL_PUD];
 		fw->level = FW_LEVEL_PUD;
 		fw->pudp = pudp;
 		fw->pud = pud;
-		if (!lvl_present(m, PW_LEVEL_PUD, pud) || (pud & PW_PAGE_SPECIAL) ||
+		if (!lvl_present(m, PW_LEVEL_PUD, pud) ||
+		    (pud & PW_PAGE_SPECIAL) ||
 		    !pw_pfn_valid(m, pw_entry_pfn(pud))) {
 			pw_spin_unlock_inline(ptl);
 			goto not_found;
@@ -801,11 +809,12 @@ pmd_table:
 	pmd = pw_load(pmdp);
 	if (lvl_none(m, PW_LEVEL_PMD, pmd))
 		goto not_found;
-	if (!lvl_present(m, PW_LEVEL_PMD, pmd) || lvl_leaf(m, PW_LEVEL_PMD, pmd)) {
+	if (!lvl_present(m, PW_LEVEL_PMD, pmd) ||
+	    lvl_leaf(m, PW_LEVEL_PMD, pmd)) {
 		ptl = pw_table_lock_inline(m, pmdp);
 		pw_spin_lock_inline(ptl);
 		pmd = pw_load(pmdp);
-		entry_size = 1UL << m->geo.shift[PW_LEVEL_PMD];
+		entry_size = 1UL << m->layout.geo.shift[PW_LEVEL_PMD];
 		fw->level = FW_LEVEL_PMD;
 		fw->pmdp = pmdp;
 		fw->pmd = pmd;
@@ -827,7 +836,8 @@ pmd_table:
 				expose_page = false;
 				goto found;
 			}
-		} else if ((flags & FW_MIGRATION) && pw_is_migration_entry(pmd) &&
+		} else if ((flags & FW_MIGRATION) &&
+			   pw_is_migration_entry(pmd) &&
 			   pw_pfn_valid(m, pw_swp_offset(pmd))) {
 			page = &m->pages[pw_swp_offset(pmd)];
 			expose_page = false;
@@ -851,13 +861,15 @@ pte_table:
 	if (pte & PW_PAGE_PRESENT) {
 		/* vm_normal_page: a normal page is not special and in memory;
 		 * anything else is decided (and reported) out of line. */
-		if (!(pte & PW_PAGE_SPECIAL) && pw_pfn_valid(m, pw_entry_pfn(pte)))
+		if (!(pte & PW_PAGE_SPECIAL) &&
+		    pw_pfn_valid(m, pw_entry_pfn(pte)))
 			page = &m->pages[pw_entry_pfn(pte)];
 		else
 			page = pw_vm_normal_page(vma, addr, pte);
 		if (page)
 			goto found;
-		if ((flags & FW_ZEROPAGE) && pw_entry_pfn(pte) == m->cfg.zero_pfn &&
+		if ((flags & FW_ZEROPAGE) &&
+		    pw_entry_pfn(pte) == m->cfg.zero_pfn &&
 		    pw_pfn_valid(m, m->cfg.zero_pfn)) {
 			page = &m->pages[m->cfg.zero_pfn];
 			expose_page = false;
@@ -876,7 +888,8 @@ not_found:
 	return NULL;
 found:
 	/* The page at @addr: an offset from the mapped page, not the folio. */
-	nth = pw_page_to_pfn_inline(m, page) + ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
+	nth = pw_page_to_pfn_inline(m, page) +
+	      ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
 	fw->page = expose_page && pw_pfn_valid(m, nth) ? &m->pages[nth] : NULL;
 	fw->ptl = ptl;
 	return pw_page_folio_inline(m, page);

@@ -51,8 +51,8 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
  * below it, into the machine's memory at the same PFNs.  Each (level, PFN)
  * is visited once, so cyclic and self-referencing tables end.
  */
-static void load_tables(struct loaded *ld, uint64_t *mem, uint64_t pfn, int level,
-			int last_level)
+static void load_tables(struct loaded *ld, uint64_t *mem, uint64_t pfn,
+			int level, int last_level)
 {
 	uint64_t *src;
 	uint8_t *bit;
@@ -77,7 +77,8 @@ static void load_tables(struct loaded *ld, uint64_t *mem, uint64_t pfn, int leve
 		/* PSE: a leaf at PUD and PMD (ignored above, as bad). */
 		if (e & PW_X86_PSE)
 			continue;
-		load_tables(ld, mem, (e & PW_X86_PFN_MASK) >> 12, level + 1, last_level);
+		load_tables(ld, mem, (e & PW_X86_PFN_MASK) >> 12, level + 1,
+			    last_level);
 	}
 }
 
@@ -85,7 +86,8 @@ static void load_tables(struct loaded *ld, uint64_t *mem, uint64_t pfn, int leve
 static void real_levels(const struct pw_machine *m, int *first_below_top)
 {
 	const struct pw_geometry *g = pw_machine_geometry(m);
-	*first_below_top = g->folded[PW_LEVEL_P4D] ? PW_LEVEL_PUD : PW_LEVEL_P4D;
+	*first_below_top =
+		g->folded[PW_LEVEL_P4D] ? PW_LEVEL_PUD : PW_LEVEL_P4D;
 }
 
 /* Copies the top table at @pgd into @dst (a machine frame) and loads every
@@ -99,15 +101,20 @@ static int load_root(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 	int below, rc = 0;
 
 	if (pgd % PAGE)
-		return fail(err, errlen, "top table 0x%llx: not page aligned", (unsigned long long)pgd);
+		return fail(err, errlen, "top table 0x%llx: not page aligned",
+			    (unsigned long long)pgd);
 	src = pw_image_frame(img, pgd / PAGE);
 	if (!src)
-		return fail(err, errlen, "top table 0x%llx: outside the image's memory (a hole or beyond its last segment at 0x%llx): wrong CR3?",
-			    (unsigned long long)pgd, (unsigned long long)(pw_image_max_pfn(img) * PAGE));
+		return fail(
+			err, errlen,
+			"top table 0x%llx: outside the image's memory (a hole or beyond its last segment at 0x%llx): wrong CR3?",
+			(unsigned long long)pgd,
+			(unsigned long long)(pw_image_max_pfn(img) * PAGE));
 	for (int l = 0; l < PW_NR_LEVELS; l++) {
 		ld.seen[l] = calloc((size_t)(ld.frames / 8 + 1), 1);
 		if (!ld.seen[l])
-			rc = fail(err, errlen, "out of memory loading page tables");
+			rc = fail(err, errlen,
+				  "out of memory loading page tables");
 	}
 	if (rc == 0) {
 		memcpy(dst, src, PAGE);
@@ -115,7 +122,8 @@ static int load_root(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 		for (int i = 0; i < PW_PTRS_PER_TABLE; i++) {
 			uint64_t e = src[i];
 			if ((e & PW_X86_PRESENT) && !(e & PW_X86_PSE))
-				load_tables(&ld, lay->mem, (e & PW_X86_PFN_MASK) >> 12, below,
+				load_tables(&ld, lay->mem,
+					    (e & PW_X86_PFN_MASK) >> 12, below,
 					    PW_LEVEL_PTE);
 		}
 	}
@@ -134,10 +142,13 @@ int pw_machine_open_image(struct pw_image *img, int levels, uint64_t kernel_pgd,
 
 	*out = NULL;
 	if (levels != 4 && levels != 5)
-		return fail(err, errlen, "%d levels: x86-64 has 4 or 5", levels);
+		return fail(err, errlen, "%d levels: x86-64 has 4 or 5",
+			    levels);
 	if (max + SPARE_FRAMES > (1ULL << 28))
-		return fail(err, errlen, "the image's memory reaches 0x%llx: beyond the 1 TiB a machine may have",
-			    (unsigned long long)(max * PAGE));
+		return fail(
+			err, errlen,
+			"the image's memory reaches 0x%llx: beyond the 1 TiB a machine may have",
+			(unsigned long long)(max * PAGE));
 	memset(&cfg, 0, sizeof cfg);
 	cfg.levels = levels;
 	cfg.frames = max + SPARE_FRAMES;
@@ -147,10 +158,12 @@ int pw_machine_open_image(struct pw_image *img, int levels, uint64_t kernel_pgd,
 	cfg.zero_pfn = 0;
 	rc = pw_machine_create(&cfg, &m);
 	if (rc)
-		return fail(err, errlen, "cannot create a machine of %llu frames: error %d",
+		return fail(err, errlen,
+			    "cannot create a machine of %llu frames: error %d",
 			    (unsigned long long)cfg.frames, rc);
 	if (kernel_pgd != UINT64_MAX &&
-	    load_root(m, img, kernel_pgd, pw_mm_pgd(pw_init_mm(m)), err, errlen)) {
+	    load_root(m, img, kernel_pgd, pw_mm_pgd(pw_init_mm(m)), err,
+		      errlen)) {
 		pw_machine_destroy(m);
 		return -1;
 	}
@@ -165,7 +178,8 @@ int pw_image_mm_create(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 
 	*out = NULL;
 	if (!mm)
-		return fail(err, errlen, "out of memory creating an address space");
+		return fail(err, errlen,
+			    "out of memory creating an address space");
 	if (load_root(m, img, pgd, pw_mm_pgd(mm), err, errlen)) {
 		pw_mm_destroy(mm);
 		return -1;

@@ -29,7 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	void *buf;
 
 	/* First byte: force raw for odd values only when it is not ELF. */
-	if (size && (data[0] & 0x80) && size > 4096 + 1 && memcmp(data, "\x7f" "ELF", 4) != 0)
+	if (size && (data[0] & 0x80) && size > 4096 + 1 &&
+	    memcmp(data,
+		   "\x7f"
+		   "ELF",
+		   4) != 0)
 		flags = PW_IMAGE_FORCE_RAW;
 	/* Page aligned, like an mmap of a file, so aligned segments are used
 	 * in place; +1 so an empty input is still a valid allocation. */
@@ -57,13 +61,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			acc += f[0] + f[511];
 			f[7] ^= 1; /* writes go to the private copy */
 		}
-		if (pw_image_frame(img, first + n) && (i + 1 == pw_image_segment_count(img) ||
-						       pw_image_segment_at(img, i + 1)->paddr != s->paddr + s->size))
+		if (pw_image_frame(img, first + n) &&
+		    (i + 1 == pw_image_segment_count(img) ||
+		     pw_image_segment_at(img, i + 1)->paddr !=
+			     s->paddr + s->size))
 			abort(); /* just past a segment with a hole after it */
 	}
 	const struct pw_image_vmcoreinfo *v = pw_image_vmcoreinfo(img);
 	if (v->present && v->text_len)
-		acc += (unsigned char)v->text[v->text_len - 1] + v->osrelease[0];
+		acc += (unsigned char)v->text[v->text_len - 1] +
+		       v->osrelease[0];
 	acc += pw_image_kernel_pgd(img);
 	for (size_t i = 0; i < pw_image_cpu_count(img); i++) {
 		const struct pw_image_cpu *c = pw_image_cpu_at(img, i);

@@ -34,9 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(trace);
 	} else {
 		/* one line, NUL-terminated, no newline */
-		if (trace || (st != PW_SCENARIO_BAD_INPUT && st != PW_SCENARIO_INTERNAL))
+		if (trace ||
+		    (st != PW_SCENARIO_BAD_INPUT && st != PW_SCENARIO_INTERNAL))
 			abort();
-		if (!memchr(err, 0, sizeof(err)) || strchr(err, '\n') || !err[0])
+		if (!memchr(err, 0, sizeof(err)) || strchr(err, '\n') ||
+		    !err[0])
 			abort();
 	}
 	if (pw_ptl_held_by_thread() != 0)

@@ -73,7 +73,7 @@ struct world {
 	struct vm_area_struct *vmas[MAX_VMAS];
 	int nr_vmas;
 	struct address_space *maps[2];
-	long calls_left;   /* callback budget of the current call */
+	long calls_left;      /* callback budget of the current call */
 	unsigned long lo, hi; /* range of the current call, for checks */
 	bool check_range;
 	uint64_t events;
@@ -81,20 +81,22 @@ struct world {
 
 static struct world *W;
 
-#define CHECK(cond)                                                           \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "fuzz_walk: check failed: %s (%s:%d)\n", \
-				#cond, __FILE__, __LINE__);                   \
-			abort();                                              \
-		}                                                             \
+#define CHECK(cond)                                                      \
+	do {                                                             \
+		if (!(cond)) {                                           \
+			fprintf(stderr,                                  \
+				"fuzz_walk: check failed: %s (%s:%d)\n", \
+				#cond, __FILE__, __LINE__);              \
+			abort();                                         \
+		}                                                        \
 	} while (0)
 
 static void check_entry_ptr(const void *p)
 {
 	const uint64_t *e = p;
 
-	CHECK(e >= W->lay->mem && e < W->lay->mem + W->lay->frames * PW_PTRS_PER_TABLE);
+	CHECK(e >= W->lay->mem &&
+	      e < W->lay->mem + W->lay->frames * PW_PTRS_PER_TABLE);
 }
 
 /* An interesting PFN: valid, data, table, zero pages, just beyond, far beyond. */
@@ -110,10 +112,16 @@ static uint64_t gen_pfn(struct world *w)
 	case 4: return tb ? g16(&w->in) % tb : 0;
 	case 5: return frames - 1 - g8(&w->in) % frames;
 	case 6: return frames + g8(&w->in) % 4;
-	case 7: return (frames & ~511ULL) - 512 + g16(&w->in) % 1024; /* THP near the end */
+	case 7:
+		return (frames & ~511ULL) - 512 +
+		       g16(&w->in) % 1024; /* THP near the end */
 	case 8: return g64(&w->in) & (PW_PFN_MASK >> PW_PAGE_SHIFT);
-	case 9: return (uint64_t)(pw_mm_pgd(w->mm) - w->lay->mem) / PW_PTRS_PER_TABLE;
-	case 10: return (uint64_t)(pw_mm_pgd(w->kmm) - w->lay->mem) / PW_PTRS_PER_TABLE;
+	case 9:
+		return (uint64_t)(pw_mm_pgd(w->mm) - w->lay->mem) /
+		       PW_PTRS_PER_TABLE;
+	case 10:
+		return (uint64_t)(pw_mm_pgd(w->kmm) - w->lay->mem) /
+		       PW_PTRS_PER_TABLE;
 	default: return g16(&w->in) % frames;
 	}
 }
@@ -129,11 +137,12 @@ static uint64_t gen_entry(struct world *w, uint64_t self)
 	case 2: return PW_PAGE_TABLE | self << PW_PAGE_SHIFT;
 	case 3: /* a huge leaf */
 		flags = PW_PAGE_PRESENT | PW_PAGE_HUGE | PW_PAGE_USER |
-			(g8(&w->in) & (PW_PAGE_RW | PW_PAGE_DIRTY | PW_PAGE_ACCESSED |
-				       PW_PAGE_SPECIAL));
+			(g8(&w->in) & (PW_PAGE_RW | PW_PAGE_DIRTY |
+				       PW_PAGE_ACCESSED | PW_PAGE_SPECIAL));
 		return flags | ((gen_pfn(w) << PW_PAGE_SHIFT) & PW_PFN_MASK);
 	case 4: /* a swap entry of any type, migration ones often */
-		return pw_swp_entry(g8(&w->in) & 1 ? 25 + g8(&w->in) % 3 : g8(&w->in) % 32,
+		return pw_swp_entry(g8(&w->in) & 1 ? 25 + g8(&w->in) % 3 :
+						     g8(&w->in) % 32,
 				    gen_pfn(w));
 	case 5: /* a present PTE-like entry */
 		flags = 0x67 | (g8(&w->in) & 1 ? PW_PAGE_SPECIAL : 0) |
@@ -142,9 +151,15 @@ static uint64_t gen_entry(struct world *w, uint64_t self)
 		return flags | ((gen_pfn(w) << PW_PAGE_SHIFT) & PW_PFN_MASK);
 	case 6: return g64(&w->in);
 	case 7: return g64(&w->in) & ~PW_PAGE_PRESENT;
-	case 8: return (PW_PAGE_TABLE | PW_PAGE_HUGE) | gen_pfn(w) << PW_PAGE_SHIFT;
-	case 9: return PW_PAGE_PRESENT | ((gen_pfn(w) << PW_PAGE_SHIFT) & PW_PFN_MASK);
-	default: return PW_PAGE_TABLE | ((gen_pfn(w) << PW_PAGE_SHIFT) & PW_PFN_MASK);
+	case 8:
+		return (PW_PAGE_TABLE | PW_PAGE_HUGE) |
+		       gen_pfn(w) << PW_PAGE_SHIFT;
+	case 9:
+		return PW_PAGE_PRESENT |
+		       ((gen_pfn(w) << PW_PAGE_SHIFT) & PW_PFN_MASK);
+	default:
+		return PW_PAGE_TABLE |
+		       ((gen_pfn(w) << PW_PAGE_SHIFT) & PW_PFN_MASK);
 	}
 }
 
@@ -245,7 +260,8 @@ static int cb_common(uint64_t *entry, unsigned long addr, unsigned long next,
 
 	CHECK(w == W);
 	if (getenv("FUZZ_VERBOSE"))
-		fprintf(stderr, "  cb addr=%#lx next=%#lx vma=%p range=[%#lx,%#lx)\n",
+		fprintf(stderr,
+			"  cb addr=%#lx next=%#lx vma=%p range=[%#lx,%#lx)\n",
 			addr, next, (void *)walk->vma, w->lo, w->hi);
 	if (w->check_range) {
 		/*
@@ -254,7 +270,8 @@ static int cb_common(uint64_t *entry, unsigned long addr, unsigned long next,
 		 * offset in the page (the kernel steps addr by PAGE_SIZE from
 		 * start), so the last one may end that far past end's page.
 		 */
-		unsigned long up = (w->hi + PW_PAGE_SIZE - 1) & ~(PW_PAGE_SIZE - 1);
+		unsigned long up =
+			(w->hi + PW_PAGE_SIZE - 1) & ~(PW_PAGE_SIZE - 1);
 		unsigned long hi = up + (w->lo & (PW_PAGE_SIZE - 1));
 
 		CHECK(addr < next || next == 0);
@@ -266,9 +283,9 @@ static int cb_common(uint64_t *entry, unsigned long addr, unsigned long next,
 		/* page-granular: an unaligned start keeps its offset */
 		CHECK((addr & ~(PW_PAGE_SIZE - 1)) >= walk->vma->vm_start &&
 		      addr < walk->vma->vm_end);
-		CHECK(next > addr &&
-		      (next <= walk->vma->vm_end ||
-		       next - (addr & (PW_PAGE_SIZE - 1)) <= walk->vma->vm_end));
+		CHECK(next > addr && (next <= walk->vma->vm_end ||
+				      next - (addr & (PW_PAGE_SIZE - 1)) <=
+					      walk->vma->vm_end));
 	}
 	if (entry)
 		check_entry_ptr(entry);
@@ -276,7 +293,8 @@ static int cb_common(uint64_t *entry, unsigned long addr, unsigned long next,
 		return 1; /* bound the work: stop the walk */
 	b = g8(&w->in);
 	if (entry && (b & 3) == 3) {
-		uint64_t self = (uint64_t)(entry - w->lay->mem) / PW_PTRS_PER_TABLE;
+		uint64_t self =
+			(uint64_t)(entry - w->lay->mem) / PW_PTRS_PER_TABLE;
 
 		*entry = gen_entry(w, self);
 	}
@@ -284,8 +302,9 @@ static int cb_common(uint64_t *entry, unsigned long addr, unsigned long next,
 		/* subtree / continue mostly; again now and then */
 		uint8_t a = (b >> 2) & 7;
 
-		walk->action = a == 7 ? ACTION_AGAIN : a & 1 ? ACTION_CONTINUE :
-			       ACTION_SUBTREE;
+		walk->action = a == 7 ? ACTION_AGAIN :
+			       a & 1  ? ACTION_CONTINUE :
+					ACTION_SUBTREE;
 	}
 	return gen_ret(w);
 }
@@ -299,31 +318,36 @@ static void check_index(const uint64_t *p, int level, unsigned long a)
 	      ((a >> W->geo->shift[level]) & 511));
 }
 
-static int cb_pgd(pgd_t *p, unsigned long a, unsigned long n, struct mm_walk *wk)
+static int cb_pgd(pgd_t *p, unsigned long a, unsigned long n,
+		  struct mm_walk *wk)
 {
 	check_index(p, PW_LEVEL_PGD, a);
 	return cb_common(p, a, n, wk, false);
 }
 
-static int cb_p4d(p4d_t *p, unsigned long a, unsigned long n, struct mm_walk *wk)
+static int cb_p4d(p4d_t *p, unsigned long a, unsigned long n,
+		  struct mm_walk *wk)
 {
 	check_index(p, PW_LEVEL_P4D, a);
 	return cb_common(p, a, n, wk, false);
 }
 
-static int cb_pud(pud_t *p, unsigned long a, unsigned long n, struct mm_walk *wk)
+static int cb_pud(pud_t *p, unsigned long a, unsigned long n,
+		  struct mm_walk *wk)
 {
 	check_index(p, PW_LEVEL_PUD, a);
 	return cb_common(p, a, n, wk, true);
 }
 
-static int cb_pmd(pmd_t *p, unsigned long a, unsigned long n, struct mm_walk *wk)
+static int cb_pmd(pmd_t *p, unsigned long a, unsigned long n,
+		  struct mm_walk *wk)
 {
 	check_index(p, PW_LEVEL_PMD, a);
 	return cb_common(p, a, n, wk, true);
 }
 
-static int cb_pte(pte_t *p, unsigned long a, unsigned long n, struct mm_walk *wk)
+static int cb_pte(pte_t *p, unsigned long a, unsigned long n,
+		  struct mm_walk *wk)
 {
 	CHECK(n == a + PW_PAGE_SIZE);
 	check_index(p, PW_LEVEL_PTE, a);
@@ -401,17 +425,28 @@ static void gen_ops(struct world *w, struct mm_walk_ops *ops, bool install)
 	uint16_t b = g16(&w->in);
 
 	memset(ops, 0, sizeof(*ops));
-	if (b & 1) ops->pgd_entry = cb_pgd;
-	if (b & 2) ops->p4d_entry = cb_p4d;
-	if (b & 4) ops->pud_entry = cb_pud;
-	if (b & 8) ops->pmd_entry = cb_pmd;
-	if (b & 16) ops->pte_entry = cb_pte;
-	if (b & 32) ops->pte_hole = cb_hole;
-	if (b & 64) ops->hugetlb_entry = cb_hugetlb;
-	if (b & 128) ops->test_walk = cb_test;
-	if (b & 256) ops->pre_vma = cb_pre;
-	if (b & 512) ops->post_vma = cb_post;
-	if ((b & 0x3000) == 0x3000) ops->pte_range = cb_pte_range;
+	if (b & 1)
+		ops->pgd_entry = cb_pgd;
+	if (b & 2)
+		ops->p4d_entry = cb_p4d;
+	if (b & 4)
+		ops->pud_entry = cb_pud;
+	if (b & 8)
+		ops->pmd_entry = cb_pmd;
+	if (b & 16)
+		ops->pte_entry = cb_pte;
+	if (b & 32)
+		ops->pte_hole = cb_hole;
+	if (b & 64)
+		ops->hugetlb_entry = cb_hugetlb;
+	if (b & 128)
+		ops->test_walk = cb_test;
+	if (b & 256)
+		ops->pre_vma = cb_pre;
+	if (b & 512)
+		ops->post_vma = cb_post;
+	if ((b & 0x3000) == 0x3000)
+		ops->pte_range = cb_pte_range;
 	if (install || (b & 0xc000) == 0xc000)
 		ops->install_pte = cb_install;
 	ops->walk_lock = (enum page_walk_lock)((b >> 10) & 3);
@@ -424,7 +459,8 @@ static void on_event(void *ctx, const struct pw_event *ev)
 	struct world *w = ctx;
 
 	CHECK(w == W);
-	CHECK(ev->kind >= PW_EVENT_ASSERT_FAIL && ev->kind <= PW_EVENT_VMA_START_WRITE);
+	CHECK(ev->kind >= PW_EVENT_ASSERT_FAIL &&
+	      ev->kind <= PW_EVENT_VMA_START_WRITE);
 	if (ev->kind == PW_EVENT_ASSERT_FAIL)
 		CHECK(ev->assertion <= PW_ASSERT_I_MMAP_HELD);
 	if (ev->kind == PW_EVENT_BAD)
@@ -446,7 +482,8 @@ static bool build(struct world *w)
 	if (g8(&w->in) & 1) /* mostly a roomy table region */
 		cfg.table_base = cfg.frames / 4;
 	cfg.zero_pfn = g8(&w->in) % 4 == 0 ? g16(&w->in) : 1;
-	cfg.huge_zero_pfn = g8(&w->in) % 3 == 0 ? 0 : g16(&w->in) % (cfg.frames + 8);
+	cfg.huge_zero_pfn =
+		g8(&w->in) % 3 == 0 ? 0 : g16(&w->in) % (cfg.frames + 8);
 	if (pw_machine_create(&cfg, &w->m))
 		return false;
 	pw_machine_set_event_hook(w->m, on_event, w);
@@ -463,8 +500,11 @@ static bool build(struct world *w)
 	n = g8(&w->in) % 5;
 	for (i = 0; i < n; i++) {
 		unsigned order = g8(&w->in) % 19;
-		uint64_t head = g8(&w->in) & 1 ? gen_pfn(w) :
-			(w->lay->frames - (1ULL << (order % 11))) & ~((1ULL << (order % 11)) - 1);
+		uint64_t head =
+			g8(&w->in) & 1 ?
+				gen_pfn(w) :
+				(w->lay->frames - (1ULL << (order % 11))) &
+					~((1ULL << (order % 11)) - 1);
 
 		pw_folio_declare(w->m, head, order);
 	}
@@ -480,10 +520,14 @@ static bool build(struct world *w)
 		int err;
 
 		start &= ~(PW_PAGE_SIZE - 1);
-		end = start + ((unsigned long)(len % 64 + 1) << (len & 0x40 ? 21 : 12));
-		if (k & 1) flags |= VM_READ;
-		if (k & 2) flags |= VM_WRITE;
-		if (k & 4) flags |= VM_SHARED;
+		end = start +
+		      ((unsigned long)(len % 64 + 1) << (len & 0x40 ? 21 : 12));
+		if (k & 1)
+			flags |= VM_READ;
+		if (k & 2)
+			flags |= VM_WRITE;
+		if (k & 4)
+			flags |= VM_SHARED;
 		switch ((k >> 3) % 6) {
 		case 1: flags |= VM_PFNMAP; break;
 		case 2: flags |= VM_MIXEDMAP; break;
@@ -500,10 +544,12 @@ static bool build(struct world *w)
 				as = w->maps[k >> 7];
 		}
 		vma = pw_vma_add(w->mm, start, end, flags, as,
-				 g8(&w->in) & 1 ? g64(&w->in) : g16(&w->in), shift, &err);
+				 g8(&w->in) & 1 ? g64(&w->in) : g16(&w->in),
+				 shift, &err);
 		if (vma) {
 			w->vmas[w->nr_vmas++] = vma;
-			pw_vma_set_lock_state(vma, (enum pw_lock_state)(g8(&w->in) % 3));
+			pw_vma_set_lock_state(
+				vma, (enum pw_lock_state)(g8(&w->in) % 3));
 		}
 	}
 
@@ -527,7 +573,8 @@ static bool build(struct world *w)
 				       level, addr);
 
 		if (p)
-			*p = gen_entry(w, (uint64_t)(p - w->lay->mem) / PW_PTRS_PER_TABLE);
+			*p = gen_entry(w, (uint64_t)(p - w->lay->mem) /
+						  PW_PTRS_PER_TABLE);
 	}
 	/* raw garbage anywhere in memory */
 	n = g8(&w->in) % 8;
@@ -551,7 +598,9 @@ static void set_locks(struct world *w)
 	pw_mapping_set_i_mmap_held(w->maps[1], b & 0x20);
 	if (b & 0x40)
 		for (i = 0; i < w->nr_vmas; i++)
-			pw_vma_set_lock_state(w->vmas[i], (enum pw_lock_state)(g8(&w->in) % 3));
+			pw_vma_set_lock_state(
+				w->vmas[i],
+				(enum pw_lock_state)(g8(&w->in) % 3));
 	if (b & 0x80) {
 		int8_t budget = (int8_t)g8(&w->in);
 
@@ -570,7 +619,9 @@ static pgd_t *gen_pgd(struct world *w)
 {
 	switch (g8(&w->in) % 4) {
 	case 0: return pw_mm_pgd(w->mm);
-	case 1: return w->lay->mem + (g16(&w->in) % w->lay->frames) * PW_PTRS_PER_TABLE;
+	case 1:
+		return w->lay->mem +
+		       (g16(&w->in) % w->lay->frames) * PW_PTRS_PER_TABLE;
 	default: return NULL;
 	}
 }
@@ -609,13 +660,15 @@ static void one_call(struct world *w)
 		w->lo = s;
 		w->hi = e;
 		w->check_range = true;
-		ret = (which ? walk_page_range_mm : walk_page_range)(w->mm, s, e, &ops, w);
+		ret = (which ? walk_page_range_mm :
+			       walk_page_range)(w->mm, s, e, &ops, w);
 		break;
 	case 2:
 		if (!(vma = gen_vma(w)))
 			break;
 		s = vma->vm_start + ((unsigned long)g16(&w->in) << 12);
-		e = g8(&w->in) & 1 ? vma->vm_end : s + ((unsigned long)g16(&w->in) << 12);
+		e = g8(&w->in) & 1 ? vma->vm_end :
+				     s + ((unsigned long)g16(&w->in) << 12);
 		w->lo = s;
 		w->hi = e;
 		w->check_range = true;
@@ -630,10 +683,12 @@ static void one_call(struct world *w)
 		ret = walk_page_vma(vma, &ops, w);
 		break;
 	case 4: {
-		unsigned long first = g8(&w->in) & 1 ? g64(&w->in) : g16(&w->in);
+		unsigned long first =
+			g8(&w->in) & 1 ? g64(&w->in) : g16(&w->in);
 		unsigned long nr = g8(&w->in) & 1 ? g64(&w->in) : g16(&w->in);
 
-		ret = walk_page_mapping(w->maps[g8(&w->in) & 1], first, nr, &ops, w);
+		ret = walk_page_mapping(w->maps[g8(&w->in) & 1], first, nr,
+					&ops, w);
 		break;
 	}
 	case 5:
@@ -643,23 +698,25 @@ static void one_call(struct world *w)
 		w->hi = e;
 		w->check_range = true;
 		ret = (which == 5 ? walk_kernel_page_table_range :
-			walk_kernel_page_table_range_lockless)(w->m, s, e, &ops,
-								gen_pgd(w), w);
+				    walk_kernel_page_table_range_lockless)(
+			w->m, s, e, &ops, gen_pgd(w), w);
 		break;
 	case 7:
 		range(w, &s, &e);
 		w->lo = s;
 		w->hi = e;
 		w->check_range = true;
-		ret = walk_page_range_debug(g8(&w->in) & 1 ? w->kmm : w->mm, s, e,
-					    &ops, gen_pgd(w), w);
+		ret = walk_page_range_debug(g8(&w->in) & 1 ? w->kmm : w->mm, s,
+					    e, &ops, gen_pgd(w), w);
 		break;
 	default:
 		if (!(vma = gen_vma(w)))
 			break;
-		s = g8(&w->in) % 8 ? vma->vm_start +
-			((unsigned long)g16(&w->in) << 12) % (vma->vm_end - vma->vm_start) :
-			gen_any_addr(w);
+		s = g8(&w->in) % 8 ?
+			    vma->vm_start +
+				    ((unsigned long)g16(&w->in) << 12) %
+					    (vma->vm_end - vma->vm_start) :
+			    gen_any_addr(w);
 		s += g16(&w->in) & (PW_PAGE_SIZE - 1);
 		memset(&fw, 0xa5, sizeof(fw));
 		folio = folio_walk_start(&fw, vma, s, g8(&w->in) & 3);
@@ -668,14 +725,16 @@ static void one_call(struct world *w)
 			CHECK(pw_spin_is_locked(fw.ptl));
 			CHECK(pw_folio_pfn(w->m, folio) < w->lay->frames);
 			if (fw.page)
-				CHECK(pw_page_to_pfn(w->m, fw.page) < w->lay->frames);
+				CHECK(pw_page_to_pfn(w->m, fw.page) <
+				      w->lay->frames);
 			check_entry_ptr(fw.ptep);
 			folio_walk_end(&fw, vma);
 		}
 		break;
 	}
 	if (getenv("FUZZ_VERBOSE"))
-		fprintf(stderr, "call %d levels=%d -> %d\n", which, w->geo->levels, ret);
+		fprintf(stderr, "call %d levels=%d -> %d\n", which,
+			w->geo->levels, ret);
 	CHECK(pw_ptl_held_by_thread() == 0);
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs every Tests/c/*_tests.c with address and undefined-
+# Checks the library's linked symbols (scripts/check-symbols.sh), then
+# builds and runs every Tests/c/*_tests.c with address and undefined-
 # behaviour sanitizers.  Each prints "N passed, M failed" last; this prints
 # the sum last and exits non-zero if any test or build failed.
 set -uo pipefail
@@ -9,12 +10,18 @@ OUT=${OUT:-.build/c-tests}
 mkdir -p "$OUT"
 passed=0
 failed=0
+echo "== check-symbols"
+if CC="$CC" bash scripts/check-symbols.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
 for src in Tests/c/*_tests.c; do
     name=$(basename "$src" .c)
     echo "== $name"
     if ! "$CC" -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
-        -fno-sanitize-recover=all -I include -I CWalkImage/include CWalkCore/*.c CWalkImage/*.c \
-        "$src" -o "$OUT/$name" \
+        -fno-sanitize-recover=all -I include -I Sources/CScenario/include -I CWalkImage/include \
+        CWalkCore/*.c Sources/CScenario/*.c CWalkImage/*.c "$src" -o "$OUT/$name" \
         2>"$OUT/$name.build.log"; then
         grep -v "Cannot export local symbol" "$OUT/$name.build.log"
         echo "!! $name does not build"

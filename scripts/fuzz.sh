@@ -20,8 +20,9 @@ OUT=fuzz/out
 mkdir -p "$OUT" "$OUT/corpus-walk" "$OUT/corpus-scenario" "$OUT/corpus-image" fuzz/corpus-scenario
 
 build() {
-    "$CLANG" -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-        -fno-sanitize-recover=all -fuse-ld=lld -I include CWalkCore/*.c \
+    "$CLANG" -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined \
+        -fno-sanitize-recover=all -fuse-ld=lld -I include \
+        -I Sources/CScenario/include CWalkCore/*.c Sources/CScenario/*.c \
         "fuzz/$1.c" -o "$OUT/$1"
 }
 build fuzz_walk

@@ -87,8 +87,8 @@ static int count_test_walk(unsigned long addr, unsigned long next,
 	return 0;
 }
 
-int cb_walk_count(struct mm_struct *mm, unsigned long start,
-		  unsigned long end, unsigned mode, struct cb_counts *c)
+int cb_walk_count(struct mm_struct *mm, unsigned long start, unsigned long end,
+		  unsigned mode, struct cb_counts *c)
 {
 	struct mm_walk_ops ops = { .walk_lock = PGWALK_RDLOCK };
 	int err;
@@ -238,8 +238,8 @@ uint64_t cb_folio_walk(struct mm_struct *mm, struct vm_area_struct *vma,
 	return sum;
 }
 
-uint64_t cb_floor_lookup(struct mm_struct *mm, const uint64_t *addrs,
-			 size_t n, uint64_t *found)
+uint64_t cb_floor_lookup(struct mm_struct *mm, const uint64_t *addrs, size_t n,
+			 uint64_t *found)
 {
 	struct levels lv;
 	uint64_t sum = 0, hits = 0;
@@ -252,12 +252,15 @@ uint64_t cb_floor_lookup(struct mm_struct *mm, const uint64_t *addrs,
 		uint64_t *t = pw_mm_pgd(mm);
 
 		for (k = 0; t; k++) {
-			uint64_t v = t[(addr >> lv.shift[k]) & (PW_PTRS_PER_TABLE - 1)];
+			uint64_t v = t[(addr >> lv.shift[k]) &
+				       (PW_PTRS_PER_TABLE - 1)];
 
 			if (k == lv.n - 1 || (v & P_LEAF) == P_LEAF) {
 				if (v & P_PRESENT) {
 					sum += pw_entry_pfn(v) +
-					       ((addr & ((1UL << lv.shift[k]) - 1)) >> PW_PAGE_SHIFT);
+					       ((addr &
+						 ((1UL << lv.shift[k]) - 1)) >>
+						PW_PAGE_SHIFT);
 					hits++;
 				}
 				break;
@@ -281,7 +284,8 @@ static inline uint64_t install_value(const struct install_state *s,
 				     unsigned long addr)
 {
 	return PW_PAGE_TABLE |
-	       ((s->pfn_base + ((addr - s->start) >> PW_PAGE_SHIFT)) << PW_PAGE_SHIFT);
+	       ((s->pfn_base + ((addr - s->start) >> PW_PAGE_SHIFT))
+		<< PW_PAGE_SHIFT);
 }
 
 static int install_one(unsigned long addr, unsigned long next, pte_t *ptep,
@@ -335,7 +339,8 @@ static int floor_install_table(struct mm_struct *mm, const struct levels *lv,
 		if (*e == 0 && (err = pw_table_alloc_into(mm, e)))
 			return err;
 		if ((*e & P_LEAF) != P_LEAF && (t = table_of(lv->lay, *e))) {
-			err = floor_install_table(mm, lv, k + 1, t, addr, next, s);
+			err = floor_install_table(mm, lv, k + 1, t, addr, next,
+						  s);
 			if (err)
 				return err;
 		}
@@ -345,8 +350,7 @@ static int floor_install_table(struct mm_struct *mm, const struct levels *lv,
 }
 
 int cb_floor_install(struct mm_struct *mm, unsigned long start,
-		     unsigned long end, uint64_t pfn_base,
-		     uint64_t *installed)
+		     unsigned long end, uint64_t pfn_base, uint64_t *installed)
 {
 	struct install_state s = { .start = start, .pfn_base = pfn_base };
 	struct levels lv;

@@ -40,7 +40,7 @@ struct Bench: ParsableCommand {
     var allowDebug = false
 
     func run() throws {
-        let debugSwift = _isDebugAssertConfiguration()
+        let debugSwift = swiftIsUnoptimized()
         let debugC = !cb_optimized()
         if debugSwift || debugC {
             let which = [debugSwift ? "Swift" : nil, debugC ? "C" : nil].compactMap { $0 }.joined(separator: " and ")
@@ -91,7 +91,7 @@ struct Bench: ParsableCommand {
             note("[\(name)] \(w.entries) \(w.unit) entries; timing \(w.paths.count) paths")
             let ms = measure(w, runs: runs, warmup: warmup)
             all += ms
-            if json { ms.forEach { print(jsonLine($0, ms, build: buildType)) } } else { printTable(w, ms) }
+            if json { for m in ms { print(jsonLine(m, ms, build: buildType)) } } else { printTable(w, ms) }
         }
         if !json { printTargets(all) }
     }
@@ -136,7 +136,7 @@ func printTable(_ w: Workload, _ ms: [Measurement]) {
     let first = ms[0]
     print("")
     print("== \(w.name): \(w.entries) entries (\(w.unit)), page tables \(first.tableBytes / 4096) × 4 KiB = "
-          + "\(fmt(Double(first.tableBytes) / 1048576, 2)) MiB, peak RSS (VmHWM) so far \(fmt(Double(first.peakRSSKiB) / 1024, 1)) MiB")
+          + "\(fmt(Double(first.tableBytes) / 1_048_576, 2)) MiB, peak RSS (VmHWM) so far \(fmt(Double(first.peakRSSKiB) / 1024, 1)) MiB")
     print(pad("path", 26, left: true) + pad("median", 12) + pad("min", 12) + pad("ns/entry", 10)
           + pad("min ns/e", 10) + pad("×a", 7) + pad("×d", 7))
     for m in ms.sorted(by: { $0.path < $1.path }) {
@@ -231,3 +231,7 @@ extension Substring {
 func onlineCPUs() -> Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
 Bench.main()
+
+/// Whether this Swift code was built without optimization. A plain function, so that the
+/// compiler does not fold the check into the caller and flag the other branch unreachable.
+func swiftIsUnoptimized() -> Bool { _isDebugAssertConfiguration() }

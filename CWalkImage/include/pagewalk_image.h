@@ -37,39 +37,41 @@ struct pw_image_segment {
 	uint64_t paddr;       /**< first physical address (page aligned) */
 	uint64_t size;        /**< bytes of physical memory (whole pages) */
 	uint64_t file_offset; /**< where its bytes start in the file */
-	uint64_t file_size;   /**< bytes present in the file (the rest reads as 0) */
-	bool realigned;       /**< the file offset is not page aligned: frames are
+	uint64_t
+		file_size; /**< bytes present in the file (the rest reads as 0) */
+	bool realigned;    /**< the file offset is not page aligned: frames are
 	                           copied, one by one on first use, to aligned memory */
 };
 
 /** One virtual CPU, from the image's notes. */
 struct pw_image_cpu {
-	unsigned index;     /**< 0, 1, ... in note order */
-	bool has_control;   /**< CR3/CR4 known (QEMU's "QEMU" note) */
-	uint64_t cr3;       /**< as the CPU held it: PCID and KPTI bits included */
-	uint64_t cr4;       /**< CR4; bit 12 (LA57) selects 5 levels */
-	uint64_t rip;       /**< instruction pointer, when known */
+	unsigned index;   /**< 0, 1, ... in note order */
+	bool has_control; /**< CR3/CR4 known (QEMU's "QEMU" note) */
+	uint64_t cr3; /**< as the CPU held it: PCID and KPTI bits included */
+	uint64_t cr4; /**< CR4; bit 12 (LA57) selects 5 levels */
+	uint64_t rip; /**< instruction pointer, when known */
 };
 
 /** Facts from a VMCOREINFO note (kdump's vmcore; QEMU with -device vmcoreinfo). */
 struct pw_image_vmcoreinfo {
-	bool present;             /**< a VMCOREINFO note was found */
-	char osrelease[65];       /**< OSRELEASE=, "" if absent */
-	bool has_init_top_pgt;    /**< SYMBOL(init_top_pgt)= was given */
-	uint64_t init_top_pgt;    /**< its virtual address (KASLR applied) */
-	bool has_phys_base;       /**< NUMBER(phys_base)= was given */
-	uint64_t phys_base;       /**< physical load offset of the kernel */
-	bool has_kernel_offset;   /**< KERNELOFFSET= was given */
-	uint64_t kernel_offset;   /**< KASLR text offset */
-	int pgtable_l5;           /**< NUMBER(pgtable_l5_enabled): 0, 1, or -1 unknown */
-	uint64_t sme_mask;        /**< NUMBER(sme_mask), 0 if absent */
-	const char *text;         /**< the whole note text (not NUL terminated) */
-	size_t text_len;          /**< its length */
+	bool present;           /**< a VMCOREINFO note was found */
+	char osrelease[65];     /**< OSRELEASE=, "" if absent */
+	bool has_init_top_pgt;  /**< SYMBOL(init_top_pgt)= was given */
+	uint64_t init_top_pgt;  /**< its virtual address (KASLR applied) */
+	bool has_phys_base;     /**< NUMBER(phys_base)= was given */
+	uint64_t phys_base;     /**< physical load offset of the kernel */
+	bool has_kernel_offset; /**< KERNELOFFSET= was given */
+	uint64_t kernel_offset; /**< KASLR text offset */
+	int pgtable_l5; /**< NUMBER(pgtable_l5_enabled): 0, 1, or -1 unknown */
+	uint64_t sme_mask; /**< NUMBER(sme_mask), 0 if absent */
+	const char *text;  /**< the whole note text (not NUL terminated) */
+	size_t text_len;   /**< its length */
 };
 
 /** Options of pw_image_open(). */
 enum pw_image_open_flags {
-	PW_IMAGE_AUTO = 0,    /**< ELF if the file starts with ELF's magic, else raw */
+	PW_IMAGE_AUTO =
+		0, /**< ELF if the file starts with ELF's magic, else raw */
 	PW_IMAGE_FORCE_RAW = 1, /**< treat any file as raw memory */
 };
 
@@ -103,16 +105,19 @@ uint64_t pw_image_file_size(const struct pw_image *img);
 size_t pw_image_segment_count(const struct pw_image *img);
 
 /** Segment @i, or NULL when out of range. */
-const struct pw_image_segment *pw_image_segment_at(const struct pw_image *img, size_t i);
+const struct pw_image_segment *pw_image_segment_at(const struct pw_image *img,
+						   size_t i);
 
 /** Number of vCPUs described by the notes. */
 size_t pw_image_cpu_count(const struct pw_image *img);
 
 /** vCPU @i, or NULL when out of range. */
-const struct pw_image_cpu *pw_image_cpu_at(const struct pw_image *img, size_t i);
+const struct pw_image_cpu *pw_image_cpu_at(const struct pw_image *img,
+					   size_t i);
 
 /** The VMCOREINFO facts (present == false without the note). */
-const struct pw_image_vmcoreinfo *pw_image_vmcoreinfo(const struct pw_image *img);
+const struct pw_image_vmcoreinfo *
+pw_image_vmcoreinfo(const struct pw_image *img);
 
 /** One past the highest PFN of any segment. */
 uint64_t pw_image_max_pfn(const struct pw_image *img);
@@ -180,22 +185,22 @@ struct pw_x86_root pw_x86_root_from_cr3(uint64_t cr3, uint64_t cr4, int kpti);
 /* x86-64 Linux entry encoding                                              */
 /* ------------------------------------------------------------------------ */
 
-#define PW_X86_PRESENT (1ULL << 0)    /**< _PAGE_PRESENT */
-#define PW_X86_RW (1ULL << 1)         /**< _PAGE_RW */
-#define PW_X86_USER (1ULL << 2)       /**< _PAGE_USER */
-#define PW_X86_PWT (1ULL << 3)        /**< _PAGE_PWT */
-#define PW_X86_PCD (1ULL << 4)        /**< _PAGE_PCD */
-#define PW_X86_ACCESSED (1ULL << 5)   /**< _PAGE_ACCESSED */
-#define PW_X86_DIRTY (1ULL << 6)      /**< _PAGE_DIRTY */
-#define PW_X86_PSE (1ULL << 7)        /**< _PAGE_PSE (leaf at PUD/PMD; PAT in a PTE) */
-#define PW_X86_GLOBAL (1ULL << 8)     /**< _PAGE_GLOBAL when present */
-#define PW_X86_PROTNONE (1ULL << 8)   /**< _PAGE_PROTNONE when not present */
-#define PW_X86_SPECIAL (1ULL << 9)    /**< _PAGE_SPECIAL (software) */
-#define PW_X86_UFFD_WP (1ULL << 10)   /**< _PAGE_UFFD_WP (software) */
-#define PW_X86_SOFT_DIRTY (1ULL << 11)/**< _PAGE_SOFT_DIRTY (software) */
-#define PW_X86_PAT_LARGE (1ULL << 12) /**< PAT bit of a PUD/PMD leaf */
-#define PW_X86_NX (1ULL << 63)        /**< _PAGE_NX */
-#define PW_X86_PKEY_SHIFT 59          /**< protection key: bits 59..62 */
+#define PW_X86_PRESENT (1ULL << 0)  /**< _PAGE_PRESENT */
+#define PW_X86_RW (1ULL << 1)       /**< _PAGE_RW */
+#define PW_X86_USER (1ULL << 2)     /**< _PAGE_USER */
+#define PW_X86_PWT (1ULL << 3)      /**< _PAGE_PWT */
+#define PW_X86_PCD (1ULL << 4)      /**< _PAGE_PCD */
+#define PW_X86_ACCESSED (1ULL << 5) /**< _PAGE_ACCESSED */
+#define PW_X86_DIRTY (1ULL << 6)    /**< _PAGE_DIRTY */
+#define PW_X86_PSE (1ULL << 7) /**< _PAGE_PSE (leaf at PUD/PMD; PAT in a PTE) */
+#define PW_X86_GLOBAL (1ULL << 8)      /**< _PAGE_GLOBAL when present */
+#define PW_X86_PROTNONE (1ULL << 8)    /**< _PAGE_PROTNONE when not present */
+#define PW_X86_SPECIAL (1ULL << 9)     /**< _PAGE_SPECIAL (software) */
+#define PW_X86_UFFD_WP (1ULL << 10)    /**< _PAGE_UFFD_WP (software) */
+#define PW_X86_SOFT_DIRTY (1ULL << 11) /**< _PAGE_SOFT_DIRTY (software) */
+#define PW_X86_PAT_LARGE (1ULL << 12)  /**< PAT bit of a PUD/PMD leaf */
+#define PW_X86_NX (1ULL << 63)         /**< _PAGE_NX */
+#define PW_X86_PKEY_SHIFT 59           /**< protection key: bits 59..62 */
 /** Physical address bits of an entry (__PHYSICAL_MASK: 52 bits). */
 #define PW_X86_PFN_MASK 0x000ffffffffff000ULL
 /** Swap PTE bits: soft-dirty (_PAGE_SWP_SOFT_DIRTY = _PAGE_RW). */

@@ -62,13 +62,16 @@ static void on_event(void *ctx, const struct pw_event *ev)
 {
 	(void)ctx;
 	if (ev->kind == PW_EVENT_ASSERT_FAIL)
-		fprintf(stderr, "lock assertion %d failed\n", (int)ev->assertion);
+		fprintf(stderr, "lock assertion %d failed\n",
+			(int)ev->assertion);
 }
 
 int main(void)
 {
-	struct pw_machine_config cfg = { .levels = 4, .frames = 1 << 16,
-					 .table_base = 1 << 15, .zero_pfn = 1 };
+	struct pw_machine_config cfg = { .levels = 4,
+					 .frames = 1 << 16,
+					 .table_base = 1 << 15,
+					 .zero_pfn = 1 };
 	const struct mm_walk_ops ops = { .pmd_entry = count_pmd,
 					 .pte_entry = count_pte,
 					 .pte_hole = count_hole,
@@ -88,17 +91,22 @@ int main(void)
 	}
 	pw_machine_set_event_hook(m, on_event, NULL);
 	mm = pw_mm_create(m);
-	vma = pw_vma_add(mm, 0x400000, 0x800000, VM_READ | VM_WRITE, NULL, 0, 0, &err);
+	vma = pw_vma_add(mm, 0x400000, 0x800000, VM_READ | VM_WRITE, NULL, 0, 0,
+			 &err);
 	if (!mm || !vma) {
 		fprintf(stderr, "cannot map the VMA: %d\n", err);
 		return 1;
 	}
 	/* Eight 4 KiB pages at 0x400000, and a 2 MiB THP at 0x600000. */
 	for (addr = 0x400000; addr < 0x408000; addr += PW_PAGE_SIZE)
-		pw_mm_set_entry(mm, PW_LEVEL_PTE, addr,
-				PW_PAGE_TABLE | ((0x100 + (addr - 0x400000) / PW_PAGE_SIZE) << PW_PAGE_SHIFT));
+		pw_mm_set_entry(
+			mm, PW_LEVEL_PTE, addr,
+			PW_PAGE_TABLE |
+				((0x100 + (addr - 0x400000) / PW_PAGE_SIZE)
+				 << PW_PAGE_SHIFT));
 	pw_mm_set_entry(mm, PW_LEVEL_PMD, 0x600000,
-			PW_PAGE_TABLE | PW_PAGE_HUGE | (0x200ULL << PW_PAGE_SHIFT));
+			PW_PAGE_TABLE | PW_PAGE_HUGE |
+				(0x200ULL << PW_PAGE_SHIFT));
 	pw_folio_declare(m, 0x200, 9);
 
 	mmap_read_lock(mm);
@@ -106,8 +114,10 @@ int main(void)
 	folio = folio_walk_start(&fw, vma, 0x601000, 0);
 	if (folio) {
 		printf("folio_walk 0x601000: level %d, page %#llx, folio %#llx order %u\n",
-		       (int)fw.level, (unsigned long long)pw_page_to_pfn(m, fw.page),
-		       (unsigned long long)pw_folio_pfn(m, folio), pw_folio_order(m, folio));
+		       (int)fw.level,
+		       (unsigned long long)pw_page_to_pfn(m, fw.page),
+		       (unsigned long long)pw_folio_pfn(m, folio),
+		       pw_folio_order(m, folio));
 		folio_walk_end(&fw, vma);
 	}
 	mmap_read_unlock(mm);
@@ -118,6 +128,8 @@ int main(void)
 	pw_machine_destroy(m);
 	/* 8 present, 504 empty in the first PTE table, 1 THP, and two holes:
 	 * below the VMA and above it. */
-	return (err == 0 && c.present == 8 && c.none == 504 && c.pmd_leaves == 1 &&
-		c.holes == 2 && folio) ? 0 : 1;
+	return (err == 0 && c.present == 8 && c.none == 504 &&
+		c.pmd_leaves == 1 && c.holes == 2 && folio) ?
+		       0 :
+		       1;
 }

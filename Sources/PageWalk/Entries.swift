@@ -18,7 +18,11 @@ public enum PageTableLevel: Int, CaseIterable, Sendable, CustomStringConvertible
     @inlinable var c: pw_level { pw_level(rawValue: UInt32(rawValue)) }
 }
 
-/// The architecture bits of a present entry (x86-64 layout).
+/// The architecture bits of an entry (x86-64 layout).
+///
+/// The one place in Swift that names entry bits: the model's bits come from `pagewalk.h`'s
+/// `PW_PAGE_*`; the others are x86-64's positions for bits the model itself never sets but
+/// imported and dumped entries carry.
 public struct EntryFlags: OptionSet, Sendable, Hashable {
     /// The raw bits.
     public let rawValue: UInt64
@@ -26,28 +30,39 @@ public struct EntryFlags: OptionSet, Sendable, Hashable {
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 
     /// Bit 0: present (valid for the MMU).
-    @inlinable public static var present: EntryFlags { EntryFlags(rawValue: 1 << 0) }
+    @inlinable public static var present: EntryFlags { EntryFlags(rawValue: PW_PAGE_PRESENT) }
     /// Bit 1: writable.
-    @inlinable public static var writable: EntryFlags { EntryFlags(rawValue: 1 << 1) }
+    @inlinable public static var writable: EntryFlags { EntryFlags(rawValue: PW_PAGE_RW) }
     /// Bit 2: user-accessible.
-    @inlinable public static var user: EntryFlags { EntryFlags(rawValue: 1 << 2) }
+    @inlinable public static var user: EntryFlags { EntryFlags(rawValue: PW_PAGE_USER) }
+    /// Bit 3: page-level write-through (`_PAGE_PWT`).
+    @inlinable public static var writeThrough: EntryFlags { EntryFlags(rawValue: 1 << 3) }
+    /// Bit 4: page-level cache disable (`_PAGE_PCD`).
+    @inlinable public static var cacheDisable: EntryFlags { EntryFlags(rawValue: 1 << 4) }
     /// Bit 5: accessed.
-    @inlinable public static var accessed: EntryFlags { EntryFlags(rawValue: 1 << 5) }
+    @inlinable public static var accessed: EntryFlags { EntryFlags(rawValue: PW_PAGE_ACCESSED) }
     /// Bit 6: dirty.
-    @inlinable public static var dirty: EntryFlags { EntryFlags(rawValue: 1 << 6) }
-    /// A leaf above the PTE level (PSE).
-    @inlinable public static var huge: EntryFlags { EntryFlags(rawValue: 1 << 7) }
+    @inlinable public static var dirty: EntryFlags { EntryFlags(rawValue: PW_PAGE_DIRTY) }
+    /// Bit 7: a leaf above the PTE level (PSE); in a PTE, the PAT bit.
+    @inlinable public static var huge: EntryFlags { EntryFlags(rawValue: PW_PAGE_HUGE) }
     /// Bit 8: global.
-    @inlinable public static var global: EntryFlags { EntryFlags(rawValue: 1 << 8) }
-    /// A special mapping: no `struct page` to account.
-    @inlinable public static var special: EntryFlags { EntryFlags(rawValue: 1 << 9) }
-    /// Bit 11: soft-dirty.
-    @inlinable public static var softDirty: EntryFlags { EntryFlags(rawValue: 1 << 11) }
+    @inlinable public static var global: EntryFlags { EntryFlags(rawValue: PW_PAGE_GLOBAL) }
+    /// Bit 9: a special mapping: no `struct page` to account.
+    @inlinable public static var special: EntryFlags { EntryFlags(rawValue: PW_PAGE_SPECIAL) }
+    /// Bit 10: userfaultfd write-protected (`_PAGE_UFFD_WP`; the same bit in swap entries here).
+    @inlinable public static var uffdWriteProtect: EntryFlags { EntryFlags(rawValue: 1 << 10) }
+    /// Bit 11: soft-dirty (the same bit in swap entries here).
+    @inlinable public static var softDirty: EntryFlags { EntryFlags(rawValue: PW_PAGE_SOFT_DIRTY) }
+    /// Bit 12 of a leaf above the PTE level: the PAT bit (`_PAGE_PAT_LARGE`).
+    @inlinable public static var patLarge: EntryFlags { EntryFlags(rawValue: 1 << 12) }
     /// Bit 63: no-execute.
-    @inlinable public static var noExecute: EntryFlags { EntryFlags(rawValue: 1 << 63) }
+    @inlinable public static var noExecute: EntryFlags { EntryFlags(rawValue: PW_PAGE_NX) }
+
+    /// The PFN field (bits 12..51) of a present entry: not flags, the mask that separates them.
+    @inlinable public static var pfnMask: UInt64 { PW_PFN_MASK }
 
     /// What table allocation writes into a parent entry besides the PFN.
-    @inlinable public static var table: EntryFlags { [.present, .writable, .user, .accessed, .dirty] }
+    @inlinable public static var table: EntryFlags { EntryFlags(rawValue: PW_PAGE_TABLE) }
     /// A present, writable, accessed, dirty user page.
     @inlinable public static var userPage: EntryFlags { [.present, .writable, .user, .accessed, .dirty] }
 }
@@ -60,27 +75,27 @@ public struct PTEMarker: OptionSet, Sendable, Hashable {
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 
     /// userfaultfd write-protected.
-    @inlinable public static var uffdWriteProtect: PTEMarker { PTEMarker(rawValue: 1) }
+    @inlinable public static var uffdWriteProtect: PTEMarker { PTEMarker(rawValue: PW_PTE_MARKER_UFFD_WP) }
     /// Poisoned (a memory error was seen here).
-    @inlinable public static var poisoned: PTEMarker { PTEMarker(rawValue: 2) }
+    @inlinable public static var poisoned: PTEMarker { PTEMarker(rawValue: PW_PTE_MARKER_POISONED) }
     /// A guard region (`MADV_GUARD_INSTALL`).
-    @inlinable public static var guardRegion: PTEMarker { PTEMarker(rawValue: 4) }
+    @inlinable public static var guardRegion: PTEMarker { PTEMarker(rawValue: PW_PTE_MARKER_GUARD) }
 }
 
 /// Swap types with a meaning of their own (below 24: swap devices).
 public enum SwapType {
     /// A hardware-poisoned page.
-    public static let hwpoison: UInt8 = 24
+    public static let hwpoison = UInt8(PW_SWP_HWPOISON)
     /// A read migration entry.
-    public static let migrationRead: UInt8 = 25
+    public static let migrationRead = UInt8(PW_SWP_MIGRATION_READ)
     /// A read-exclusive migration entry.
-    public static let migrationReadExclusive: UInt8 = 26
+    public static let migrationReadExclusive = UInt8(PW_SWP_MIGRATION_READ_EXCLUSIVE)
     /// A write migration entry.
-    public static let migrationWrite: UInt8 = 27
+    public static let migrationWrite = UInt8(PW_SWP_MIGRATION_WRITE)
     /// The first of the device-private/exclusive types (28...30).
-    public static let deviceFirst: UInt8 = 28
+    public static let deviceFirst = UInt8(PW_SWP_DEVICE_FIRST)
     /// A PTE marker; its offset holds ``PTEMarker`` bits.
-    public static let marker: UInt8 = 31
+    public static let marker = UInt8(PW_SWP_PTE_MARKER)
 }
 
 /// A page-table entry of some level: 64 bits in the x86-64 layout, with typed accessors.
@@ -98,12 +113,12 @@ extension PageTableEntry {
 
     /// A present entry mapping `pfn` with `flags`.
     @inlinable public static func present(pfn: UInt64, flags: EntryFlags = .userPage) -> Self {
-        Self(rawValue: (flags.rawValue | EntryFlags.present.rawValue) | ((pfn << 12) & PW_PFN_MASK))
+        Self(rawValue: (flags.rawValue | EntryFlags.present.rawValue) | ((pfn << 12) & EntryFlags.pfnMask))
     }
 
     /// An entry pointing at the page table in frame `pfn`, as table allocation writes it.
     @inlinable public static func table(pfn: UInt64) -> Self {
-        Self(rawValue: EntryFlags.table.rawValue | ((pfn << 12) & PW_PFN_MASK))
+        Self(rawValue: EntryFlags.table.rawValue | ((pfn << 12) & EntryFlags.pfnMask))
     }
 
     /// A swap entry: type in bits 1..5, offset in bits 12..62.
@@ -124,21 +139,27 @@ extension PageTableEntry {
     /// The entry is empty.
     @inlinable public var isNone: Bool { rawValue == 0 }
     /// The PRESENT bit is set.
-    @inlinable public var isPresent: Bool { rawValue & 1 != 0 }
+    @inlinable public var isPresent: Bool { rawValue & EntryFlags.present.rawValue != 0 }
     /// The HUGE (PSE) bit is set.
     @inlinable public var isHuge: Bool { rawValue & EntryFlags.huge.rawValue != 0 }
     /// Present and huge: a leaf above the PTE level (trans-huge).
-    @inlinable public var isLeaf: Bool { rawValue & 0x81 == 0x81 }
+    @inlinable public var isLeaf: Bool {
+        let leaf = EntryFlags.present.rawValue | EntryFlags.huge.rawValue
+        return rawValue & leaf == leaf
+    }
     /// The architecture bits other than the PFN.
-    @inlinable public var flags: EntryFlags { EntryFlags(rawValue: rawValue & ~PW_PFN_MASK) }
+    @inlinable public var flags: EntryFlags { EntryFlags(rawValue: rawValue & ~EntryFlags.pfnMask) }
     /// The frame number of a present entry.
-    @inlinable public var pfn: UInt64 { (rawValue & PW_PFN_MASK) >> 12 }
+    @inlinable public var pfn: UInt64 { (rawValue & EntryFlags.pfnMask) >> 12 }
     @inlinable public var isWritable: Bool { rawValue & EntryFlags.writable.rawValue != 0 }
     @inlinable public var isUser: Bool { rawValue & EntryFlags.user.rawValue != 0 }
     @inlinable public var isAccessed: Bool { rawValue & EntryFlags.accessed.rawValue != 0 }
     @inlinable public var isDirty: Bool { rawValue & EntryFlags.dirty.rawValue != 0 }
     @inlinable public var isSpecial: Bool { rawValue & EntryFlags.special.rawValue != 0 }
+    /// The soft-dirty bit is set (present or swap entry).
     @inlinable public var isSoftDirty: Bool { rawValue & EntryFlags.softDirty.rawValue != 0 }
+    /// The userfaultfd write-protect bit is set (present or swap entry; markers have their own).
+    @inlinable public var isUffdWriteProtected: Bool { rawValue & EntryFlags.uffdWriteProtect.rawValue != 0 }
     @inlinable public var isNoExecute: Bool { rawValue & EntryFlags.noExecute.rawValue != 0 }
 
     /// Not present and not empty: a swap, migration, device or marker entry.

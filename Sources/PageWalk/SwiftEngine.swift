@@ -440,18 +440,18 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     @inlinable
     func mmWalkLock(_ mm: OpaquePointer, _ lock: WalkLock) {
         if lock == .read {
-            mmap_assert_locked(mm)
+            pw_mmap_assert_locked(mm)
         } else if lock != .vmaReadVerify {
-            mmap_assert_write_locked(mm)
+            pw_mmap_assert_write_locked(mm)
         }
     }
 
     @inlinable
     func vmaWalkLock(_ vma: UnsafeMutablePointer<vm_area_struct>, _ lock: WalkLock) {
         switch lock {
-        case .write: vma_start_write(vma)
-        case .writeVerify: vma_assert_write_locked(vma)
-        case .vmaReadVerify: vma_assert_locked(vma)
+        case .write: pw_vma_start_write(vma)
+        case .writeVerify: pw_vma_assert_write_locked(vma)
+        case .vmaReadVerify: pw_vma_assert_locked(vma)
         case .read: break
         }
     }
@@ -501,7 +501,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
 
     @inlinable
     func walkMapping(_ mapping: OpaquePointer, _ first: UInt, _ nr: UInt) -> Int32 {
-        i_mmap_assert_held(mapping)
+        pw_i_mmap_assert_held(mapping)
         if nr == 0 { return 0 }
         let last = first &+ nr &- 1
         var err: Int32 = 0

@@ -123,10 +123,7 @@ public enum WalkAction: UInt32, Sendable {
 
     /// The VMA being walked, nil outside VMAs and in table walks.
     @inlinable public var vma: VMAInfo? {
-        guard let v = pointer.pointee.vma else { return nil }
-        return VMAInfo(id: v.pointee.id, start: UInt64(v.pointee.vm_start), end: UInt64(v.pointee.vm_end),
-                       flags: VMAFlags(rawValue: v.pointee.vm_flags), pgoff: UInt64(v.pointee.vm_pgoff),
-                       isAnonymous: pw_vma_is_anonymous(v))
+        pointer.pointee.vma.map(VMAInfo.init)
     }
 
     /// The C VMA being walked, for raw access.

@@ -10,7 +10,7 @@ import Musl
 
 /// `walk_page_range` (`installing == false`: `install_pte` is refused) or `walk_page_range_mm`.
 @inlinable
-func _walkPageRange<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt, _ end: UInt, _ visitor: inout V,
+package func _walkPageRange<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt, _ end: UInt, _ visitor: inout V,
                                         lock: WalkLock, engine: WalkEngine, installing: Bool) throws -> WalkResult {
     switch engine {
     case .c:
@@ -26,7 +26,7 @@ func _walkPageRange<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt, _ en
 
 /// `walk_page_range_vma` (`range` given) or `walk_page_vma`.
 @inlinable
-func _walkVMA<V: PageWalkVisitor>(_ vma: UnsafeMutablePointer<vm_area_struct>, _ range: (UInt, UInt)?,
+package func _walkVMA<V: PageWalkVisitor>(_ vma: UnsafeMutablePointer<vm_area_struct>, _ range: (UInt, UInt)?,
                                   _ visitor: inout V, lock: WalkLock, engine: WalkEngine) throws -> WalkResult {
     switch engine {
     case .c:
@@ -49,7 +49,7 @@ func _walkVMA<V: PageWalkVisitor>(_ vma: UnsafeMutablePointer<vm_area_struct>, _
 
 /// `walk_page_mapping`.
 @inlinable
-func _walkMapping<V: PageWalkVisitor>(_ mapping: OpaquePointer, _ first: UInt, _ nr: UInt, _ visitor: inout V,
+package func _walkMapping<V: PageWalkVisitor>(_ mapping: OpaquePointer, _ first: UInt, _ nr: UInt, _ visitor: inout V,
                                       lock: WalkLock, engine: WalkEngine) throws -> WalkResult {
     switch engine {
     case .c:
@@ -64,7 +64,7 @@ func _walkMapping<V: PageWalkVisitor>(_ mapping: OpaquePointer, _ first: UInt, _
 
 /// `walk_page_range_debug` for a user mm, `walk_kernel_page_table_range` (+ `_lockless`) for the kernel's.
 @inlinable
-func _walkTables<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt, _ end: UInt, pgd: UnsafeMutablePointer<UInt64>?,
+package func _walkTables<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt, _ end: UInt, pgd: UnsafeMutablePointer<UInt64>?,
                                      _ visitor: inout V, lockless: Bool, engine: WalkEngine) throws -> WalkResult {
     let machine = pw_mm_machine(mm)!
     let kernel = pw_mm_is_kernel(mm)
@@ -78,9 +78,9 @@ func _walkTables<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt, _ end: 
     case .swift:
         if start >= end || visitor.callbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
         if kernel {
-            if !lockless { mmap_assert_locked(mm) }
+            if !lockless { pw_mmap_assert_locked(mm) }
         } else {
-            mmap_assert_write_locked(mm)
+            pw_mmap_assert_write_locked(mm)
         }
         return try _onSwift(&visitor, machine: machine, mm: mm, pgd: pgd, noVMA: true, lock: .read) {
             $0.pgdRange(start, end)
@@ -243,7 +243,7 @@ extension AddressSpace {
 }
 
 @inlinable
-func _withFolio<R>(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_area_struct>, _ address: UInt,
+package func _withFolio<R>(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_area_struct>, _ address: UInt,
                    _ flags: FolioWalkFlags, _ engine: WalkEngine, _ body: (FolioWalk) throws -> R) rethrows -> R? {
     switch engine {
     case .c:
@@ -309,7 +309,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
                          machine: m, pageOfFolio: nil, pfnOfFolio: pfn)
     }
 
-    mmap_assert_locked(mm)
+    pw_mmap_assert_locked(mm)
     if addr < vma.pointee.vm_start || addr >= vma.pointee.vm_end {
         pw_warn(m)
         return nil

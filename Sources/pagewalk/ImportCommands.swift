@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PageWalk
+import PageWalkImport
 
 /// Imports `pid` or ends the command with the import's one-line error and status 2.
 func importOrDie(_ pid: Int32, options: ImportOptions = ImportOptions()) -> ProcessSnapshot {

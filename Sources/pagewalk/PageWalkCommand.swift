@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 import PageWalk
+import PageWalkConformance
 
-extension Engine: ExpressibleByArgument {}
+extension ScenarioEngine: ExpressibleByArgument {}
 
 @main
 struct PageWalkCommand: ParsableCommand {
@@ -59,7 +60,7 @@ struct Replay: ParsableCommand {
     var file: String
 
     @Option(help: "The walker: c (C core through the Swift API), swift (pure Swift), native (C callbacks only).")
-    var engine: Engine = .c
+    var engine: ScenarioEngine = .c
 
     func run() throws {
         do {
@@ -81,7 +82,7 @@ struct Conformance: ParsableCommand {
     var directory: String
 
     @Option(help: "The walker: c, swift or native.")
-    var engine: Engine = .c
+    var engine: ScenarioEngine = .c
 
     func run() throws {
         let cases = Scenario.cases(under: directory)

@@ -1,5 +1,6 @@
 import Foundation
 import PageWalk
+import PageWalkConformance
 import Testing
 
 /// The conformance cases copied from shared/conformance, beside this file's folder.
@@ -16,28 +17,39 @@ let reliabilityCases: [Scenario.CasePaths] = {
     return Scenario.cases(under: here.appendingPathComponent("Reliability/cases").path)
 }()
 
+/// One conformance case, named by its path under `Tests/` so that a failure names it.
+struct ConformanceCase: Sendable, CustomTestStringConvertible {
+    let paths: Scenario.CasePaths
+    var testDescription: String {
+        guard let r = paths.scenario.range(of: "/Tests/") else { return paths.scenario }
+        return String(paths.scenario[r.upperBound...])
+    }
+}
+
+/// Every case: the kernel's conformance cases and the hand-reviewed reliability cases.
+let allConformanceCases = (conformanceCases + reliabilityCases).map(ConformanceCase.init)
+
 @Suite struct ConformanceTests {
     @Test func allCasesArePresent() {
         // 14 handwritten + 400 generated, as shipped in shared/conformance.
         #expect(conformanceCases.count == 414)
+        #expect(reliabilityCases.count == 13)
     }
 
-    @Test(arguments: Engine.allCases)
-    func everyCaseReplaysExactly(engine: Engine) throws {
-        var failures: [String] = []
-        #expect(reliabilityCases.count == 13)
-        for path in conformanceCases + reliabilityCases {
-            let scenario = try String(contentsOfFile: path.scenario, encoding: .utf8)
-            let expected = try String(contentsOfFile: path.trace, encoding: .utf8)
-            do {
-                let actual = try Scenario.replay(scenario, name: path.scenario, engine: engine)
-                if let diff = Scenario.firstDifference(expected: expected, actual: actual) {
-                    failures.append("\(path.scenario): \(diff)")
-                }
-            } catch {
-                failures.append(error.message)
-            }
+    /// Each case on each engine is its own test case: a failure names the case, the engine and
+    /// the first line where the trace departs from the expected one.
+    @Test(arguments: ScenarioEngine.allCases, allConformanceCases)
+    func replaysExactly(engine: ScenarioEngine, case c: ConformanceCase) throws {
+        let scenario = try String(contentsOfFile: c.paths.scenario, encoding: .utf8)
+        let expected = try String(contentsOfFile: c.paths.trace, encoding: .utf8)
+        let actual: String
+        do {
+            actual = try Scenario.replay(scenario, name: c.paths.scenario, engine: engine)
+        } catch {
+            Issue.record("\(c.testDescription) on \(engine): \(error.message)")
+            return
         }
-        #expect(failures.isEmpty, "\(failures.count) cases differ on engine \(engine): \(failures.prefix(5))")
+        let diff = Scenario.firstDifference(expected: expected, actual: actual)
+        #expect(diff == nil, "\(c.testDescription) on \(engine): \(diff.map(String.init(describing:)) ?? "")")
     }
 }

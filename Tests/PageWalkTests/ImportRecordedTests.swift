@@ -1,4 +1,5 @@
 import PageWalk
+import PageWalkImport
 import Testing
 
 /// Imports of recorded processes: what a live process here cannot show on demand (hugetlb
@@ -154,7 +155,7 @@ import Testing
             #expect(error.kind == .noProcess && error.description == "pagewalk: no process 999999999")
         }
         let huge = RecordedProcess(maps: "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n",
-                                   pagemap: [0x7f0000000: PagemapEntry.presentBit | (1 << 40)])
+                                   pagemap: [0x7_f000_0000: PagemapEntry.presentBit | (1 << 40)])
         do {
             _ = try ProcessSnapshot.importProcess(from: huge)
             Issue.record("no error")

@@ -1,5 +1,6 @@
 import Foundation
 import PageWalk
+import PageWalkImport
 import Testing
 
 #if canImport(Glibc)

@@ -19,7 +19,7 @@ func countPresentPages() throws -> Int {
     try space.addVMA(0x40_0000..<0x80_0000, flags: [.read, .write])
     try space.faultIn(0x40_0000, pfn: 0x100)
     var visitor = PresentPages()
-    try space.withMmapReadLock { try space.walkPageRange(0x40_0000..<0x80_0000, visitor: &visitor) }
+    _ = try space.withMmapReadLock { try space.walkPageRange(0x40_0000..<0x80_0000, visitor: &visitor) }
     return visitor.count  // 1
 }
 // README-EXAMPLE-END

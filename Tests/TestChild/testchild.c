@@ -84,7 +84,8 @@ static int is_pmd_mapped(void *addr)
 	while (fgets(line, sizeof line, f)) {
 		/* Header lines start with the (lower-case hex) address; field
 		 * names start with an upper-case letter. */
-		if ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f'))
+		if ((line[0] >= '0' && line[0] <= '9') ||
+		    (line[0] >= 'a' && line[0] <= 'f'))
 			in = !strncmp(line, want, strlen(want));
 		else if (in && !strncmp(line, "AnonHugePages:", 14))
 			yes = atol(line + 14) > 0;
@@ -103,7 +104,8 @@ static void standard(const char *path)
 	map(PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	/* anon: 16 pages; written 0, 2, 4; read 6, 7 (the zero page). */
-	a = map(16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	a = map(16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		-1, 0);
 	a[0] = 1;
 	a[2 * PAGE] = 2;
 	a[4 * PAGE] = 3;
@@ -145,7 +147,8 @@ static void standard(const char *path)
 	region("thp", t, 2 * HPAGE);
 
 	/* hole: 8 pages, all written, then pages 3..4 unmapped. */
-	h = map(8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	h = map(8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		-1, 0);
 	for (i = 0; i < 8; i++)
 		h[i * PAGE] = (char)i;
 	munmap(h + 3 * PAGE, 2 * PAGE);
@@ -153,7 +156,8 @@ static void standard(const char *path)
 	region("hole-high", h + 5 * PAGE, 3 * PAGE);
 
 	/* guard: 8 pages, all written, pages 2..3 made a guard region. */
-	g = map(8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	g = map(8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		-1, 0);
 	for (i = 0; i < 8; i++)
 		g[i * PAGE] = (char)i;
 	if (madvise(g + 2 * PAGE, 2 * PAGE, MADV_GUARD_INSTALL) != 0)
@@ -161,19 +165,23 @@ static void standard(const char *path)
 	region("guard", g, 8 * PAGE);
 
 	/* shared-anon: 4 pages, page 1 written. */
-	s = map(4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	s = map(4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		-1, 0);
 	s[PAGE] = 1;
 	region("shared-anon", s, 4 * PAGE);
 
 	/* locked: 2 pages, mlocked (populated). */
-	l = map(2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	l = map(2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		-1, 0);
 	if (mlock(l, 2 * PAGE) != 0)
 		printf("nolock %s\n", strerror(errno));
 	region("locked", l, 2 * PAGE);
 
 	/* untouched: 8 pages never accessed. */
-	region("untouched", map(8 * PAGE, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), 8 * PAGE);
+	region("untouched",
+	       map(8 * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+	       8 * PAGE);
 
 	printf("thp %s\n", is_pmd_mapped(t) ? "yes" : "no");
 }
@@ -212,7 +220,8 @@ static void serve(void)
 			}
 			free(vec);
 		} else if (sscanf(line, "guard %lx %lx", &start, &len) == 2) {
-			if (madvise((void *)start, len, MADV_GUARD_INSTALL) != 0)
+			if (madvise((void *)start, len, MADV_GUARD_INSTALL) !=
+			    0)
 				printf("err %d\n", errno);
 			else
 				printf("ok\n");
@@ -251,7 +260,8 @@ int main(int argc, char **argv)
 	} else if (argc == 2) {
 		standard(argv[1]);
 	} else {
-		fprintf(stderr, "usage: pagewalk-testchild FILE | --big MIB [--thp]\n");
+		fprintf(stderr,
+			"usage: pagewalk-testchild FILE | --big MIB [--thp]\n");
 		return 2;
 	}
 	printf("ready\n");

@@ -47,8 +47,7 @@ struct range {
  * of them next to an existing table (partly populated beforehand); kind 2
  * spans three PMD entries.
  */
-static int layout_ranges(const struct pw_geometry *g, int kind,
-			 struct range *r)
+static int layout_ranges(const struct pw_geometry *g, int kind, struct range *r)
 {
 	unsigned long top = 1UL << g->shift[PW_LEVEL_PGD];
 	unsigned long pmd = 1UL << 21;
@@ -78,7 +77,8 @@ static int layout_ranges(const struct pw_geometry *g, int kind,
 /* The PTE the install walk writes at @addr: present, a data frame. */
 static pte_t pte_for(unsigned long addr)
 {
-	return 0x67 | ((DATA_PFN_BASE + ((addr >> PW_PAGE_SHIFT) & 0xff)) << PW_PAGE_SHIFT);
+	return 0x67 | ((DATA_PFN_BASE + ((addr >> PW_PAGE_SHIFT) & 0xff))
+		       << PW_PAGE_SHIFT);
 }
 
 static int do_install(unsigned long addr, unsigned long next, pte_t *ptep,
@@ -189,8 +189,10 @@ struct world {
 static int make(struct world *w, int levels, int kind, uint64_t frames,
 		uint64_t table_base)
 {
-	struct pw_machine_config cfg = { .levels = levels, .frames = frames,
-					 .table_base = table_base, .zero_pfn = 1 };
+	struct pw_machine_config cfg = { .levels = levels,
+					 .frames = frames,
+					 .table_base = table_base,
+					 .zero_pfn = 1 };
 	int i, err;
 
 	memset(w, 0, sizeof(*w));
@@ -206,7 +208,8 @@ static int make(struct world *w, int levels, int kind, uint64_t frames,
 				VM_READ | VM_WRITE, NULL, 0, 0, &err))
 			return -1;
 	if (kind == 1) /* some tables exist already, one PTE is populated */
-		pw_mm_set_entry(w->mm, PW_LEVEL_PTE, w->r[0].start + PW_PAGE_SIZE,
+		pw_mm_set_entry(w->mm, PW_LEVEL_PTE,
+				w->r[0].start + PW_PAGE_SIZE,
 				pte_for(w->r[0].start + PW_PAGE_SIZE));
 	/* a kernel mapping too, so init_mm has tables of its own */
 	pw_mm_set_entry(pw_init_mm(w->m), PW_LEVEL_PTE,
@@ -226,7 +229,8 @@ static int install_walk(struct world *w, bool with_pte_entry)
 	mmap_read_lock(w->mm);
 	err = 0;
 	for (i = 0; i < w->nr && !err; i++)
-		err = walk_page_range_mm(w->mm, w->r[i].start, w->r[i].end, &ops, n);
+		err = walk_page_range_mm(w->mm, w->r[i].start, w->r[i].end,
+					 &ops, n);
 	mmap_read_unlock(w->mm);
 	return err;
 }
@@ -234,7 +238,8 @@ static int install_walk(struct world *w, bool with_pte_entry)
 static void check_consistent(struct world *w)
 {
 	struct pw_machine_stats st;
-	struct mm_walk_ops ops = { .pte_entry = count_pte, .pte_hole = count_hole };
+	struct mm_walk_ops ops = { .pte_entry = count_pte,
+				   .pte_hole = count_hole };
 	unsigned long n[2] = { 0, 0 };
 	unsigned long before = bad_events;
 	int i, err = 0;
@@ -243,7 +248,8 @@ static void check_consistent(struct world *w)
 	CHECK(st.tables_in_use == reachable_tables(w->m, w->mm));
 	mmap_read_lock(w->mm);
 	for (i = 0; i < w->nr && !err; i++)
-		err = walk_page_range(w->mm, w->r[i].start, w->r[i].end, &ops, n);
+		err = walk_page_range(w->mm, w->r[i].start, w->r[i].end, &ops,
+				      n);
 	mmap_read_unlock(w->mm);
 	CHECK(err == 0);
 	CHECK(bad_events == before);
@@ -275,8 +281,8 @@ static void budget_tests(int levels, int kind, bool with_pte_entry)
 	uint64_t k;
 	int64_t b;
 
-	case_begin("geometry %d layout %d: full install walk (pte_entry %d)", levels,
-	      kind, with_pte_entry);
+	case_begin("geometry %d layout %d: full install walk (pte_entry %d)",
+		   levels, kind, with_pte_entry);
 	CHECK(make(&w, levels, kind, 4096, 1024) == 0);
 	pw_machine_get_stats(w.m, &st0);
 	bad_events = 0;
@@ -294,7 +300,8 @@ static void budget_tests(int levels, int kind, bool with_pte_entry)
 	case_end();
 
 	for (b = 0; b < (int64_t)k; b++) {
-		case_begin("geometry %d layout %d budget %d", levels, kind, (int)b);
+		case_begin("geometry %d layout %d budget %d", levels, kind,
+			   (int)b);
 		CHECK(make(&w, levels, kind, 4096, 1024) == 0);
 		pw_machine_set_alloc_budget(w.m, b);
 		bad_events = 0;
@@ -323,10 +330,11 @@ static void region_tests(int levels)
 	 * first; then room for 0 .. 2 * (levels - 1) - 1 more, fewer than the
 	 * install walk over the top-level boundary needs. */
 	for (extra = 0; extra < 2 * (levels - 1); extra++) {
-		case_begin("geometry %d: table region full after %d more tables",
-		      levels, extra, 0);
-		if (make(&w, levels, 0, base + 2 + (uint64_t)(levels - 1 + extra),
-			 base)) {
+		case_begin(
+			"geometry %d: table region full after %d more tables",
+			levels, extra, 0);
+		if (make(&w, levels, 0,
+			 base + 2 + (uint64_t)(levels - 1 + extra), base)) {
 			CHECK(!"machine set-up");
 		} else {
 			bad_events = 0;

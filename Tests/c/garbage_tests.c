@@ -93,10 +93,12 @@ int main(void)
 		strcpy(path + strlen(path) - 4, ".trace");
 		want = slurp(path, &wlen);
 		if (!scn || !want) {
-			printf("FAIL %s: cannot read it or its .trace\n", names[i]);
+			printf("FAIL %s: cannot read it or its .trace\n",
+			       names[i]);
 			failed++;
-		} else if ((st = pw_scenario_replay(scn, slen, names[i], &pw_c_engine,
-						    &got, &glen, err, sizeof(err)))) {
+		} else if ((st = pw_scenario_replay(scn, slen, names[i],
+						    &pw_c_engine, &got, &glen,
+						    err, sizeof(err)))) {
 			printf("FAIL %s: %s\n", names[i], err);
 			failed++;
 		} else if (glen != wlen || memcmp(got, want, wlen)) {

@@ -12,9 +12,9 @@
 #include <string.h>
 
 struct seg_spec {
-	uint64_t paddr;   /* physical address (page aligned) */
-	uint64_t frames;  /* 4 KiB frames */
-	unsigned skew;    /* bytes of padding before its data: 0 keeps it page
+	uint64_t paddr;  /* physical address (page aligned) */
+	uint64_t frames; /* 4 KiB frames */
+	unsigned skew;   /* bytes of padding before its data: 0 keeps it page
 	                     aligned in the file, 12 mimics QEMU's offsets */
 };
 
@@ -26,9 +26,18 @@ struct img {
 	size_t data_off[8]; /* file offset of each segment's bytes */
 };
 
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
 
 /* Appends one note to @p at @off (4-byte aligned name and desc); the new offset. */
 static size_t put_note(uint8_t *p, size_t off, const char *name, uint32_t type,
@@ -49,8 +58,9 @@ static size_t put_note(uint8_t *p, size_t off, const char *name, uint32_t type,
  * Builds an ELF core with @nsegs segments, one QEMU CPU note per entry of
  * @cr3 (@ncpus, with @cr4), and a VMCOREINFO note @vmci (NULL: none).
  */
-static struct img img_elf(const struct seg_spec *segs, size_t nsegs, const uint64_t *cr3,
-			  size_t ncpus, uint64_t cr4, const char *vmci)
+static struct img img_elf(const struct seg_spec *segs, size_t nsegs,
+			  const uint64_t *cr3, size_t ncpus, uint64_t cr4,
+			  const char *vmci)
 {
 	struct img im;
 	uint8_t notes[8192];
@@ -69,7 +79,8 @@ static struct img img_elf(const struct seg_spec *segs, size_t nsegs, const uint6
 		nlen = put_note(notes, nlen, "QEMU", 0, q, sizeof q);
 	}
 	if (vmci)
-		nlen = put_note(notes, nlen, "VMCOREINFO", 0, vmci, (uint32_t)strlen(vmci));
+		nlen = put_note(notes, nlen, "VMCOREINFO", 0, vmci,
+				(uint32_t)strlen(vmci));
 	size_t phnum = 1 + nsegs;
 	size_t off = 64 + phnum * 56 + nlen;
 	off = (off + 4095) & ~(size_t)4095;
@@ -84,7 +95,10 @@ static struct img img_elf(const struct seg_spec *segs, size_t nsegs, const uint6
 	im.buf = aligned_alloc(4096, (off + 4095) & ~(size_t)4095);
 	memset(im.buf, 0, off);
 	uint8_t *b = im.buf;
-	memcpy(b, "\x7f" "ELF", 4);
+	memcpy(b,
+	       "\x7f"
+	       "ELF",
+	       4);
 	b[4] = 2;
 	b[5] = 1;
 	b[6] = 1;
@@ -119,7 +133,8 @@ static void img_set(struct img *im, uint64_t paddr, uint64_t v)
 	for (size_t i = 0; i < im->nsegs; i++) {
 		const struct seg_spec *s = &im->segs[i];
 		if (paddr >= s->paddr && paddr < s->paddr + s->frames * 4096) {
-			put64(im->buf + im->data_off[i] + (paddr - s->paddr), v);
+			put64(im->buf + im->data_off[i] + (paddr - s->paddr),
+			      v);
 			return;
 		}
 	}
@@ -127,7 +142,8 @@ static void img_set(struct img *im, uint64_t paddr, uint64_t v)
 }
 
 /* Sets entry @index of the table at physical @table. */
-static void img_entry(struct img *im, uint64_t table, unsigned index, uint64_t v)
+static void img_entry(struct img *im, uint64_t table, unsigned index,
+		      uint64_t v)
 {
 	img_set(im, table + index * 8ULL, v);
 }

@@ -46,7 +46,8 @@ static struct img main_image(void)
 	uint64_t cr3 = 0x1000;
 	struct img im = img_elf(segs, 2, &cr3, 1, 0x6f0, VMCI);
 
-	PTE2 = pw_x86_swp_entry(3, 0x1234) | PW_X86_SWP_SOFT_DIRTY | PW_X86_SWP_EXCLUSIVE;
+	PTE2 = pw_x86_swp_entry(3, 0x1234) | PW_X86_SWP_SOFT_DIRTY |
+	       PW_X86_SWP_EXCLUSIVE;
 	img_entry(&im, 0x1000, 0, 0x201067);
 	img_entry(&im, 0x1000, 1, 0x1067);
 	img_entry(&im, 0x1000, 511, 0x3063);
@@ -88,7 +89,8 @@ struct seen {
 	long entries;
 };
 
-static int rec_pte(pte_t *pte, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int rec_pte(pte_t *pte, unsigned long addr, unsigned long next,
+		   struct mm_walk *walk)
 {
 	struct seen *s = walk->private;
 	(void)next;
@@ -100,7 +102,8 @@ static int rec_pte(pte_t *pte, unsigned long addr, unsigned long next, struct mm
 	return 0;
 }
 
-static int rec_pmd(pmd_t *pmd, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int rec_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
+		   struct mm_walk *walk)
 {
 	struct seen *s = walk->private;
 	(void)addr, (void)next;
@@ -112,7 +115,8 @@ static int rec_pmd(pmd_t *pmd, unsigned long addr, unsigned long next, struct mm
 	return 0;
 }
 
-static int rec_pud(pud_t *pud, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int rec_pud(pud_t *pud, unsigned long addr, unsigned long next,
+		   struct mm_walk *walk)
 {
 	struct seen *s = walk->private;
 	(void)addr, (void)next;
@@ -124,7 +128,8 @@ static int rec_pud(pud_t *pud, unsigned long addr, unsigned long next, struct mm
 	return 0;
 }
 
-static int count_pgd(pgd_t *pgd, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int count_pgd(pgd_t *pgd, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
 	(void)pgd, (void)addr, (void)next;
 	((struct seen *)walk->private)->entries++;
@@ -132,7 +137,10 @@ static int count_pgd(pgd_t *pgd, unsigned long addr, unsigned long next, struct 
 }
 
 static const struct mm_walk_ops rec_ops = {
-	.pgd_entry = count_pgd, .pud_entry = rec_pud, .pmd_entry = rec_pmd, .pte_entry = rec_pte,
+	.pgd_entry = count_pgd,
+	.pud_entry = rec_pud,
+	.pmd_entry = rec_pmd,
+	.pte_entry = rec_pte,
 };
 
 static void test_parse(void)
@@ -141,45 +149,60 @@ static void test_parse(void)
 	struct pw_image *img;
 	char err[256];
 
-	TEST("an ELF core: segments sorted, holes absent, unaligned data realigned") {
-		CHECK(pw_image_parse(im.buf, im.len, 0, &img, err, sizeof err) == 0);
+	TEST("an ELF core: segments sorted, holes absent, unaligned data realigned")
+	{
+		CHECK(pw_image_parse(im.buf, im.len, 0, &img, err,
+				     sizeof err) == 0);
 		CHECK(pw_image_kind(img) == PW_IMAGE_ELF);
 		CHECK(pw_image_segment_count(img) == 2);
-		const struct pw_image_segment *a = pw_image_segment_at(img, 0), *b = pw_image_segment_at(img, 1);
+		const struct pw_image_segment *a = pw_image_segment_at(img, 0),
+					      *b = pw_image_segment_at(img, 1);
 		CHECK(a->paddr == 0 && a->size == 64 * 4096 && a->realigned);
-		CHECK(b->paddr == 0x200000 && b->size == 16 * 4096 && !b->realigned);
+		CHECK(b->paddr == 0x200000 && b->size == 16 * 4096 &&
+		      !b->realigned);
 		CHECK(pw_image_segment_at(img, 2) == NULL);
 		CHECK(pw_image_max_pfn(img) == 0x210);
-		CHECK(pw_image_frame(img, 64) == NULL);   /* the hole */
+		CHECK(pw_image_frame(img, 64) == NULL); /* the hole */
 		CHECK(pw_image_frame(img, 0x1ff) == NULL);
 		CHECK(pw_image_frame(img, 0x210) == NULL); /* beyond */
 		uint64_t *pgd = pw_image_frame(img, 1);
-		CHECK(pgd && ((uintptr_t)pgd & 4095) == 0 && pgd[0] == 0x201067 && pgd[511] == 0x3063);
+		CHECK(pgd && ((uintptr_t)pgd & 4095) == 0 &&
+		      pgd[0] == 0x201067 && pgd[511] == 0x3063);
 		CHECK(pw_image_frame(img, 0x202)[2] == PTE2);
 		uint64_t w;
 		CHECK(pw_image_read(img, 0x202008, &w, 8) == 0 && w == PTE1);
-		CHECK(pw_image_read(img, 0x3fffc, &w, 8) == -1); /* runs into the hole */
+		CHECK(pw_image_read(img, 0x3fffc, &w, 8) ==
+		      -1); /* runs into the hole */
 		pw_image_close(img);
 	}
-	TEST("notes: QEMU CPU state (CR3 at 416, CR4 at 424) and VMCOREINFO") {
-		CHECK(pw_image_parse(im.buf, im.len, 0, &img, err, sizeof err) == 0);
+	TEST("notes: QEMU CPU state (CR3 at 416, CR4 at 424) and VMCOREINFO")
+	{
+		CHECK(pw_image_parse(im.buf, im.len, 0, &img, err,
+				     sizeof err) == 0);
 		CHECK(pw_image_cpu_count(img) == 1);
 		const struct pw_image_cpu *c = pw_image_cpu_at(img, 0);
-		CHECK(c->has_control && c->cr3 == 0x1000 && c->cr4 == 0x6f0 && c->rip == 0x401000);
+		CHECK(c->has_control && c->cr3 == 0x1000 && c->cr4 == 0x6f0 &&
+		      c->rip == 0x401000);
 		const struct pw_image_vmcoreinfo *v = pw_image_vmcoreinfo(img);
 		CHECK(v->present && strcmp(v->osrelease, "6.1.0-test") == 0);
-		CHECK(v->has_init_top_pgt && v->init_top_pgt == 0xffffffff82a10000ULL);
+		CHECK(v->has_init_top_pgt &&
+		      v->init_top_pgt == 0xffffffff82a10000ULL);
 		CHECK(v->has_phys_base && v->phys_base == 0x1000000);
 		CHECK(v->has_kernel_offset && v->kernel_offset == 0x1e200000);
 		CHECK(v->pgtable_l5 == 0);
 		CHECK(pw_image_kernel_pgd(img) == 0x3a10000);
 		pw_image_close(img);
 	}
-	TEST("a raw image: one segment from 0, a partial last page ignored") {
-		CHECK(pw_image_parse(im.buf, 3 * 4096 + 100, PW_IMAGE_FORCE_RAW, &img, err, sizeof err) == 0);
-		CHECK(pw_image_kind(img) == PW_IMAGE_RAW && pw_image_segment_count(img) == 1);
-		CHECK(pw_image_segment_at(img, 0)->size == 3 * 4096 && pw_image_cpu_count(img) == 0);
-		CHECK(pw_image_frame(img, 3) == NULL && pw_image_frame(img, 0) == (uint64_t *)im.buf);
+	TEST("a raw image: one segment from 0, a partial last page ignored")
+	{
+		CHECK(pw_image_parse(im.buf, 3 * 4096 + 100, PW_IMAGE_FORCE_RAW,
+				     &img, err, sizeof err) == 0);
+		CHECK(pw_image_kind(img) == PW_IMAGE_RAW &&
+		      pw_image_segment_count(img) == 1);
+		CHECK(pw_image_segment_at(img, 0)->size == 3 * 4096 &&
+		      pw_image_cpu_count(img) == 0);
+		CHECK(pw_image_frame(img, 3) == NULL &&
+		      pw_image_frame(img, 0) == (uint64_t *)im.buf);
 		CHECK(pw_image_kernel_pgd(img) == UINT64_MAX);
 		pw_image_close(img);
 	}
@@ -188,28 +211,45 @@ static void test_parse(void)
 
 static void test_roots(void)
 {
-	TEST("CR3: PCID masked, KPTI's user bit gives both halves, LA57 gives 5 levels") {
-		struct pw_x86_root r = pw_x86_root_from_cr3(0x11f01000, 0x6f0, -1);
-		CHECK(r.kpti_user && r.pgd == 0x11f01000 && r.kernel_pgd == 0x11f00000 && r.user_pgd == 0x11f01000);
+	TEST("CR3: PCID masked, KPTI's user bit gives both halves, LA57 gives 5 levels")
+	{
+		struct pw_x86_root r =
+			pw_x86_root_from_cr3(0x11f01000, 0x6f0, -1);
+		CHECK(r.kpti_user && r.pgd == 0x11f01000 &&
+		      r.kernel_pgd == 0x11f00000 && r.user_pgd == 0x11f01000);
 		CHECK(r.levels == 4 && r.pcid == 0);
-		r = pw_x86_root_from_cr3(0x8000000001234005ULL, PW_X86_CR4_PCIDE | PW_X86_CR4_LA57, -1);
-		CHECK(r.pgd == 0x1234000 && r.pcid == 5 && r.levels == 5 && !r.kpti_user);
+		r = pw_x86_root_from_cr3(0x8000000001234005ULL,
+					 PW_X86_CR4_PCIDE | PW_X86_CR4_LA57,
+					 -1);
+		CHECK(r.pgd == 0x1234000 && r.pcid == 5 && r.levels == 5 &&
+		      !r.kpti_user);
 		CHECK(r.kernel_pgd == 0x1234000 && r.user_pgd == 0x1234000);
-		r = pw_x86_root_from_cr3(0x11f01000, 0, 0); /* KPTI off: bit 12 is an address bit */
-		CHECK(!r.kpti_user && r.kernel_pgd == 0x11f01000 && r.user_pgd == 0x11f01000);
-		r = pw_x86_root_from_cr3(0x11f00000, 0, 1); /* the kernel CR3 of a KPTI pair */
-		CHECK(!r.kpti_user && r.kernel_pgd == 0x11f00000 && r.user_pgd == 0x11f01000);
+		r = pw_x86_root_from_cr3(
+			0x11f01000, 0,
+			0); /* KPTI off: bit 12 is an address bit */
+		CHECK(!r.kpti_user && r.kernel_pgd == 0x11f01000 &&
+		      r.user_pgd == 0x11f01000);
+		r = pw_x86_root_from_cr3(0x11f00000, 0,
+					 1); /* the kernel CR3 of a KPTI pair */
+		CHECK(!r.kpti_user && r.kernel_pgd == 0x11f00000 &&
+		      r.user_pgd == 0x11f01000);
 	}
-	TEST("x86-64 Linux entries: PROTNONE present with its PFN inverted, swap type and offset") {
+	TEST("x86-64 Linux entries: PROTNONE present with its PFN inverted, swap type and offset")
+	{
 		CHECK(pw_x86_present(PTE0) && pw_x86_pfn(PTE0) == 0x10);
-		CHECK(pw_x86_present(PTE1) && pw_x86_protnone(PTE1) && pw_x86_pfn(PTE1) == 0x11);
+		CHECK(pw_x86_present(PTE1) && pw_x86_protnone(PTE1) &&
+		      pw_x86_pfn(PTE1) == 0x11);
 		uint64_t s = pw_x86_swp_entry(3, 0x1234);
 		CHECK(!pw_x86_present(s) && pw_x86_is_swap(s));
-		CHECK(pw_x86_swp_type(s) == 3 && pw_x86_swp_offset(s) == 0x1234);
+		CHECK(pw_x86_swp_type(s) == 3 &&
+		      pw_x86_swp_offset(s) == 0x1234);
 		CHECK((s & 0x1ff) == 0); /* bits 0..8 stay free for the flags */
 		/* the guest's own: pagemap said type 0 offset 0x200 for this PTE */
-		CHECK(pw_x86_swp_type(0x07fffffffffbfe08ULL) == 0 && pw_x86_swp_offset(0x07fffffffffbfe08ULL) == 0x200);
-		CHECK(pw_x86_swp_type(pw_x86_swp_entry(31, 0)) == 31 && pw_x86_swp_offset(pw_x86_swp_entry(0, (1ULL << 50) - 1)) == (1ULL << 50) - 1);
+		CHECK(pw_x86_swp_type(0x07fffffffffbfe08ULL) == 0 &&
+		      pw_x86_swp_offset(0x07fffffffffbfe08ULL) == 0x200);
+		CHECK(pw_x86_swp_type(pw_x86_swp_entry(31, 0)) == 31 &&
+		      pw_x86_swp_offset(pw_x86_swp_entry(
+			      0, (1ULL << 50) - 1)) == (1ULL << 50) - 1);
 		CHECK(!pw_x86_is_swap(0));
 	}
 }
@@ -223,65 +263,90 @@ static void test_walks(void)
 	struct mm_struct *mm;
 	char err[256];
 
-	TEST("the walk API over an image: every level, a PMD leaf, PTEs as the kernel wrote them") {
+	TEST("the walk API over an image: every level, a PMD leaf, PTEs as the kernel wrote them")
+	{
 		CHECK(pw_image_open(path, 0, &img, err, sizeof err) == 0);
-		CHECK(pw_machine_open_image(img, 4, 0x1000, &m, err, sizeof err) == 0);
-		CHECK(pw_image_mm_create(m, img, 0x1000, &mm, err, sizeof err) == 0);
+		CHECK(pw_machine_open_image(img, 4, 0x1000, &m, err,
+					    sizeof err) == 0);
+		CHECK(pw_image_mm_create(m, img, 0x1000, &mm, err,
+					 sizeof err) == 0);
 		struct seen s = { 0 };
 		mmap_write_lock(mm);
-		CHECK(walk_page_range_debug(mm, 0x400000, 0x800000, &rec_ops, NULL, &s) == 0);
+		CHECK(walk_page_range_debug(mm, 0x400000, 0x800000, &rec_ops,
+					    NULL, &s) == 0);
 		mmap_write_unlock(mm);
-		CHECK(s.nr_pte == 3 && s.pte[0] == PTE0 && s.pte[1] == PTE1 && s.pte[2] == PTE2);
-		CHECK(s.pte_addr[0] == 0x400000 && s.pte_addr[1] == 0x401000 && s.pte_addr[2] == 0x402000);
+		CHECK(s.nr_pte == 3 && s.pte[0] == PTE0 && s.pte[1] == PTE1 &&
+		      s.pte[2] == PTE2);
+		CHECK(s.pte_addr[0] == 0x400000 && s.pte_addr[1] == 0x401000 &&
+		      s.pte_addr[2] == 0x402000);
 		CHECK(s.pmd_leaf == PMD3);
 		/* the kernel half: the 1 GiB leaf */
 		struct seen k = { 0 };
 		mmap_read_lock(pw_init_mm(m));
-		CHECK(walk_kernel_page_table_range(m, 0xffffff8000000000UL, 0xffffffffc0000000UL, &rec_ops, NULL, &k) == 0);
+		CHECK(walk_kernel_page_table_range(m, 0xffffff8000000000UL,
+						   0xffffffffc0000000UL,
+						   &rec_ops, NULL, &k) == 0);
 		mmap_read_unlock(pw_init_mm(m));
 		CHECK(k.pud_leaf == PUD510);
 		pw_machine_destroy(m);
 		pw_image_close(img);
 	}
-	TEST("a cyclic table (a PGD entry pointing at the PGD) ends, in bounds") {
+	TEST("a cyclic table (a PGD entry pointing at the PGD) ends, in bounds")
+	{
 		CHECK(pw_image_open(path, 0, &img, err, sizeof err) == 0);
-		CHECK(pw_machine_open_image(img, 4, UINT64_MAX, &m, err, sizeof err) == 0);
-		CHECK(pw_image_mm_create(m, img, 0x1000, &mm, err, sizeof err) == 0);
+		CHECK(pw_machine_open_image(img, 4, UINT64_MAX, &m, err,
+					    sizeof err) == 0);
+		CHECK(pw_image_mm_create(m, img, 0x1000, &mm, err,
+					 sizeof err) == 0);
 		struct seen s = { 0 };
 		mmap_write_lock(mm);
-		CHECK(walk_page_range_debug(mm, 0, pw_machine_geometry(m)->task_size, &rec_ops, NULL, &s) == 0);
+		CHECK(walk_page_range_debug(mm, 0,
+					    pw_machine_geometry(m)->task_size,
+					    &rec_ops, NULL, &s) == 0);
 		mmap_write_unlock(mm);
 		CHECK(s.entries > 0 && s.entries < 100000);
 		pw_machine_destroy(m);
 		pw_image_close(img);
 	}
-	TEST("writes go to a private overlay: the image file never changes") {
+	TEST("writes go to a private overlay: the image file never changes")
+	{
 		CHECK(pw_image_open(path, 0, &img, err, sizeof err) == 0);
-		CHECK(pw_machine_open_image(img, 4, UINT64_MAX, &m, err, sizeof err) == 0);
-		CHECK(pw_image_mm_create(m, img, 0x1000, &mm, err, sizeof err) == 0);
+		CHECK(pw_machine_open_image(img, 4, UINT64_MAX, &m, err,
+					    sizeof err) == 0);
+		CHECK(pw_image_mm_create(m, img, 0x1000, &mm, err,
+					 sizeof err) == 0);
 		CHECK(pw_mm_set_entry(mm, PW_LEVEL_PTE, 0x400000, 0) == 0);
 		uint64_t *f = pw_image_frame(img, 0x202);
 		f[1] = 0x1234;
 		uint64_t v = 1;
-		CHECK(pw_mm_get_entry(mm, PW_LEVEL_PTE, 0x400000, &v) == 0 && v == 0);
+		CHECK(pw_mm_get_entry(mm, PW_LEVEL_PTE, 0x400000, &v) == 0 &&
+		      v == 0);
 		pw_machine_destroy(m);
 		pw_image_close(img);
 		FILE *fp = fopen(path, "rb");
 		uint8_t *back = malloc(im.len);
-		CHECK(fp && fread(back, 1, im.len, fp) == im.len && memcmp(back, im.buf, im.len) == 0);
+		CHECK(fp && fread(back, 1, im.len, fp) == im.len &&
+		      memcmp(back, im.buf, im.len) == 0);
 		free(back);
 		if (fp)
 			fclose(fp);
 	}
-	TEST("a top table outside memory (CR3 beyond the last segment, or in a hole) is one clear line") {
+	TEST("a top table outside memory (CR3 beyond the last segment, or in a hole) is one clear line")
+	{
 		CHECK(pw_image_open(path, 0, &img, err, sizeof err) == 0);
-		CHECK(pw_machine_open_image(img, 4, UINT64_MAX, &m, err, sizeof err) == 0);
+		CHECK(pw_machine_open_image(img, 4, UINT64_MAX, &m, err,
+					    sizeof err) == 0);
 		err[0] = 0;
-		CHECK(pw_image_mm_create(m, img, 0x7000000, &mm, err, sizeof err) == -1);
-		CHECK(strstr(err, "0x7000000") && strstr(err, "outside") && !strchr(err, '\n'));
-		CHECK(pw_image_mm_create(m, img, 0x100000, &mm, err, sizeof err) == -1);
+		CHECK(pw_image_mm_create(m, img, 0x7000000, &mm, err,
+					 sizeof err) == -1);
+		CHECK(strstr(err, "0x7000000") && strstr(err, "outside") &&
+		      !strchr(err, '\n'));
+		CHECK(pw_image_mm_create(m, img, 0x100000, &mm, err,
+					 sizeof err) == -1);
 		struct pw_machine *m3;
-		CHECK(pw_machine_open_image(img, 3, 0x1000, &m3, err, sizeof err) == -1 && strstr(err, "4 or 5"));
+		CHECK(pw_machine_open_image(img, 3, 0x1000, &m3, err,
+					    sizeof err) == -1 &&
+		      strstr(err, "4 or 5"));
 		CHECK(m3 == NULL);
 		pw_machine_destroy(m);
 		pw_image_close(img);
@@ -320,7 +385,8 @@ static void test_hostile(void)
 	uint8_t *b = im.buf;
 	uint8_t *t = malloc(im.len);
 
-	TEST("every truncation of the headers and notes, and of the data, is one line") {
+	TEST("every truncation of the headers and notes, and of the data, is one line")
+	{
 		int bad = 0;
 		for (size_t n = 0; n < 8192 + 64; n++)
 			if (!parse_fails(b, n, NULL))
@@ -328,12 +394,15 @@ static void test_hostile(void)
 		CHECK(bad == 0);
 		CHECK(parse_fails(b, im.len - 1, "truncated file"));
 	}
-	TEST("overlapping segments") {
+	TEST("overlapping segments")
+	{
 		memcpy(t, b, im.len);
-		put64(t + 64 + 2 * 56 + 24, 0x1000); /* segment B at 0x1000, inside A */
+		put64(t + 64 + 2 * 56 + 24,
+		      0x1000); /* segment B at 0x1000, inside A */
 		CHECK(parse_fails(t, im.len, "overlap"));
 	}
-	TEST("absurd segments: unaligned, past 2^52, file size above memory size") {
+	TEST("absurd segments: unaligned, past 2^52, file size above memory size")
+	{
 		memcpy(t, b, im.len);
 		put64(t + 64 + 56 + 24, 0x123);
 		CHECK(parse_fails(t, im.len, "not page aligned"));
@@ -344,10 +413,12 @@ static void test_hostile(void)
 		put64(t + 64 + 56 + 40, 4096);
 		CHECK(parse_fails(t, im.len, "absurd"));
 		memcpy(t, b, im.len);
-		put64(t + 64 + 56 + 40, 1ULL << 45); /* memsz: 32 TiB of zeros */
+		put64(t + 64 + 56 + 40,
+		      1ULL << 45); /* memsz: 32 TiB of zeros */
 		CHECK(parse_fails(t, im.len, "does not hold"));
 	}
-	TEST("bogus notes: sizes past the segment, a short or unknown QEMU state, a second VMCOREINFO") {
+	TEST("bogus notes: sizes past the segment, a short or unknown QEMU state, a second VMCOREINFO")
+	{
 		size_t notes = 64 + 3 * 56;
 		memcpy(t, b, im.len);
 		put32(t + notes + 4, 0x7fffffff); /* descsz of the first note */
@@ -364,7 +435,8 @@ static void test_hostile(void)
 		put32(t + q + 4, 200); /* descsz too short for CR3/CR4 */
 		CHECK(parse_fails(t, im.len, NULL));
 	}
-	TEST("bogus headers: not ELF64, big-endian, not a core, not x86-64, bad phentsize, PN_XNUM without sections") {
+	TEST("bogus headers: not ELF64, big-endian, not a core, not x86-64, bad phentsize, PN_XNUM without sections")
+	{
 		memcpy(t, b, im.len);
 		t[4] = 1;
 		CHECK(parse_fails(t, im.len, "ELF64"));
@@ -385,16 +457,20 @@ static void test_hostile(void)
 		put64(t + 40, im.len + 100);
 		CHECK(parse_fails(t, im.len, "PN_XNUM"));
 	}
-	TEST("bad VMCOREINFO numbers") {
+	TEST("bad VMCOREINFO numbers")
+	{
 		struct seg_spec segs[1] = { { 0, 4, 0 } };
-		struct img v = img_elf(segs, 1, NULL, 0, 0, "SYMBOL(init_top_pgt)=zzzz\n");
+		struct img v = img_elf(segs, 1, NULL, 0, 0,
+				       "SYMBOL(init_top_pgt)=zzzz\n");
 		CHECK(parse_fails(v.buf, v.len, "not a number"));
 		free(v.buf);
-		v = img_elf(segs, 1, NULL, 0, 0, "NUMBER(pgtable_l5_enabled)=7\n");
+		v = img_elf(segs, 1, NULL, 0, 0,
+			    "NUMBER(pgtable_l5_enabled)=7\n");
 		CHECK(parse_fails(v.buf, v.len, "not 0 or 1"));
 		free(v.buf);
 	}
-	TEST("ten thousand random corruptions of the headers: parsed or refused, never a crash") {
+	TEST("ten thousand random corruptions of the headers: parsed or refused, never a crash")
+	{
 		uint32_t x = 12345;
 		int bad = 0;
 		for (int i = 0; i < 10000; i++) {
@@ -403,14 +479,21 @@ static void test_hostile(void)
 				x ^= x << 13, x ^= x >> 17, x ^= x << 5;
 				t[x % 4096] = (uint8_t)(x >> 24);
 			}
-			void *copy = aligned_alloc(4096, (im.len + 4095) & ~(size_t)4095);
+			void *copy = aligned_alloc(4096, (im.len + 4095) &
+								 ~(size_t)4095);
 			struct pw_image *img;
 			char err[256] = "";
 			memcpy(copy, t, im.len);
-			if (pw_image_parse(copy, im.len, 0, &img, err, sizeof err) == 0) {
-				for (size_t s = 0; s < pw_image_segment_count(img); s++) {
-					const struct pw_image_segment *seg = pw_image_segment_at(img, s);
-					uint64_t *f = pw_image_frame(img, (seg->paddr + seg->size) / 4096 - 1);
+			if (pw_image_parse(copy, im.len, 0, &img, err,
+					   sizeof err) == 0) {
+				for (size_t s = 0;
+				     s < pw_image_segment_count(img); s++) {
+					const struct pw_image_segment *seg =
+						pw_image_segment_at(img, s);
+					uint64_t *f = pw_image_frame(
+						img, (seg->paddr + seg->size) /
+								     4096 -
+							     1);
 					if (!f)
 						bad++;
 					else

@@ -26,7 +26,7 @@
 /* ---- a machine and counting callbacks -------------------------------------- */
 
 struct counts {
-	int calls;       /* any callback */
+	int calls; /* any callback */
 	int installs;
 	int ptes;
 	int asserts[5];
@@ -99,9 +99,15 @@ static void on_event(void *ctx, const struct pw_event *ev)
 }
 
 static const struct mm_walk_ops all_ops = {
-	.pgd_entry = c_level, .p4d_entry = c_level, .pud_entry = c_level,
-	.pmd_entry = c_level, .pte_entry = c_pte, .pte_hole = c_hole,
-	.hugetlb_entry = c_hugetlb, .test_walk = c_range, .pre_vma = c_range,
+	.pgd_entry = c_level,
+	.p4d_entry = c_level,
+	.pud_entry = c_level,
+	.pmd_entry = c_level,
+	.pte_entry = c_pte,
+	.pte_hole = c_hole,
+	.hugetlb_entry = c_hugetlb,
+	.test_walk = c_range,
+	.pre_vma = c_range,
 	.install_pte = c_install,
 };
 
@@ -119,8 +125,9 @@ struct world {
 
 static void make(struct world *w, bool hook)
 {
-	struct pw_machine_config cfg = { .levels = 4, .frames = 4096,
-					 .table_base = 1024, .zero_pfn = 1 };
+	struct pw_machine_config cfg = {
+		.levels = 4, .frames = 4096, .table_base = 1024, .zero_pfn = 1
+	};
 	int err;
 
 	memset(w, 0, sizeof(*w));
@@ -139,8 +146,10 @@ static void make(struct world *w, bool hook)
 			     NULL, 0, 21, &err);
 	if (!w->mm || !w->anon || !w->file || !w->huge)
 		abort();
-	pw_mm_set_entry(w->mm, PW_LEVEL_PTE, ANON_START, 0x67 | (0x200ULL << 12));
-	pw_mm_set_entry(w->mm, PW_LEVEL_PTE, 0x1000000, 0x65 | (0x201ULL << 12));
+	pw_mm_set_entry(w->mm, PW_LEVEL_PTE, ANON_START,
+			0x67 | (0x200ULL << 12));
+	pw_mm_set_entry(w->mm, PW_LEVEL_PTE, 0x1000000,
+			0x65 | (0x201ULL << 12));
 	pw_mm_set_entry(w->mm, PW_LEVEL_PMD, 0x40000000,
 			0xe7 | (0x400ULL << 12));
 	pw_mm_set_entry(w->kmm, PW_LEVEL_PTE, KADDR, 0x63 | (0x202ULL << 12));
@@ -162,8 +171,8 @@ static uint64_t allocs(struct world *w)
 
 static int nothing_happened(struct world *w, uint64_t allocs_before)
 {
-	return w->c.calls == 0 && w->c.events == 0 && allocs(w) == allocs_before &&
-	       pw_ptl_held_by_thread() == 0;
+	return w->c.calls == 0 && w->c.events == 0 &&
+	       allocs(w) == allocs_before && pw_ptl_held_by_thread() == 0;
 }
 
 /* ---- install_pte is for walk_page_range_mm only ------------------------------ */
@@ -176,43 +185,57 @@ static void install_elsewhere(void)
 	make(&w, true);
 	a = allocs(&w);
 
-	TEST("install_pte: walk_page_range -EINVAL") {
-		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &all_ops, &w.c) == -EINVAL);
+	TEST("install_pte: walk_page_range -EINVAL")
+	{
+		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &all_ops,
+				      &w.c) == -EINVAL);
 		CHECK(nothing_happened(&w, a));
 	}
-	TEST("install_pte: walk_page_range_vma -EINVAL") {
-		CHECK(walk_page_range_vma(w.anon, ANON_START, ANON_END, &all_ops, &w.c) == -EINVAL);
+	TEST("install_pte: walk_page_range_vma -EINVAL")
+	{
+		CHECK(walk_page_range_vma(w.anon, ANON_START, ANON_END,
+					  &all_ops, &w.c) == -EINVAL);
 		CHECK(nothing_happened(&w, a));
 	}
-	TEST("install_pte: walk_page_vma -EINVAL") {
+	TEST("install_pte: walk_page_vma -EINVAL")
+	{
 		CHECK(walk_page_vma(w.anon, &all_ops, &w.c) == -EINVAL);
 		CHECK(walk_page_vma(w.file, &all_ops, &w.c) == -EINVAL);
 		CHECK(nothing_happened(&w, a));
 	}
-	TEST("install_pte: walk_page_mapping -EINVAL") {
-		CHECK(walk_page_mapping(w.as, 0, 512, &all_ops, &w.c) == -EINVAL);
+	TEST("install_pte: walk_page_mapping -EINVAL")
+	{
+		CHECK(walk_page_mapping(w.as, 0, 512, &all_ops, &w.c) ==
+		      -EINVAL);
 		CHECK(nothing_happened(&w, a));
 	}
-	TEST("install_pte: walk_kernel_page_table_range -EINVAL") {
+	TEST("install_pte: walk_kernel_page_table_range -EINVAL")
+	{
 		CHECK(walk_kernel_page_table_range(w.m, KADDR, KADDR + 0x200000,
-						   &all_ops, NULL, &w.c) == -EINVAL);
+						   &all_ops, NULL,
+						   &w.c) == -EINVAL);
 		CHECK(walk_kernel_page_table_range(w.m, KADDR, KADDR + 0x200000,
-						   &all_ops, pw_mm_pgd(w.mm), &w.c) == -EINVAL);
+						   &all_ops, pw_mm_pgd(w.mm),
+						   &w.c) == -EINVAL);
 		CHECK(nothing_happened(&w, a));
 	}
-	TEST("install_pte: walk_kernel_page_table_range_lockless -EINVAL") {
-		CHECK(walk_kernel_page_table_range_lockless(w.m, KADDR, KADDR + 0x200000,
-							    &all_ops, NULL, &w.c) == -EINVAL);
+	TEST("install_pte: walk_kernel_page_table_range_lockless -EINVAL")
+	{
+		CHECK(walk_kernel_page_table_range_lockless(
+			      w.m, KADDR, KADDR + 0x200000, &all_ops, NULL,
+			      &w.c) == -EINVAL);
 		CHECK(nothing_happened(&w, a));
 	}
-	TEST("install_pte: walk_page_range_debug (user and kernel) -EINVAL") {
-		CHECK(walk_page_range_debug(w.mm, ANON_START, ANON_END, &all_ops,
-					    NULL, &w.c) == -EINVAL);
-		CHECK(walk_page_range_debug(w.kmm, KADDR, KADDR + 0x200000, &all_ops,
-					    NULL, &w.c) == -EINVAL);
+	TEST("install_pte: walk_page_range_debug (user and kernel) -EINVAL")
+	{
+		CHECK(walk_page_range_debug(w.mm, ANON_START, ANON_END,
+					    &all_ops, NULL, &w.c) == -EINVAL);
+		CHECK(walk_page_range_debug(w.kmm, KADDR, KADDR + 0x200000,
+					    &all_ops, NULL, &w.c) == -EINVAL);
 		CHECK(nothing_happened(&w, a));
 	}
-	TEST("install_pte: walk_page_range_mm accepts it") {
+	TEST("install_pte: walk_page_range_mm accepts it")
+	{
 		CHECK(walk_page_range_mm(w.mm, ANON_START, ANON_START + 0x4000,
 					 &all_ops, &w.c) == 0);
 		CHECK(w.c.installs == 3 && w.c.ptes == 1);
@@ -221,7 +244,8 @@ static void install_elsewhere(void)
 	pw_machine_destroy(w.m);
 
 	make(&w, true);
-	TEST("install_pte: a hugetlb VMA is refused with -EINVAL") {
+	TEST("install_pte: a hugetlb VMA is refused with -EINVAL")
+	{
 		a = allocs(&w);
 		CHECK(walk_page_range_mm(w.mm, 0x40000000, 0x40400000, &all_ops,
 					 &w.c) == -EINVAL);
@@ -239,53 +263,80 @@ static void bad_ranges(void)
 	struct world w;
 	uint64_t a;
 	static const unsigned long user[][2] = {
-		{ ANON_START, ANON_START }, { ANON_END, ANON_START },
-		{ ANON_START + 0x1000, ANON_START + 0x1000 }, { 0x1000, 0 },
+		{ ANON_START, ANON_START },
+		{ ANON_END, ANON_START },
+		{ ANON_START + 0x1000, ANON_START + 0x1000 },
+		{ 0x1000, 0 },
 	};
 	static const unsigned long kern[][2] = {
-		{ KADDR, KADDR }, { KADDR + 0x1000, KADDR }, { 0x1000, 0 },
+		{ KADDR, KADDR },
+		{ KADDR + 0x1000, KADDR },
+		{ 0x1000, 0 },
 	};
 	unsigned i;
 
 	ops.install_pte = NULL;
 	make(&w, true);
 	a = allocs(&w);
-	TEST("start >= end: walk_page_range, _mm, _debug -EINVAL") {
+	TEST("start >= end: walk_page_range, _mm, _debug -EINVAL")
+	{
 		for (i = 0; i < sizeof(user) / sizeof(user[0]); i++) {
-			CHECK(walk_page_range(w.mm, user[i][0], user[i][1], &ops, &w.c) == -EINVAL);
-			CHECK(walk_page_range_mm(w.mm, user[i][0], user[i][1], &all_ops, &w.c) == -EINVAL);
-			CHECK(walk_page_range_debug(w.mm, user[i][0], user[i][1], &ops, NULL, &w.c) == -EINVAL);
+			CHECK(walk_page_range(w.mm, user[i][0], user[i][1],
+					      &ops, &w.c) == -EINVAL);
+			CHECK(walk_page_range_mm(w.mm, user[i][0], user[i][1],
+						 &all_ops, &w.c) == -EINVAL);
+			CHECK(walk_page_range_debug(w.mm, user[i][0],
+						    user[i][1], &ops, NULL,
+						    &w.c) == -EINVAL);
 		}
 		CHECK(nothing_happened(&w, a));
 	}
-	TEST("start >= end: walk_page_range_vma -EINVAL") {
+	TEST("start >= end: walk_page_range_vma -EINVAL")
+	{
 		for (i = 0; i < 3; i++)
-			CHECK(walk_page_range_vma(w.anon, user[i][0], user[i][1], &ops, &w.c) == -EINVAL);
+			CHECK(walk_page_range_vma(w.anon, user[i][0],
+						  user[i][1], &ops,
+						  &w.c) == -EINVAL);
 		CHECK(nothing_happened(&w, a));
 	}
-	TEST("walk_page_range_vma outside its VMA -EINVAL") {
-		CHECK(walk_page_range_vma(w.anon, ANON_START - 0x1000, ANON_END, &ops, &w.c) == -EINVAL);
-		CHECK(walk_page_range_vma(w.anon, ANON_START, ANON_END + 0x1000, &ops, &w.c) == -EINVAL);
-		CHECK(walk_page_range_vma(w.file, ANON_START, ANON_END, &ops, &w.c) == -EINVAL);
+	TEST("walk_page_range_vma outside its VMA -EINVAL")
+	{
+		CHECK(walk_page_range_vma(w.anon, ANON_START - 0x1000, ANON_END,
+					  &ops, &w.c) == -EINVAL);
+		CHECK(walk_page_range_vma(w.anon, ANON_START, ANON_END + 0x1000,
+					  &ops, &w.c) == -EINVAL);
+		CHECK(walk_page_range_vma(w.file, ANON_START, ANON_END, &ops,
+					  &w.c) == -EINVAL);
 		CHECK(nothing_happened(&w, a));
 	}
-	TEST("start >= end: kernel walks (locked, lockless, debug) -EINVAL") {
+	TEST("start >= end: kernel walks (locked, lockless, debug) -EINVAL")
+	{
 		for (i = 0; i < sizeof(kern) / sizeof(kern[0]); i++) {
-			CHECK(walk_kernel_page_table_range(w.m, kern[i][0], kern[i][1], &ops, NULL, &w.c) == -EINVAL);
-			CHECK(walk_kernel_page_table_range_lockless(w.m, kern[i][0], kern[i][1], &ops, NULL, &w.c) == -EINVAL);
-			CHECK(walk_page_range_debug(w.kmm, kern[i][0], kern[i][1], &ops, NULL, &w.c) == -EINVAL);
+			CHECK(walk_kernel_page_table_range(
+				      w.m, kern[i][0], kern[i][1], &ops, NULL,
+				      &w.c) == -EINVAL);
+			CHECK(walk_kernel_page_table_range_lockless(
+				      w.m, kern[i][0], kern[i][1], &ops, NULL,
+				      &w.c) == -EINVAL);
+			CHECK(walk_page_range_debug(w.kmm, kern[i][0],
+						    kern[i][1], &ops, NULL,
+						    &w.c) == -EINVAL);
 		}
 		CHECK(nothing_happened(&w, a));
 	}
-	TEST("pw_vma_add: pgoff + pages past 2^64 is -EOVERFLOW, as mmap") {
+	TEST("pw_vma_add: pgoff + pages past 2^64 is -EOVERFLOW, as mmap")
+	{
 		int err = 0;
 
 		CHECK(!pw_vma_add(w.mm, 0x2000000, 0x2002000, VM_READ, w.as,
-				  ~0UL - 1, 0, &err) && err == -EOVERFLOW);
+				  ~0UL - 1, 0, &err) &&
+		      err == -EOVERFLOW);
 		CHECK(pw_vma_add(w.mm, 0x2000000, 0x2002000, VM_READ, w.as,
-				 ~0UL - 2, 0, &err) && err == 0);
+				 ~0UL - 2, 0, &err) &&
+		      err == 0);
 	}
-	TEST("walk_page_mapping with nr == 0 walks nothing and returns 0") {
+	TEST("walk_page_mapping with nr == 0 walks nothing and returns 0")
+	{
 		CHECK(walk_page_mapping(w.as, 0, 0, &ops, &w.c) == 0);
 		CHECK(walk_page_mapping(w.as, 5, 0, &ops, &w.c) == 0);
 		CHECK(nothing_happened(&w, a));
@@ -302,29 +353,35 @@ static void install_without_pte_entry(void)
 	uint64_t v;
 
 	make(&w, true);
-	TEST("install_pte without pte_entry skips populated PTEs (MODEL.md)") {
+	TEST("install_pte without pte_entry skips populated PTEs (MODEL.md)")
+	{
 		/* PTE 0 is populated; 1..3 are empty */
-		CHECK(walk_page_range_mm(w.mm, ANON_START, ANON_START + 0x4000, &ops,
-					 &w.c) == 0);
+		CHECK(walk_page_range_mm(w.mm, ANON_START, ANON_START + 0x4000,
+					 &ops, &w.c) == 0);
 		CHECK(w.c.installs == 3 && w.c.calls == 3);
-		CHECK(pw_mm_get_entry(w.mm, PW_LEVEL_PTE, ANON_START, &v) == 0 &&
+		CHECK(pw_mm_get_entry(w.mm, PW_LEVEL_PTE, ANON_START, &v) ==
+			      0 &&
 		      v == (0x67 | (0x200ULL << 12)));
-		CHECK(pw_mm_get_entry(w.mm, PW_LEVEL_PTE, ANON_START + 0x1000, &v) == 0 &&
+		CHECK(pw_mm_get_entry(w.mm, PW_LEVEL_PTE, ANON_START + 0x1000,
+				      &v) == 0 &&
 		      v == (0x67 | (0x101ULL << 12)));
 		CHECK(w.c.events == 0);
 	}
-	TEST("install_pte without pte_entry: a second pass installs nothing") {
+	TEST("install_pte without pte_entry: a second pass installs nothing")
+	{
 		w.c.installs = w.c.calls = 0;
-		CHECK(walk_page_range_mm(w.mm, ANON_START, ANON_START + 0x4000, &ops,
-					 &w.c) == 0);
+		CHECK(walk_page_range_mm(w.mm, ANON_START, ANON_START + 0x4000,
+					 &ops, &w.c) == 0);
 		CHECK(w.c.installs == 0 && w.c.calls == 0);
 	}
-	TEST("install_pte with pte_entry: populated PTEs go to pte_entry") {
-		struct mm_walk_ops o2 = { .install_pte = c_install, .pte_entry = c_pte };
+	TEST("install_pte with pte_entry: populated PTEs go to pte_entry")
+	{
+		struct mm_walk_ops o2 = { .install_pte = c_install,
+					  .pte_entry = c_pte };
 
 		w.c.installs = w.c.ptes = 0;
-		CHECK(walk_page_range_mm(w.mm, ANON_START, ANON_START + 0x8000, &o2,
-					 &w.c) == 0);
+		CHECK(walk_page_range_mm(w.mm, ANON_START, ANON_START + 0x8000,
+					 &o2, &w.c) == 0);
 		CHECK(w.c.installs == 4 && w.c.ptes == 4);
 		CHECK(pw_ptl_held_by_thread() == 0);
 	}
@@ -372,27 +429,32 @@ static void assertions(void)
 	char *out;
 
 	make(&w, true);
-	TEST("assertions go to the hook: each kind") {
+	TEST("assertions go to the hook: each kind")
+	{
 		pw_mm_set_lock_state(w.mm, PW_LOCK_NONE);
 		ops.walk_lock = PGWALK_RDLOCK;
-		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &ops, &w.c) == 0);
+		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &ops, &w.c) ==
+		      0);
 		CHECK(w.c.asserts[PW_ASSERT_MMAP_LOCKED] == 1);
 
 		pw_mm_set_lock_state(w.mm, PW_LOCK_READ);
 		ops.walk_lock = PGWALK_WRLOCK;
-		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &ops, &w.c) == 0);
+		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &ops, &w.c) ==
+		      0);
 		/* mmap_assert_write_locked, then vma_start_write's own */
 		CHECK(w.c.asserts[PW_ASSERT_MMAP_WRITE_LOCKED] == 2);
 
 		pw_vma_set_lock_state(w.anon, PW_LOCK_READ);
 		ops.walk_lock = PGWALK_WRLOCK_VERIFY;
 		pw_mm_set_lock_state(w.mm, PW_LOCK_WRITE);
-		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &ops, &w.c) == 0);
+		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &ops, &w.c) ==
+		      0);
 		CHECK(w.c.asserts[PW_ASSERT_VMA_WRITE_LOCKED] == 1);
 
 		pw_vma_set_lock_state(w.anon, PW_LOCK_NONE);
 		ops.walk_lock = PGWALK_VMA_RDLOCK_VERIFY;
-		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &ops, &w.c) == 0);
+		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &ops, &w.c) ==
+		      0);
 		CHECK(w.c.asserts[PW_ASSERT_VMA_LOCKED] == 1);
 
 		pw_mapping_set_i_mmap_held(w.as, false);
@@ -407,26 +469,34 @@ static void assertions(void)
 	pw_machine_destroy(w.m);
 
 	make(&w, false);
-	TEST("assertions without a hook: stderr and the counter") {
+	TEST("assertions without a hook: stderr and the counter")
+	{
 		pw_mm_set_lock_state(w.mm, PW_LOCK_NONE);
 		pw_mm_set_lock_state(w.kmm, PW_LOCK_NONE);
 		pw_mapping_set_i_mmap_held(w.as, false);
 		ops.walk_lock = PGWALK_RDLOCK;
 		capture_begin(&cap);
 		walk_page_range(w.mm, ANON_START, ANON_END, &ops, &w.c);
-		walk_kernel_page_table_range(w.m, KADDR, KADDR + 0x1000, &ops, NULL, &w.c);
+		walk_kernel_page_table_range(w.m, KADDR, KADDR + 0x1000, &ops,
+					     NULL, &w.c);
 		walk_page_mapping(w.as, 0, 512, &ops, &w.c);
 		pw_mm_set_lock_state(w.mm, PW_LOCK_READ);
-		walk_page_range_debug(w.mm, ANON_START, ANON_END, &ops, NULL, &w.c);
+		walk_page_range_debug(w.mm, ANON_START, ANON_END, &ops, NULL,
+				      &w.c);
 		out = capture_end(&cap);
-		CHECK(strstr(out, "pagewalk: lock assertion failed: mmap_locked\n"));
-		CHECK(strstr(out, "pagewalk: lock assertion failed: i_mmap_held\n"));
-		CHECK(strstr(out, "pagewalk: lock assertion failed: mmap_write_locked\n"));
+		CHECK(strstr(out,
+			     "pagewalk: lock assertion failed: mmap_locked\n"));
+		CHECK(strstr(out,
+			     "pagewalk: lock assertion failed: i_mmap_held\n"));
+		CHECK(strstr(
+			out,
+			"pagewalk: lock assertion failed: mmap_write_locked\n"));
 		pw_machine_get_stats(w.m, &st);
 		CHECK(st.assert_failures == 4);
 		CHECK(w.c.events == 0);
 	}
-	TEST("WARN without a hook: stderr and the counter") {
+	TEST("WARN without a hook: stderr and the counter")
+	{
 		capture_begin(&cap);
 		/* an address outside the VMA: WARN_ON_ONCE, nothing found */
 		CHECK(folio_walk_start(&fw, w.anon, ANON_END, 0) == NULL);
@@ -436,12 +506,15 @@ static void assertions(void)
 		CHECK(st.warnings == 1);
 		CHECK(pw_ptl_held_by_thread() == 0);
 	}
-	TEST("bad entries without a hook: counted, not printed") {
+	TEST("bad entries without a hook: counted, not printed")
+	{
 		pw_mm_set_lock_state(w.mm, PW_LOCK_READ);
 		/* a non-present, non-migration pmd: bad, cleared */
-		pw_mm_set_entry(w.mm, PW_LEVEL_PMD, 0x600000, pw_swp_entry(3, 7));
+		pw_mm_set_entry(w.mm, PW_LEVEL_PMD, 0x600000,
+				pw_swp_entry(3, 7));
 		capture_begin(&cap);
-		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &ops, &w.c) == 0);
+		CHECK(walk_page_range(w.mm, ANON_START, ANON_END, &ops, &w.c) ==
+		      0);
 		out = capture_end(&cap);
 		CHECK(out[0] == 0);
 		pw_machine_get_stats(w.m, &st);

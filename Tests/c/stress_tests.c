@@ -41,24 +41,24 @@
 
 #define READERS 3
 #define WRITERS 2
-#define SLOTS 64                   /* VMA slots of 4 MiB each */
+#define SLOTS 64 /* VMA slots of 4 MiB each */
 #define SLOT_SIZE (4UL << 20)
-#define BASE 0x10000000UL          /* first slot */
+#define BASE 0x10000000UL /* first slot */
 #define PAGES_PER_SLOT (SLOT_SIZE >> 12)
-#define DATA_FRAMES (1UL << 15)    /* data frames below the table region */
+#define DATA_FRAMES (1UL << 15) /* data frames below the table region */
 
 static int passed, failed;
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (cond) {                                                  \
-			passed++;                                            \
-		} else {                                                     \
-			failed++;                                            \
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (cond) {                                                    \
+			passed++;                                              \
+		} else {                                                       \
+			failed++;                                              \
 			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			printf(__VA_ARGS__);                                 \
-			printf("\n");                                        \
-		}                                                            \
+			printf(__VA_ARGS__);                                   \
+			printf("\n");                                          \
+		}                                                              \
 	} while (0)
 
 /* ---- the values writers write --------------------------------------------- */
@@ -71,7 +71,8 @@ static int passed, failed;
  */
 #define CHECK_SHIFT 52
 #define CHECK_MASK (0x7fULL << CHECK_SHIFT)
-#define PTE_FLAGS (PW_PAGE_PRESENT | PW_PAGE_RW | PW_PAGE_USER | PW_PAGE_ACCESSED)
+#define PTE_FLAGS \
+	(PW_PAGE_PRESENT | PW_PAGE_RW | PW_PAGE_USER | PW_PAGE_ACCESSED)
 
 static uint64_t check_bits(uint64_t pfn)
 {
@@ -111,15 +112,16 @@ static atomic_bool stop;
 
 /* Under the mmap write lock only. */
 static struct vm_area_struct *slot_vma[SLOTS];
-static uint64_t *shadow;           /* expected PTE value per page of the slots */
-static unsigned long vmas_mapped, vmas_unmapped, ptes_written, thps_written, thps_unmapped;
+static uint64_t *shadow; /* expected PTE value per page of the slots */
+static unsigned long vmas_mapped, vmas_unmapped, ptes_written, thps_written,
+	thps_unmapped;
 
 /* Counted by everyone. */
-static atomic_ulong splits_seen;   /* split events from the hook */
+static atomic_ulong splits_seen; /* split events from the hook */
 static atomic_ulong reader_walks, reader_lookups, reader_found, writer_ops;
-static atomic_ulong bad_values;    /* entries that no writer wrote */
-static atomic_ulong unlocked_found;/* folio_walk found with its ptl free */
-static atomic_ulong other_events;  /* bad entries, warnings, assertions */
+static atomic_ulong bad_values;     /* entries that no writer wrote */
+static atomic_ulong unlocked_found; /* folio_walk found with its ptl free */
+static atomic_ulong other_events;   /* bad entries, warnings, assertions */
 
 static void on_event(void *ctx, const struct pw_event *ev)
 {
@@ -155,7 +157,8 @@ static int r_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 
 	(void)addr;
 	(void)next;
-	if ((v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) == (PW_PAGE_PRESENT | PW_PAGE_HUGE)) {
+	if ((v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) ==
+	    (PW_PAGE_PRESENT | PW_PAGE_HUGE)) {
 		if (!valid_thp(v))
 			atomic_fetch_add(&bad_values, 1);
 		c->thps++;
@@ -185,7 +188,8 @@ static int r_pte(pte_t *pte, unsigned long addr, unsigned long next,
 	return 0;
 }
 
-static const struct mm_walk_ops split_ops = { .pmd_entry = r_pmd, .pte_entry = r_pte };
+static const struct mm_walk_ops split_ops = { .pmd_entry = r_pmd,
+					      .pte_entry = r_pte };
 static const struct mm_walk_ops count_ops = { .pmd_entry = r_pmd };
 
 static void *reader(void *arg)
@@ -199,26 +203,36 @@ static void *reader(void *arg)
 		mmap_read_lock(MM);
 		if (r < 2) {
 			if (walk_page_range(MM, BASE, BASE + SLOTS * SLOT_SIZE,
-					    r ? &split_ops : &count_ops, &c) != 0)
+					    r ? &split_ops : &count_ops,
+					    &c) != 0)
 				atomic_fetch_add(&bad_values, 1);
 			atomic_fetch_add(&reader_walks, 1);
 		} else {
 			unsigned slot = (unsigned)(rnd(&seed) % SLOTS);
-			struct vm_area_struct *vma = find_vma(MM, BASE + slot * SLOT_SIZE);
+			struct vm_area_struct *vma =
+				find_vma(MM, BASE + slot * SLOT_SIZE);
 			struct folio_walk fw;
 			unsigned long addr;
 
 			if (vma) {
 				addr = vma->vm_start +
-				       (rnd(&seed) % ((vma->vm_end - vma->vm_start) >> 12) << 12);
+				       (rnd(&seed) % ((vma->vm_end -
+						       vma->vm_start) >>
+						      12)
+					<< 12);
 				if (folio_walk_start(&fw, vma, addr, 0)) {
 					uint64_t v = fw.pte;
 
 					if (!pw_spin_is_locked(fw.ptl))
-						atomic_fetch_add(&unlocked_found, 1);
-					if (fw.level == FW_LEVEL_PTE ? !valid_pte(v) || !v :
-					    fw.level == FW_LEVEL_PMD ? !valid_thp(v) : true)
-						atomic_fetch_add(&bad_values, 1);
+						atomic_fetch_add(
+							&unlocked_found, 1);
+					if (fw.level == FW_LEVEL_PTE ?
+						    !valid_pte(v) || !v :
+					    fw.level == FW_LEVEL_PMD ?
+						    !valid_thp(v) :
+						    true)
+						atomic_fetch_add(&bad_values,
+								 1);
 					folio_walk_end(&fw, vma);
 					atomic_fetch_add(&reader_found, 1);
 				}
@@ -251,8 +265,9 @@ static void *writer(void *arg)
 			/* map the slot: anonymous mostly, file-backed now and then */
 			bool file = r == 0;
 
-			vma = pw_vma_add(MM, start, start + SLOT_SIZE, VM_READ | VM_WRITE,
-					 file ? AS : NULL, slot * PAGES_PER_SLOT, 0, &err);
+			vma = pw_vma_add(MM, start, start + SLOT_SIZE,
+					 VM_READ | VM_WRITE, file ? AS : NULL,
+					 slot * PAGES_PER_SLOT, 0, &err);
 			if (vma) {
 				slot_vma[slot] = vma;
 				vmas_mapped++;
@@ -264,13 +279,17 @@ static void *writer(void *arg)
 			for (i = 0; i < n; i++) {
 				unsigned long pg = rnd(&seed) % PAGES_PER_SLOT;
 				unsigned long addr = start + (pg << 12);
-				uint64_t pmd, pfn = 1 + rnd(&seed) % (DATA_FRAMES - 1);
+				uint64_t pmd,
+					pfn = 1 +
+					      rnd(&seed) % (DATA_FRAMES - 1);
 
 				pw_mm_get_entry(MM, PW_LEVEL_PMD, addr, &pmd);
 				if (pmd & PW_PAGE_HUGE)
 					continue;
-				if (pw_mm_set_entry(MM, PW_LEVEL_PTE, addr, make_pte(pfn)) == 0) {
-					shadow[slot * PAGES_PER_SLOT + pg] = make_pte(pfn);
+				if (pw_mm_set_entry(MM, PW_LEVEL_PTE, addr,
+						    make_pte(pfn)) == 0) {
+					shadow[slot * PAGES_PER_SLOT + pg] =
+						make_pte(pfn);
 					ptes_written++;
 				}
 			}
@@ -282,7 +301,10 @@ static void *writer(void *arg)
 			 */
 			unsigned long half = rnd(&seed) % 2;
 			unsigned long addr = start + half * (2UL << 20);
-			uint64_t pmd, pfn = (rnd(&seed) % (DATA_FRAMES / 512 - 1) + 1) * 512;
+			uint64_t pmd,
+				pfn = (rnd(&seed) % (DATA_FRAMES / 512 - 1) +
+				       1) *
+				      512;
 			struct pw_machine_stats st;
 			unsigned long i;
 
@@ -290,9 +312,11 @@ static void *writer(void *arg)
 			pw_machine_get_stats(M, &st);
 			if (pmd == 0 && vma->vm_file == NULL &&
 			    st.tables_in_use < st.table_frames / 2 &&
-			    pw_mm_set_entry(MM, PW_LEVEL_PMD, addr, make_thp(pfn)) == 0) {
+			    pw_mm_set_entry(MM, PW_LEVEL_PMD, addr,
+					    make_thp(pfn)) == 0) {
 				for (i = 0; i < 512; i++)
-					shadow[slot * PAGES_PER_SLOT + half * 512 + i] =
+					shadow[slot * PAGES_PER_SLOT +
+					       half * 512 + i] =
 						make_pte(pfn + i);
 				thps_written++;
 			}
@@ -306,7 +330,9 @@ static void *writer(void *arg)
 
 			/* a THP unmapped whole is cleared, not split */
 			for (half = 0; half < SLOT_SIZE >> 21; half++)
-				if (pw_mm_get_entry(MM, PW_LEVEL_PMD, start + (half << 21), &pmd) == 0 &&
+				if (pw_mm_get_entry(MM, PW_LEVEL_PMD,
+						    start + (half << 21),
+						    &pmd) == 0 &&
 				    (pmd & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) ==
 					    (PW_PAGE_PRESENT | PW_PAGE_HUGE))
 					thps_unmapped++;
@@ -346,7 +372,8 @@ static int f_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 	uint64_t v = *pmd, i;
 
 	(void)next;
-	if ((v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) == (PW_PAGE_PRESENT | PW_PAGE_HUGE)) {
+	if ((v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) ==
+	    (PW_PAGE_PRESENT | PW_PAGE_HUGE)) {
 		for (i = 0; i < 512; i++) {
 			unsigned long pg = ((addr - BASE) >> 12) + i;
 
@@ -389,10 +416,13 @@ static int f_hole(unsigned long addr, unsigned long next, int depth,
 
 int main(void)
 {
-	struct pw_machine_config cfg = { .levels = 4, .frames = 1UL << 17,
-					 .table_base = DATA_FRAMES, .zero_pfn = 1 };
+	struct pw_machine_config cfg = { .levels = 4,
+					 .frames = 1UL << 17,
+					 .table_base = DATA_FRAMES,
+					 .zero_pfn = 1 };
 	pthread_t rt[READERS], wt[WRITERS];
-	const struct mm_walk_ops fops = { .pmd_entry = f_pmd, .pte_entry = f_pte,
+	const struct mm_walk_ops fops = { .pmd_entry = f_pmd,
+					  .pte_entry = f_pte,
 					  .pte_hole = f_hole };
 	struct pw_machine_stats st;
 	struct final f = { 0 };
@@ -413,9 +443,11 @@ int main(void)
 		return 2;
 
 	for (i = 0; i < READERS; i++)
-		pthread_create(&rt[i], NULL, reader, (void *)(uintptr_t)(i + 1));
+		pthread_create(&rt[i], NULL, reader,
+			       (void *)(uintptr_t)(i + 1));
 	for (i = 0; i < WRITERS; i++)
-		pthread_create(&wt[i], NULL, writer, (void *)(uintptr_t)(i + 1));
+		pthread_create(&wt[i], NULL, writer,
+			       (void *)(uintptr_t)(i + 1));
 	ts.tv_sec = (time_t)secs;
 	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
 	nanosleep(&ts, NULL);
@@ -427,23 +459,28 @@ int main(void)
 
 	printf("writers: %lu ops, %lu VMAs mapped, %lu unmapped, %lu PTEs, %lu THPs; "
 	       "readers: %lu walks, %lu lookups (%lu found); %lu splits\n",
-	       atomic_load(&writer_ops), vmas_mapped, vmas_unmapped, ptes_written, thps_written,
-	       atomic_load(&reader_walks), atomic_load(&reader_lookups),
-	       atomic_load(&reader_found), atomic_load(&splits_seen));
+	       atomic_load(&writer_ops), vmas_mapped, vmas_unmapped,
+	       ptes_written, thps_written, atomic_load(&reader_walks),
+	       atomic_load(&reader_lookups), atomic_load(&reader_found),
+	       atomic_load(&splits_seen));
 
 	CHECK(atomic_load(&bad_values) == 0, "%lu values no writer wrote",
 	      atomic_load(&bad_values));
 	CHECK(atomic_load(&unlocked_found) == 0,
-	      "%lu folio_walk results without their lock", atomic_load(&unlocked_found));
+	      "%lu folio_walk results without their lock",
+	      atomic_load(&unlocked_found));
 	CHECK(atomic_load(&other_events) == 0, "%lu bad/warn/assert events",
 	      atomic_load(&other_events));
-	CHECK(atomic_load(&reader_walks) > 0 && atomic_load(&reader_lookups) > 0 &&
-	      atomic_load(&writer_ops) > 0, "every thread kind ran");
+	CHECK(atomic_load(&reader_walks) > 0 &&
+		      atomic_load(&reader_lookups) > 0 &&
+		      atomic_load(&writer_ops) > 0,
+	      "every thread kind ran");
 
 	/* VMAs: as many as the writers mapped, in their slots */
 	nv = pw_mm_vma_count(MM);
-	CHECK(nv == vmas_mapped - vmas_unmapped, "%zu VMAs, %lu mapped, %lu unmapped", nv,
-	      vmas_mapped, vmas_unmapped);
+	CHECK(nv == vmas_mapped - vmas_unmapped,
+	      "%zu VMAs, %lu mapped, %lu unmapped", nv, vmas_mapped,
+	      vmas_unmapped);
 	for (i = 0; i < SLOTS; i++)
 		if (slot_vma[i])
 			CHECK(find_vma(MM, BASE + i * SLOT_SIZE) == slot_vma[i],
@@ -458,8 +495,8 @@ int main(void)
 	CHECK(err == 0, "final walk returned %d", err);
 	CHECK(f.mismatches == 0, "%lu pages differ from what the writers wrote",
 	      f.mismatches);
-	CHECK(f.present == shadow_present, "%lu present, %lu written", f.present,
-	      shadow_present);
+	CHECK(f.present == shadow_present, "%lu present, %lu written",
+	      f.present, shadow_present);
 
 	/* splits: no more than THPs written; THPs left + split = written */
 	for (i = 0; i < SLOTS * 2; i++) {
@@ -468,13 +505,17 @@ int main(void)
 		pw_mm_get_entry(MM, PW_LEVEL_PMD, BASE + i * (2UL << 20), &v);
 		thp_leaves += (v & PW_PAGE_HUGE) != 0;
 	}
-	CHECK(thp_leaves + atomic_load(&splits_seen) + thps_unmapped == thps_written,
-	      "%lu THPs left + %lu splits + %lu unmapped != %lu written", thp_leaves,
-	      atomic_load(&splits_seen), thps_unmapped, thps_written);
+	CHECK(thp_leaves + atomic_load(&splits_seen) + thps_unmapped ==
+		      thps_written,
+	      "%lu THPs left + %lu splits + %lu unmapped != %lu written",
+	      thp_leaves, atomic_load(&splits_seen), thps_unmapped,
+	      thps_written);
 	pw_machine_get_stats(M, &st);
-	CHECK(st.bad_entries == 0 && st.warnings == 0 && st.assert_failures == 0,
+	CHECK(st.bad_entries == 0 && st.warnings == 0 &&
+		      st.assert_failures == 0,
 	      "stats: %llu bad, %llu warnings, %llu assertions",
-	      (unsigned long long)st.bad_entries, (unsigned long long)st.warnings,
+	      (unsigned long long)st.bad_entries,
+	      (unsigned long long)st.warnings,
 	      (unsigned long long)st.assert_failures);
 	{
 		char why[256];

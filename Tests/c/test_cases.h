@@ -13,14 +13,14 @@ static int passed, failed, case_failed;
 static char case_name[160];
 
 /* Records a failure of the current case (once by name, then each check). */
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			if (!case_failed)                                    \
-				printf("FAIL %s\n", case_name);              \
-			printf("  %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
-			case_failed = 1;                                     \
-		}                                                            \
+#define CHECK(cond)                                                         \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			if (!case_failed)                                   \
+				printf("FAIL %s\n", case_name);             \
+			printf("  %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			case_failed = 1;                                    \
+		}                                                           \
 	} while (0)
 
 /* Begins a case named by @fmt. */
@@ -44,8 +44,8 @@ static inline void case_end(void)
 }
 
 /* Runs the block that follows as one case named @name. */
-#define TEST(name)                                                           \
-	for (int test_once_ = (case_begin("%s", (name)), 1); test_once_;    \
+#define TEST(name)                                                       \
+	for (int test_once_ = (case_begin("%s", (name)), 1); test_once_; \
 	     test_once_ = 0, case_end())
 
 /* Prints the summary line; the program's exit status. */

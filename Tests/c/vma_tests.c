@@ -1,6 +1,6 @@
 /*
  * vma_tests.c - tests of pw_mmap, pw_munmap, pw_mprotect, pw_mm_check and
- * pw_mm_destroy (CWalkCore/vma.c), through the public headers only.
+ * pw_mm_destroy (CWalkCore/mmap.c, mprotect.c, check.c, mm.c), through the public headers only.
  *
  * Plain C11, no framework: every check that fails prints where and why;
  * the last line is "N passed, M failed" and the exit status is non-zero
@@ -44,7 +44,7 @@ static bool check_eq(unsigned long long a, unsigned long long b,
 }
 
 #define CHECK(cond) check((cond), __FILE__, __LINE__, #cond)
-#define CHECK_EQ(a, b) \
+#define CHECK_EQ(a, b)                                                       \
 	check_eq((unsigned long long)(a), (unsigned long long)(b), __FILE__, \
 		 __LINE__, #a, #b)
 
@@ -108,18 +108,10 @@ static void record(void *ctx, const struct pw_event *ev)
 	struct events *e = ctx;
 
 	switch (ev->kind) {
-	case PW_EVENT_SPLIT_PMD:
-		e->split_pmd++;
-		break;
-	case PW_EVENT_SPLIT_PUD:
-		e->split_pud++;
-		break;
-	case PW_EVENT_WARN:
-		e->warn++;
-		break;
-	default:
-		e->other++;
-		break;
+	case PW_EVENT_SPLIT_PMD: e->split_pmd++; break;
+	case PW_EVENT_SPLIT_PUD: e->split_pud++; break;
+	case PW_EVENT_WARN: e->warn++; break;
+	default: e->other++; break;
 	}
 	e->last_addr = ev->addr;
 	e->last_vma = ev->vma ? ev->vma->id : 0;
@@ -129,8 +121,10 @@ static struct events events;
 
 static struct pw_machine *machine(int levels)
 {
-	struct pw_machine_config cfg = { .levels = levels, .frames = FRAMES,
-					 .table_base = TABLE_BASE, .zero_pfn = 1 };
+	struct pw_machine_config cfg = { .levels = levels,
+					 .frames = FRAMES,
+					 .table_base = TABLE_BASE,
+					 .zero_pfn = 1 };
 	struct pw_machine *m;
 
 	if (pw_machine_create(&cfg, &m)) {
@@ -154,7 +148,7 @@ static uint64_t tables(const struct pw_machine *m)
 static enum pw_level pmd_level(const struct pw_machine *m)
 {
 	return pw_machine_geometry(m)->folded[PW_LEVEL_PMD] ? PW_LEVEL_PGD :
-							       PW_LEVEL_PMD;
+							      PW_LEVEL_PMD;
 }
 
 static uint64_t get(const struct mm_struct *mm, enum pw_level l,
@@ -182,11 +176,10 @@ static unsigned tables_per_pte(const struct pw_machine *m)
 #define GB(n) ((unsigned long)(n) << 30)
 #define PG(n) ((unsigned long)(n) << PW_PAGE_SHIFT)
 
-static struct vm_area_struct *mmap_or_die(struct mm_struct *mm,
-					  unsigned long start, unsigned long len,
-					  unsigned long flags,
-					  struct address_space *as,
-					  unsigned long pgoff, unsigned shift)
+static struct vm_area_struct *
+mmap_or_die(struct mm_struct *mm, unsigned long start, unsigned long len,
+	    unsigned long flags, struct address_space *as, unsigned long pgoff,
+	    unsigned shift)
 {
 	struct vm_area_struct *vma;
 	int err = pw_mmap(mm, start, len, flags, as, pgoff, shift, &vma);
@@ -210,25 +203,29 @@ static void test_mmap_merge_anon(void)
 	a = mmap_or_die(mm, MB(4), PG(2), VM_READ | VM_WRITE, NULL, 77, 0);
 	a_id = a->id;
 	CHECK_EQ(a->vm_pgoff, MB(4) >> 12); /* anonymous: linear, 77 ignored */
-	b = mmap_or_die(mm, MB(4) + PG(2), PG(3), VM_READ | VM_WRITE, NULL, 0, 0);
+	b = mmap_or_die(mm, MB(4) + PG(2), PG(3), VM_READ | VM_WRITE, NULL, 0,
+			0);
 	CHECK(b == a);
 	CHECK_EQ(a->vm_end, MB(4) + PG(5));
 	CHECK_EQ(pw_mm_vma_count(mm), 1);
 
 	/* Below: the VMA grows down and its pgoff follows. */
-	b = mmap_or_die(mm, MB(4) - PG(1), PG(1), VM_READ | VM_WRITE, NULL, 0, 0);
+	b = mmap_or_die(mm, MB(4) - PG(1), PG(1), VM_READ | VM_WRITE, NULL, 0,
+			0);
 	CHECK(b == a);
 	CHECK_EQ(a->vm_start, MB(4) - PG(1));
 	CHECK_EQ(a->vm_pgoff, (MB(4) >> 12) - 1);
 	CHECK_EQ(a->id, a_id);
 
 	/* Filling the gap between two VMAs merges all three; the upper goes. */
-	c = mmap_or_die(mm, MB(4) + PG(8), PG(2), VM_READ | VM_WRITE, NULL, 0, 0);
+	c = mmap_or_die(mm, MB(4) + PG(8), PG(2), VM_READ | VM_WRITE, NULL, 0,
+			0);
 	c_id = c->id;
 	CHECK(c != a);
 	CHECK_EQ(c_id, a_id + 1);
 	CHECK_EQ(pw_mm_vma_count(mm), 2);
-	out = mmap_or_die(mm, MB(4) + PG(5), PG(3), VM_READ | VM_WRITE, NULL, 0, 0);
+	out = mmap_or_die(mm, MB(4) + PG(5), PG(3), VM_READ | VM_WRITE, NULL, 0,
+			  0);
 	CHECK(out == a);
 	CHECK_EQ(pw_mm_vma_count(mm), 1);
 	CHECK_EQ(a->vm_start, MB(4) - PG(1));
@@ -243,17 +240,20 @@ static void test_mmap_merge_anon(void)
 	CHECK(b != a);
 	CHECK_EQ(b->id, c_id + 1);
 	c = mmap_or_die(mm, MB(8), PG(1), VM_READ | VM_PFNMAP, NULL, 0, 0);
-	b = mmap_or_die(mm, MB(8) + PG(1), PG(1), VM_READ | VM_PFNMAP, NULL, 0, 0);
+	b = mmap_or_die(mm, MB(8) + PG(1), PG(1), VM_READ | VM_PFNMAP, NULL, 0,
+			0);
 	CHECK(b != c);
 	c = mmap_or_die(mm, MB(9), PG(1), VM_READ | VM_MIXEDMAP, NULL, 0, 0);
-	b = mmap_or_die(mm, MB(9) + PG(1), PG(1), VM_READ | VM_MIXEDMAP, NULL, 0, 0);
+	b = mmap_or_die(mm, MB(9) + PG(1), PG(1), VM_READ | VM_MIXEDMAP, NULL,
+			0, 0);
 	CHECK(b != c);
 	CHECK_EQ(pw_mm_vma_count(mm), 6);
 	CHECK_MM(mm);
 
 	/* A VMA whose user pointer is set does not take in new ranges. */
 	a->user = &events;
-	b = mmap_or_die(mm, MB(4) - PG(2), PG(1), VM_READ | VM_WRITE, NULL, 0, 0);
+	b = mmap_or_die(mm, MB(4) - PG(2), PG(1), VM_READ | VM_WRITE, NULL, 0,
+			0);
 	CHECK(b != a);
 	CHECK_EQ(pw_mm_vma_count(mm), 7);
 	CHECK_MM(mm);
@@ -270,27 +270,43 @@ static void test_mmap_errors(void)
 
 	mmap_or_die(mm, MB(4), PG(4), VM_READ, NULL, 0, 0);
 	before = tables(m);
-	CHECK_EQ(pw_mmap(mm, MB(4) + PG(3), PG(2), VM_READ, NULL, 0, 0, &out), -EEXIST);
+	CHECK_EQ(pw_mmap(mm, MB(4) + PG(3), PG(2), VM_READ, NULL, 0, 0, &out),
+		 -EEXIST);
 	CHECK(out == NULL);
-	CHECK_EQ(pw_mmap(mm, MB(4) - PG(1), PG(2), VM_READ, NULL, 0, 0, NULL), -EEXIST);
+	CHECK_EQ(pw_mmap(mm, MB(4) - PG(1), PG(2), VM_READ, NULL, 0, 0, NULL),
+		 -EEXIST);
 	CHECK_EQ(pw_mmap(mm, MB(2), MB(4), VM_READ, NULL, 0, 0, NULL), -EEXIST);
-	CHECK_EQ(pw_mmap(mm, MB(4) + 1, PG(1), VM_READ, NULL, 0, 0, NULL), -EINVAL);
+	CHECK_EQ(pw_mmap(mm, MB(4) + 1, PG(1), VM_READ, NULL, 0, 0, NULL),
+		 -EINVAL);
 	CHECK_EQ(pw_mmap(mm, MB(8), 0, VM_READ, NULL, 0, 0, NULL), -EINVAL);
-	CHECK_EQ(pw_mmap(mm, MB(8), PG(1), VM_READ, NULL, 0, 12, NULL), -EINVAL);
-	CHECK_EQ(pw_mmap(mm, MB(8), PG(1), VM_READ | VM_HUGETLB, NULL, 0, 0, NULL), -EINVAL);
-	CHECK_EQ(pw_mmap(mm, MB(9), MB(2), VM_READ, NULL, 0, 21, NULL), -EINVAL);
-	CHECK_EQ(pw_mmap(pw_init_mm(m), MB(8), PG(1), VM_READ, NULL, 0, 0, NULL), -EINVAL);
-	CHECK_EQ(pw_mmap(mm, g->task_size - PG(1), PG(2), VM_READ, NULL, 0, 0, NULL), -ENOMEM);
-	CHECK_EQ(pw_mmap(mm, MB(8), ~0UL - PG(1), VM_READ, NULL, 0, 0, NULL), -ENOMEM);
-	CHECK_EQ(pw_mmap(mm, MB(8), PG(2), VM_READ, pw_mapping_get(m, 1), ~0UL, 0, NULL),
+	CHECK_EQ(pw_mmap(mm, MB(8), PG(1), VM_READ, NULL, 0, 12, NULL),
+		 -EINVAL);
+	CHECK_EQ(pw_mmap(mm, MB(8), PG(1), VM_READ | VM_HUGETLB, NULL, 0, 0,
+			 NULL),
+		 -EINVAL);
+	CHECK_EQ(pw_mmap(mm, MB(9), MB(2), VM_READ, NULL, 0, 21, NULL),
+		 -EINVAL);
+	CHECK_EQ(
+		pw_mmap(pw_init_mm(m), MB(8), PG(1), VM_READ, NULL, 0, 0, NULL),
+		-EINVAL);
+	CHECK_EQ(pw_mmap(mm, g->task_size - PG(1), PG(2), VM_READ, NULL, 0, 0,
+			 NULL),
+		 -ENOMEM);
+	CHECK_EQ(pw_mmap(mm, MB(8), ~0UL - PG(1), VM_READ, NULL, 0, 0, NULL),
+		 -ENOMEM);
+	CHECK_EQ(pw_mmap(mm, MB(8), PG(2), VM_READ, pw_mapping_get(m, 1), ~0UL,
+			 0, NULL),
 		 -EOVERFLOW);
-	CHECK_EQ(pw_mmap(mm, MB(8), MB(2), VM_READ, pw_mapping_get(m, 1), 3, 21, NULL),
+	CHECK_EQ(pw_mmap(mm, MB(8), MB(2), VM_READ, pw_mapping_get(m, 1), 3, 21,
+			 NULL),
 		 -EINVAL); /* hugetlb file offset not a whole huge page */
 	CHECK_EQ(pw_mm_vma_count(mm), 1);
 	CHECK_EQ(tables(m), before);
 
 	/* The last page below TASK_SIZE is fine; a length is rounded up. */
-	CHECK_EQ(pw_mmap(mm, g->task_size - PG(1), 1, VM_READ, NULL, 0, 0, &out), 0);
+	CHECK_EQ(
+		pw_mmap(mm, g->task_size - PG(1), 1, VM_READ, NULL, 0, 0, &out),
+		0);
 	CHECK_EQ(out->vm_end, g->task_size);
 	/* A hugetlb length is rounded up to the huge page size. */
 	CHECK_EQ(pw_mmap(mm, MB(8), PG(1), VM_READ, NULL, 0, 21, &out), 0);
@@ -304,7 +320,8 @@ static void test_mmap_merge_file(void)
 {
 	struct pw_machine *m = machine(4);
 	struct mm_struct *mm = pw_mm_create(m);
-	struct address_space *f1 = pw_mapping_get(m, 1), *f2 = pw_mapping_get(m, 2);
+	struct address_space *f1 = pw_mapping_get(m, 1),
+			     *f2 = pw_mapping_get(m, 2);
 	struct vm_area_struct *a, *b;
 
 	a = mmap_or_die(mm, KB(64), PG(2), VM_READ, f1, 10, 0);
@@ -338,9 +355,11 @@ static void test_mmap_merge_file(void)
 
 	/* Three-way merge of file VMAs. */
 	a = mmap_or_die(mm, MB(1), PG(1), VM_READ | VM_SHARED, f2, 100, 0);
-	b = mmap_or_die(mm, MB(1) + PG(2), PG(1), VM_READ | VM_SHARED, f2, 102, 0);
+	b = mmap_or_die(mm, MB(1) + PG(2), PG(1), VM_READ | VM_SHARED, f2, 102,
+			0);
 	CHECK_EQ(pw_mapping_vma_count(f2), 2);
-	CHECK(mmap_or_die(mm, MB(1) + PG(1), PG(1), VM_READ | VM_SHARED, f2, 101, 0) == a);
+	CHECK(mmap_or_die(mm, MB(1) + PG(1), PG(1), VM_READ | VM_SHARED, f2,
+			  101, 0) == a);
 	CHECK_EQ(pw_mapping_vma_count(f2), 1);
 	CHECK(pw_mapping_vma_at(f2, 0) == a);
 	CHECK_EQ(a->vm_end, MB(1) + PG(3));
@@ -456,7 +475,7 @@ static void test_munmap_i_mmap_order(void)
 	/* An equal pgoff goes after the VMAs that have it. */
 	CHECK_EQ(pw_munmap(mm, MB(16) + PG(20), PG(10)), 0); /* a is gone */
 	CHECK_EQ(pw_mapping_vma_count(f), 3);
-	CHECK_EQ(pw_munmap(mm, MB(8), PG(10)), 0);          /* b is gone */
+	CHECK_EQ(pw_munmap(mm, MB(8), PG(10)), 0); /* b is gone */
 	a = mmap_or_die(mm, MB(8), PG(1), VM_READ, f, 40, 0);
 	CHECK(pw_mapping_vma_at(f, 0) == c && pw_mapping_vma_at(f, 1) == d &&
 	      pw_mapping_vma_at(f, 2) == a);
@@ -508,7 +527,9 @@ static void test_munmap_tables(int levels)
 
 	/* Stray entries outside any VMA are cleared and their tables freed. */
 	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PTE, MB(64), P | PFN(7)), 0);
-	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PTE, MB(64) + PG(511), P | PFN(8)), 0);
+	CHECK_EQ(
+		pw_mm_set_entry(mm, PW_LEVEL_PTE, MB(64) + PG(511), P | PFN(8)),
+		0);
 	CHECK_EQ(tables(m), base + per_pte);
 	CHECK_EQ(pw_munmap(mm, MB(60), MB(8)), 0);
 	CHECK_EQ(tables(m), base);
@@ -521,9 +542,14 @@ static void test_munmap_tables(int levels)
 		if (top + MB(2) <= g->task_size) {
 			size_t n = pw_mm_vma_count(mm);
 
-			mmap_or_die(mm, top - MB(2), MB(4), VM_READ, NULL, 0, 0);
-			CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PTE, top - PG(1), P | PFN(9)), 0);
-			CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PTE, top, P | PFN(10)), 0);
+			mmap_or_die(mm, top - MB(2), MB(4), VM_READ, NULL, 0,
+				    0);
+			CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PTE, top - PG(1),
+						 P | PFN(9)),
+				 0);
+			CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PTE, top,
+						 P | PFN(10)),
+				 0);
 			CHECK_EQ(tables(m), base + 2 * per_pte);
 			CHECK_MM(mm);
 			CHECK_EQ(pw_munmap(mm, top - PG(1), PG(2)), 0);
@@ -595,7 +621,8 @@ static void test_munmap_thp(int levels)
 	CHECK_EQ(pw_mm_set_entry(mm, pl, MB(8), leaf), 0);
 	CHECK_EQ(pw_munmap(mm, MB(9), MB(2)), 0);
 	CHECK_EQ(events.split_pmd, 2);
-	CHECK_EQ(get(mm, PW_LEVEL_PTE, MB(8) + PG(255)), P | RW | PFN(0x200 + 255));
+	CHECK_EQ(get(mm, PW_LEVEL_PTE, MB(8) + PG(255)),
+		 P | RW | PFN(0x200 + 255));
 	CHECK_EQ(get(mm, PW_LEVEL_PTE, MB(8) + PG(256)), 0);
 	CHECK_MM(mm);
 	CHECK_EQ(pw_munmap(mm, MB(8), MB(1)), 0);
@@ -604,7 +631,8 @@ static void test_munmap_thp(int levels)
 	/* A PMD migration entry partly unmapped: PTE migration entries. */
 	mmap_or_die(mm, MB(2), MB(2), VM_READ, NULL, 0, 0);
 	CHECK_EQ(pw_mm_set_entry(mm, pl, MB(2),
-				 pw_swp_entry(PW_SWP_MIGRATION_WRITE, 0x400)), 0);
+				 pw_swp_entry(PW_SWP_MIGRATION_WRITE, 0x400)),
+		 0);
 	CHECK_EQ(pw_munmap(mm, MB(2), PG(1)), 0);
 	CHECK_EQ(events.split_pmd, 3);
 	CHECK_EQ(get(mm, PW_LEVEL_PTE, MB(2)), 0);
@@ -623,7 +651,8 @@ static void test_munmap_pud_leaf(void)
 	uint64_t base = tables(m);
 
 	v = mmap_or_die(mm, GB(1), GB(1), VM_READ, NULL, 0, 0);
-	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PUD, GB(1), P | HUGE | PFN(0)), 0);
+	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PUD, GB(1), P | HUGE | PFN(0)),
+		 0);
 	CHECK_EQ(pw_munmap(mm, GB(1) + MB(2), MB(2)), 0);
 	CHECK_EQ(events.split_pud, 1);
 	CHECK_EQ(events.last_vma, v->id);
@@ -643,9 +672,15 @@ static void test_hugetlb(void)
 
 	v = mmap_or_die(mm, h, MB(6), VM_READ | VM_WRITE, f, 512, 21);
 	CHECK(v->vm_flags & VM_HUGETLB);
-	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PMD, h, P | RW | HUGE | PFN(0x200)), 0);
-	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PMD, h + MB(2), P | RW | HUGE | PFN(0x400)), 0);
-	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PMD, h + MB(4), P | RW | HUGE | PFN(0x600)), 0);
+	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PMD, h,
+				 P | RW | HUGE | PFN(0x200)),
+		 0);
+	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PMD, h + MB(2),
+				 P | RW | HUGE | PFN(0x400)),
+		 0);
+	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PMD, h + MB(4),
+				 P | RW | HUGE | PFN(0x600)),
+		 0);
 	CHECK_EQ(pw_munmap(mm, h + MB(1), MB(2)), -EINVAL);
 	CHECK_EQ(pw_munmap(mm, h + MB(2), MB(1)), -EINVAL);
 	CHECK_EQ(pw_mprotect(mm, h, MB(1), VM_READ), -EINVAL);
@@ -667,7 +702,8 @@ static void test_hugetlb(void)
 	CHECK_EQ(get(mm, PW_LEVEL_PMD, h), P | HUGE | NX | PFN(0x200));
 	/* Remapping the hole merges all three back. */
 	CHECK_EQ(pw_mprotect(mm, h, MB(2), VM_READ | VM_WRITE), 0);
-	CHECK(mmap_or_die(mm, h + MB(2), MB(2), VM_READ | VM_WRITE, f, 1024, 21) == v);
+	CHECK(mmap_or_die(mm, h + MB(2), MB(2), VM_READ | VM_WRITE, f, 1024,
+			  21) == v);
 	CHECK_EQ(pw_mm_vma_count(mm), 1);
 	CHECK_EQ(v->vm_end, h + MB(6));
 	CHECK_MM(mm);
@@ -675,9 +711,11 @@ static void test_hugetlb(void)
 	w = mmap_or_die(mm, h + MB(6), PG(1), VM_READ | VM_WRITE, NULL, 0, 21);
 	CHECK(w != v);
 	CHECK_EQ(w->vm_end, h + MB(8));
-	CHECK(mmap_or_die(mm, h + MB(8), MB(1), VM_READ | VM_WRITE, NULL, 0, 21) == w);
+	CHECK(mmap_or_die(mm, h + MB(8), MB(1), VM_READ | VM_WRITE, NULL, 0,
+			  21) == w);
 	CHECK_EQ(w->vm_end, h + MB(10));
-	CHECK(mmap_or_die(mm, h + MB(10), PG(1), VM_READ | VM_WRITE, NULL, 0, 0) != w);
+	CHECK(mmap_or_die(mm, h + MB(10), PG(1), VM_READ | VM_WRITE, NULL, 0,
+			  0) != w);
 	CHECK_EQ(pw_mm_vma_count(mm), 3);
 	CHECK_MM(mm);
 	pw_machine_destroy(m);
@@ -697,7 +735,8 @@ static void test_mprotect_split_merge(void)
 	v = mmap_or_die(mm, a, PG(16), VM_READ | VM_WRITE, NULL, 0, 0);
 	v_id = v->id;
 	for (i = 0; i < 16; i++)
-		pw_mm_set_entry(mm, PW_LEVEL_PTE, a + PG(i), P | RW | PFN(100 + i));
+		pw_mm_set_entry(mm, PW_LEVEL_PTE, a + PG(i),
+				P | RW | PFN(100 + i));
 	CHECK_EQ(pw_mprotect(mm, a + PG(4), PG(4), VM_READ), 0);
 	CHECK_EQ(pw_mm_vma_count(mm), 3);
 	mid = pw_mm_vma_at(mm, 1);
@@ -810,7 +849,8 @@ static void test_mprotect_neighbours(void)
 		struct vm_area_struct *x, *y;
 		unsigned y_id;
 
-		x = pw_vma_add(mm, MB(8), MB(8) + PG(2), VM_READ, NULL, MB(8) >> 12, 0, &err);
+		x = pw_vma_add(mm, MB(8), MB(8) + PG(2), VM_READ, NULL,
+			       MB(8) >> 12, 0, &err);
 		y = pw_vma_add(mm, MB(8) + PG(2), MB(8) + PG(4), VM_READ, NULL,
 			       (MB(8) >> 12) + 2, 0, &err);
 		y_id = y->id;
@@ -851,17 +891,22 @@ static void test_mprotect_huge_and_migration(void)
 
 	/* Write migration entries lose write: read-exclusive when anonymous. */
 	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PTE, MB(4) + PG(2),
-				 pw_swp_entry(PW_SWP_MIGRATION_WRITE, 77)), 0);
+				 pw_swp_entry(PW_SWP_MIGRATION_WRITE, 77)),
+		 0);
 	CHECK_EQ(pw_mprotect(mm, MB(4) + PG(2), PG(1), VM_READ | VM_WRITE), 0);
 	CHECK_EQ(get(mm, PW_LEVEL_PTE, MB(4) + PG(2)),
 		 pw_swp_entry(PW_SWP_MIGRATION_READ_EXCLUSIVE, 77));
 
 	mmap_or_die(mm, MB(8), PG(4), VM_READ | VM_WRITE, f, 0, 0);
 	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PTE, MB(8),
-				 pw_swp_entry(PW_SWP_MIGRATION_WRITE, 78)), 0);
-	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PTE, MB(8) + PG(1), pw_swp_entry(3, 5)), 0);
+				 pw_swp_entry(PW_SWP_MIGRATION_WRITE, 78)),
+		 0);
+	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PTE, MB(8) + PG(1),
+				 pw_swp_entry(3, 5)),
+		 0);
 	CHECK_EQ(pw_mprotect(mm, MB(8), PG(4), VM_READ), 0);
-	CHECK_EQ(get(mm, PW_LEVEL_PTE, MB(8)), pw_swp_entry(PW_SWP_MIGRATION_READ, 78));
+	CHECK_EQ(get(mm, PW_LEVEL_PTE, MB(8)),
+		 pw_swp_entry(PW_SWP_MIGRATION_READ, 78));
 	CHECK_EQ(get(mm, PW_LEVEL_PTE, MB(8) + PG(1)), pw_swp_entry(3, 5));
 	CHECK_MM(mm);
 	pw_machine_destroy(m);
@@ -923,7 +968,8 @@ static void test_check_catches(void)
 
 	/* An entry into the table region at a frame never allocated. */
 	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PMD, MB(8),
-				 PW_PAGE_TABLE | PFN(FRAMES - 1)), 0);
+				 PW_PAGE_TABLE | PFN(FRAMES - 1)),
+		 0);
 	CHECK_MM_FAILS(mm, "not an allocated table");
 	CHECK_EQ(pw_mm_set_entry(mm, PW_LEVEL_PMD, MB(8), 0), 0);
 
@@ -989,7 +1035,7 @@ struct model_page {
 	unsigned file;       /* mapping id, 0 for none */
 	unsigned long pgoff;
 	unsigned shift;
-	uint64_t ent;        /* what translates the page, as a PTE */
+	uint64_t ent; /* what translates the page, as a PTE */
 };
 
 enum piece_kind { PIECE_GAP, PIECE_ANON, PIECE_OTHER };
@@ -1058,9 +1104,10 @@ static uint64_t protect_model(uint64_t v, unsigned long flags, bool anon)
 {
 	if (pw_is_migration_entry(v)) {
 		if (pw_swp_type(v) == PW_SWP_MIGRATION_WRITE)
-			v = pw_swp_entry(anon ? PW_SWP_MIGRATION_READ_EXCLUSIVE :
-						PW_SWP_MIGRATION_READ,
-					 pw_swp_offset(v));
+			v = pw_swp_entry(
+				anon ? PW_SWP_MIGRATION_READ_EXCLUSIVE :
+				       PW_SWP_MIGRATION_READ,
+				pw_swp_offset(v));
 		return v;
 	}
 	if (!(v & PW_PAGE_PRESENT))
@@ -1076,7 +1123,8 @@ static void model_apply(struct rnd *r, unsigned long from, unsigned long to,
 	unsigned long i;
 
 	for (i = from; i < to; i++)
-		r->pg[i].ent = zap ? 0 : protect_model(r->pg[i].ent, flags, anon);
+		r->pg[i].ent =
+			zap ? 0 : protect_model(r->pg[i].ent, flags, anon);
 }
 
 /* One piece (a VMA's part of the range, or a gap) of a munmap or mprotect. */
@@ -1091,7 +1139,8 @@ static void model_piece(struct rnd *r, unsigned long from, unsigned long to,
 
 		if (r->leaf[reg]) {
 			if (s == rs && e == re) {
-				model_apply(r, rs, re, zap, flags, kind != PIECE_OTHER);
+				model_apply(r, rs, re, zap, flags,
+					    kind != PIECE_OTHER);
 				if (zap)
 					r->leaf[reg] = false;
 				continue;
@@ -1119,24 +1168,29 @@ static void model_range(struct rnd *r, unsigned long from, unsigned long to,
 	unsigned reg;
 
 	for (reg = 0; reg < REGIONS; reg++)
-		r->leaf[reg] = is_huge_pmd(get(r->mm, r->pl, page_addr(r, reg * 512)));
+		r->leaf[reg] =
+			is_huge_pmd(get(r->mm, r->pl, page_addr(r, reg * 512)));
 	while (addr < end) {
 		struct vm_area_struct *vma = find_vma(r->mm, addr);
 		unsigned long pe;
 
 		if (!vma || vma->vm_start >= end) {
-			model_piece(r, (addr - r->base) >> 12, to, PIECE_GAP, zap, 0);
+			model_piece(r, (addr - r->base) >> 12, to, PIECE_GAP,
+				    zap, 0);
 			return;
 		}
 		if (vma->vm_start > addr) {
 			model_piece(r, (addr - r->base) >> 12,
-				    (vma->vm_start - r->base) >> 12, PIECE_GAP, zap, 0);
+				    (vma->vm_start - r->base) >> 12, PIECE_GAP,
+				    zap, 0);
 			addr = vma->vm_start;
 		}
 		pe = vma->vm_end < end ? vma->vm_end : end;
 		if (zap || prot_of(vma->vm_flags, prot) != vma->vm_flags)
-			model_piece(r, (addr - r->base) >> 12, (pe - r->base) >> 12,
-				    pw_vma_is_anonymous(vma) ? PIECE_ANON : PIECE_OTHER,
+			model_piece(r, (addr - r->base) >> 12,
+				    (pe - r->base) >> 12,
+				    pw_vma_is_anonymous(vma) ? PIECE_ANON :
+							       PIECE_OTHER,
 				    zap, prot_of(vma->vm_flags, prot));
 		addr = pe;
 	}
@@ -1177,16 +1231,19 @@ static void run_from(struct rnd *r, bool mapped, unsigned long *from,
 	if (n == WIN_PAGES)
 		return;
 	n = 1 + rnd_below(r, 300);
-	for (*from = i, *to = i + 1; *to < WIN_PAGES && *to - i < n &&
-				     r->pg[*to].mapped == mapped;)
+	for (*from = i, *to = i + 1;
+	     *to < WIN_PAGES && *to - i < n && r->pg[*to].mapped == mapped;)
 		(*to)++;
 }
 
 static int op_mmap(struct rnd *r)
 {
 	static const unsigned long prots[] = {
-		VM_READ, VM_READ | VM_WRITE, VM_READ | VM_EXEC,
-		VM_READ | VM_WRITE | VM_EXEC, VM_READ | VM_WRITE | VM_SHARED,
+		VM_READ,
+		VM_READ | VM_WRITE,
+		VM_READ | VM_EXEC,
+		VM_READ | VM_WRITE | VM_EXEC,
+		VM_READ | VM_WRITE | VM_SHARED,
 	};
 	unsigned long from, to, i, flags, pgoff, len;
 	unsigned file = 0, shift = 0;
@@ -1213,16 +1270,19 @@ static int op_mmap(struct rnd *r)
 		to = from + 512 * (1 + rnd_below(r, 2));
 		if (to > WIN_PAGES)
 			return 0;
-		len = PG(to - from) - PG(rnd_below(r, 2) ? 0 : rnd_below(r, 511));
+		len = PG(to - from) -
+		      PG(rnd_below(r, 2) ? 0 : rnd_below(r, 511));
 	}
 	for (i = from; i < to; i++)
 		overlap |= r->pg[i].mapped;
 	want = overlap ? -EEXIST : 0;
-	snprintf(r->what, sizeof(r->what),
-		 "pw_mmap(%#lx, %#lx, flags %#lx, file %u, pgoff %#lx, shift %u)",
-		 page_addr(r, from), len, flags, file, pgoff, shift);
+	snprintf(
+		r->what, sizeof(r->what),
+		"pw_mmap(%#lx, %#lx, flags %#lx, file %u, pgoff %#lx, shift %u)",
+		page_addr(r, from), len, flags, file, pgoff, shift);
 	ret = pw_mmap(r->mm, page_addr(r, from), len, flags,
-		      file ? pw_mapping_get(r->m, file) : NULL, pgoff, shift, &out);
+		      file ? pw_mapping_get(r->m, file) : NULL, pgoff, shift,
+		      &out);
 	if (!CHECK_EQ(ret, want))
 		return -1;
 	r->errors[0] += ret != 0;
@@ -1276,7 +1336,8 @@ static int op_mprotect(struct rnd *r)
 
 	rnd_range(r, &from, &to);
 	if (rnd_below(r, 4))
-		run_from(r, true, &from, &to); /* mostly no hole: reach the merges */
+		run_from(r, true, &from,
+			 &to); /* mostly no hole: reach the merges */
 	for (i = from; i < to; i++)
 		hole |= !r->pg[i].mapped;
 	if (hole)
@@ -1315,8 +1376,10 @@ static int op_set_entry(struct rnd *r)
 		if (pw_entry_is_table(r->m, pmd))
 			return 0; /* would leak the table under it */
 		addr = page_addr(r, reg * 512);
-		v = kind == 4 ? P | HUGE | rnd_bits(r) | PFN(512 * (1 + rnd_below(r, 60))) :
-				pw_swp_entry(PW_SWP_MIGRATION_WRITE, 512 * (1 + rnd_below(r, 60)));
+		v = kind == 4 ? P | HUGE | rnd_bits(r) |
+					PFN(512 * (1 + rnd_below(r, 60))) :
+				pw_swp_entry(PW_SWP_MIGRATION_WRITE,
+					     512 * (1 + rnd_below(r, 60)));
 		snprintf(r->what, sizeof(r->what), "set pmd %#lx = %#llx", addr,
 			 (unsigned long long)v);
 		ret = pw_mm_set_entry(r->mm, r->pl, addr, v);
@@ -1333,7 +1396,8 @@ static int op_set_entry(struct rnd *r)
 						   PW_SWP_MIGRATION_READ,
 				 2 + rnd_below(r, TABLE_BASE - 2));
 	else
-		v = pw_swp_entry(1 + (unsigned)rnd_below(r, 3), rnd_below(r, 1000));
+		v = pw_swp_entry(1 + (unsigned)rnd_below(r, 3),
+				 rnd_below(r, 1000));
 	if (is_huge_pmd(pmd))
 		want = -EFAULT;
 	snprintf(r->what, sizeof(r->what), "set pte %#lx = %#llx", addr,
@@ -1359,15 +1423,19 @@ static int compare_vmas(struct rnd *r)
 		if (vma && vma->vm_start > addr)
 			vma = NULL;
 		if (!vma != !p->mapped ||
-		    (vma && (vma->vm_flags != p->flags || vma->hugetlb_shift != p->shift ||
-			     (vma->vm_file ? pw_mapping_id(vma->vm_file) : 0) != p->file ||
-			     vma->vm_pgoff + ((addr - vma->vm_start) >> 12) != p->pgoff))) {
+		    (vma && (vma->vm_flags != p->flags ||
+			     vma->hugetlb_shift != p->shift ||
+			     (vma->vm_file ? pw_mapping_id(vma->vm_file) : 0) !=
+				     p->file ||
+			     vma->vm_pgoff + ((addr - vma->vm_start) >> 12) !=
+				     p->pgoff))) {
 			printf("page %#lx: model %s flags %#lx file %u pgoff %#lx shift %u; "
-			       "vma %u [%#lx, %#lx) flags %#lx pgoff %#lx\n", addr,
-			       p->mapped ? "mapped" : "unmapped", p->flags, p->file,
-			       p->pgoff, p->shift, vma ? vma->id : 0,
-			       vma ? vma->vm_start : 0, vma ? vma->vm_end : 0,
-			       vma ? vma->vm_flags : 0, vma ? vma->vm_pgoff : 0);
+			       "vma %u [%#lx, %#lx) flags %#lx pgoff %#lx\n",
+			       addr, p->mapped ? "mapped" : "unmapped",
+			       p->flags, p->file, p->pgoff, p->shift,
+			       vma ? vma->id : 0, vma ? vma->vm_start : 0,
+			       vma ? vma->vm_end : 0, vma ? vma->vm_flags : 0,
+			       vma ? vma->vm_pgoff : 0);
 			return -1;
 		}
 	}
@@ -1382,8 +1450,9 @@ static int compare_entries(struct rnd *r)
 		uint64_t want = r->pg[i].ent, got = actual_ent(r, i);
 
 		if (got != want) {
-			printf("page %#lx: entry %#llx, model %#llx\n", page_addr(r, i),
-			       (unsigned long long)got, (unsigned long long)want);
+			printf("page %#lx: entry %#llx, model %#llx\n",
+			       page_addr(r, i), (unsigned long long)got,
+			       (unsigned long long)want);
 			return -1;
 		}
 	}
@@ -1435,7 +1504,10 @@ static void random_run(int levels, uint64_t seed, unsigned ops)
 	for (n = 0; n < ops && !fail; n++) {
 		unsigned long before = failed;
 		unsigned which = (unsigned)rnd_below(&r, 20);
-		unsigned kind = which < 6 ? 0 : which < 11 ? 1 : which < 16 ? 2 : 3;
+		unsigned kind = which < 6  ? 0 :
+				which < 11 ? 1 :
+				which < 16 ? 2 :
+					     3;
 		uint64_t errs_before = r.errors[kind];
 
 		r.what[0] = '\0';
@@ -1455,16 +1527,18 @@ static void random_run(int levels, uint64_t seed, unsigned ops)
 		if (!fail)
 			fail = !CHECK_MM(r.mm);
 		if (!fail && r.unmapped_to) {
-			struct empty_scan scan = { .m = r.m,
+			struct empty_scan scan = {
+				.m = r.m,
 				.start = page_addr(&r, r.unmapped_from),
-				.end = page_addr(&r, r.unmapped_to) };
+				.end = page_addr(&r, r.unmapped_to)
+			};
 
 			pw_mm_dump(r.mm, find_empty, &scan);
 			fail = !CHECK(scan.found == 0);
 		}
 		if (fail || failed != before)
-			printf("random run: levels %d seed %#llx op %u: %s\n", levels,
-			       (unsigned long long)seed, n, r.what);
+			printf("random run: levels %d seed %#llx op %u: %s\n",
+			       levels, (unsigned long long)seed, n, r.what);
 		if (r.what[0] && r.errors[kind] == errs_before)
 			r.ok[kind]++;
 		if (pw_mm_vma_count(r.mm) > r.most_vmas)
@@ -1473,7 +1547,8 @@ static void random_run(int levels, uint64_t seed, unsigned ops)
 	printf("random run, %d levels: %u ops; ok/refused: mmap %lu/%lu, munmap %lu/%lu, "
 	       "mprotect %lu/%lu, set_entry %lu/%lu; up to %zu VMAs; %u PMD splits\n",
 	       levels, n, r.ok[0], r.errors[0], r.ok[1], r.errors[1], r.ok[2],
-	       r.errors[2], r.ok[3], r.errors[3], r.most_vmas, events.split_pmd);
+	       r.errors[2], r.ok[3], r.errors[3], r.most_vmas,
+	       events.split_pmd);
 	pw_mm_destroy(r.mm);
 	CHECK_EQ(tables(r.m), 1);
 	pw_machine_destroy(r.m);
@@ -1500,7 +1575,8 @@ int main(void)
 	test_check_catches();
 	test_destroy();
 	for (levels = 2; levels <= 5; levels++)
-		random_run(levels, 0x9e3779b97f4a7c15ULL * (uint64_t)levels, 2000);
+		random_run(levels, 0x9e3779b97f4a7c15ULL * (uint64_t)levels,
+			   2000);
 
 	printf("%lu passed, %lu failed\n", passed, failed);
 	return failed ? 1 : 0;

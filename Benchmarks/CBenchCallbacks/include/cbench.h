@@ -33,16 +33,17 @@ struct cb_smaps {
 	uint64_t referenced;
 	uint64_t swap;
 	uint64_t anon_thp;
-	uint64_t ptes;  /**< PTEs looked at */
-	uint64_t pmds;  /**< PMD entries handed to pmd_entry */
+	uint64_t ptes; /**< PTEs looked at */
+	uint64_t pmds; /**< PMD entries handed to pmd_entry */
 };
 
 /** Which callbacks cb_walk_count() sets. */
 enum cb_mode {
-	CB_PTE_ENTRY = 1,  /**< pte_entry counting PTEs and present ones */
-	CB_PTE_RANGE = 2,  /**< pte_range doing the same a table run at a time */
-	CB_PTE_HOLE = 4,   /**< pte_hole counting holes */
-	CB_PMD_THP = 8,    /**< pmd_entry: a PMD leaf is counted, ACTION_CONTINUE */
+	CB_PTE_ENTRY = 1, /**< pte_entry counting PTEs and present ones */
+	CB_PTE_RANGE = 2, /**< pte_range doing the same a table run at a time */
+	CB_PTE_HOLE = 4,  /**< pte_hole counting holes */
+	CB_PMD_THP =
+		8, /**< pmd_entry: a PMD leaf is counted, ACTION_CONTINUE */
 	CB_TEST_WALK = 16, /**< test_walk: skips VM_EXEC VMAs */
 };
 
@@ -54,8 +55,8 @@ bool cb_optimized(void);
  * callbacks @mode names; adds what they saw to *@c.  Returns the walk's
  * result.
  */
-int cb_walk_count(struct mm_struct *mm, unsigned long start,
-		  unsigned long end, unsigned mode, struct cb_counts *c);
+int cb_walk_count(struct mm_struct *mm, unsigned long start, unsigned long end,
+		  unsigned mode, struct cb_counts *c);
 
 /**
  * The floor: bare nested loops over the tables of @mm for [@start, @end),
@@ -76,8 +77,8 @@ uint64_t cb_folio_walk(struct mm_struct *mm, struct vm_area_struct *vma,
 
 /** The floor of folio lookups: a bare radix descent per address, no
  *  locks, no checks beyond "is there a table"; the same sum. */
-uint64_t cb_floor_lookup(struct mm_struct *mm, const uint64_t *addrs,
-			 size_t n, uint64_t *found);
+uint64_t cb_floor_lookup(struct mm_struct *mm, const uint64_t *addrs, size_t n,
+			 uint64_t *found);
 
 /**
  * walk_page_range_mm with an install_pte that maps PFN @pfn_base + page
@@ -90,8 +91,7 @@ int cb_install(struct mm_struct *mm, unsigned long start, unsigned long end,
 /** The install floor: allocates the missing tables with
  *  pw_table_alloc_into and writes the same PTEs with bare loops. */
 int cb_floor_install(struct mm_struct *mm, unsigned long start,
-		     unsigned long end, uint64_t pfn_base,
-		     uint64_t *installed);
+		     unsigned long end, uint64_t pfn_base, uint64_t *installed);
 
 /** Sum of every PTE value under [@start, @end) of @mm (for checking). */
 uint64_t cb_pte_checksum(struct mm_struct *mm, unsigned long start,

@@ -1,3 +1,4 @@
+import PageWalk
 /// One VMA of an imported process, as `/proc/PID/maps` (and `smaps`) described it: the side
 /// table of what the machine's `vm_area_struct` has no field for.
 public struct ImportedRegion: Sendable, Equatable {

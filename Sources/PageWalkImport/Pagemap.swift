@@ -1,4 +1,4 @@
-import CWalkCore
+import PageWalk
 
 /// The pagemap walk (fs/proc/task_mmu.c: `pagemap_pmd_range`, `pte_to_pagemap_entry`,
 /// `pagemap_pte_hole`, `pagemap_hugetlb_range`) as a visitor: one 64-bit `PagemapEntry` per
@@ -9,31 +9,27 @@ public struct PagemapVisitor: PageWalkVisitor {
     /// Whether PFNs are shown (the kernel shows them to `CAP_SYS_ADMIN` only).
     public var showPFN: Bool
     let pages: PhysicalPages
-    let m: OpaquePointer
 
     public init(snapshot: ProcessSnapshot, showPFN: Bool = true) {
         pages = snapshot.pages
-        m = snapshot.machine.pointer
         self.showPFN = showPFN
     }
 
     public var callbacks: WalkCallbacks { [.pmdEntry, .pteHole, .hugetlbEntry] }
 
-    static let vmSoftDirty: UInt = 0x8000000
-
     /// `pagemap_pte_hole`: outside VMAs 0, inside a VMA soft-dirty if the VMA is.
     public mutating func pteHole(address: UInt64, next: UInt64, depth: Int, walk: WalkContext) throws -> WalkStep {
         var addr = address
         while addr < next {
-            let vma = find_vma(walk.mm, UInt(addr))
-            let holeEnd = vma.map { min(next, UInt64($0.pointee.vm_start)) } ?? next
+            let vma = walk.findVMA(addr)
+            let holeEnd = vma.map { min(next, $0.start) } ?? next
             while addr < holeEnd {
                 entries.append(PagemapEntry(rawValue: 0))
                 addr += 4096
             }
             guard let vma else { break }
-            let pme = PagemapEntry(frame: 0, flags: vma.pointee.vm_flags & Self.vmSoftDirty != 0 ? PagemapEntry.softDirtyBit : 0)
-            let end = min(next, UInt64(vma.pointee.vm_end))
+            let pme = PagemapEntry(frame: 0, flags: vma.flags.contains(.softDirty) ? PagemapEntry.softDirtyBit : 0)
+            let end = min(next, vma.end)
             while addr < end {
                 entries.append(pme)
                 addr += 4096
@@ -44,7 +40,7 @@ public struct PagemapVisitor: PageWalkVisitor {
 
     /// `pagemap_pmd_range`.
     public mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
-        guard let vma = walk.vmaPointer else { return .proceed }
+        guard let vma = walk.vma else { return .proceed }
         if pmd.isLeaf || pmd.isSwap {
             thp(pmd, address, next, vma)
             return .proceed
@@ -52,7 +48,7 @@ public struct PagemapVisitor: PageWalkVisitor {
         let mapped: Void? = walk.withPTEs(of: &pmd, range: address..<next) { ptes in
             var a = address
             for i in ptes.indices {
-                entries.append(entry(ptes[i], a, vma))
+                entries.append(entry(ptes[i], a, vma, walk))
                 a &+= 4096
             }
         }
@@ -61,22 +57,22 @@ public struct PagemapVisitor: PageWalkVisitor {
     }
 
     /// `pagemap_pmd_range_thp`: a PMD leaf or PMD migration entry, page by page.
-    mutating func thp(_ pmd: PMD, _ address: UInt64, _ end: UInt64, _ vma: UnsafeMutablePointer<vm_area_struct>) {
+    mutating func thp(_ pmd: PMD, _ address: UInt64, _ end: UInt64, _ vma: VMAInfo) {
         var idx = (address & ((2 << 20) - 1)) >> 12
-        var flags: UInt64 = vma.pointee.vm_flags & Self.vmSoftDirty != 0 ? PagemapEntry.softDirtyBit : 0
+        var flags: UInt64 = vma.flags.contains(.softDirty) ? PagemapEntry.softDirtyBit : 0
         var frame: UInt64 = 0
         var page: UInt64? = nil
         if pmd.isPresent {
             page = pmd.pfn
             flags |= PagemapEntry.presentBit
             if pmd.isSoftDirty { flags |= PagemapEntry.softDirtyBit }
-            if pmd.rawValue & (1 << 10) != 0 { flags |= PagemapEntry.uffdWriteProtectBit }
+            if pmd.isUffdWriteProtected { flags |= PagemapEntry.uffdWriteProtectBit }
             if showPFN { frame = pmd.pfn + idx }
         } else if let type = pmd.swapType, let offset = pmd.swapOffset {
             if showPFN { frame = UInt64(type) | ((offset + idx) << PagemapEntry.swapTypeBits) }
             flags |= PagemapEntry.swapBit
-            if pmd.rawValue & (1 << 11) != 0 { flags |= PagemapEntry.softDirtyBit }
-            if pmd.rawValue & (1 << 10) != 0 { flags |= PagemapEntry.uffdWriteProtectBit }
+            if pmd.isSoftDirty { flags |= PagemapEntry.softDirtyBit }
+            if pmd.isUffdWriteProtected { flags |= PagemapEntry.uffdWriteProtectBit }
             page = offset
         }
         if let page, pages.flags(page)?.contains(.anon) != true { flags |= PagemapEntry.fileBit }
@@ -100,19 +96,19 @@ public struct PagemapVisitor: PageWalkVisitor {
     }
 
     /// `pte_to_pagemap_entry`.
-    func entry(_ pte: PTE, _ addr: UInt64, _ vma: UnsafeMutablePointer<vm_area_struct>) -> PagemapEntry {
+    func entry(_ pte: PTE, _ addr: UInt64, _ vma: VMAInfo, _ walk: WalkContext) -> PagemapEntry {
         var frame: UInt64 = 0
         var flags: UInt64 = 0
         var page: UInt64? = nil
         if pte.isPresent {
             if showPFN { frame = pte.pfn }
             flags |= PagemapEntry.presentBit
-            if let p = pw_vm_normal_page(vma, UInt(addr), pte.rawValue) { page = pw_page_to_pfn(m, p) }
+            page = walk.vmNormalPage(pte, at: addr)?.pfn
             if pte.isSoftDirty { flags |= PagemapEntry.softDirtyBit }
-            if pte.rawValue & (1 << 10) != 0 { flags |= PagemapEntry.uffdWriteProtectBit }
+            if pte.isUffdWriteProtected { flags |= PagemapEntry.uffdWriteProtectBit }
         } else if let type = pte.swapType, let offset = pte.swapOffset {
-            if pte.rawValue & (1 << 11) != 0 { flags |= PagemapEntry.softDirtyBit }
-            if pte.rawValue & (1 << 10) != 0 { flags |= PagemapEntry.uffdWriteProtectBit }
+            if pte.isSoftDirty { flags |= PagemapEntry.softDirtyBit }
+            if pte.isUffdWriteProtected { flags |= PagemapEntry.uffdWriteProtectBit }
             if showPFN { frame = UInt64(type) | (offset << PagemapEntry.swapTypeBits) }
             flags |= PagemapEntry.swapBit
             if SmapsVisitor.hasPFN(type) { page = offset }
@@ -125,24 +121,24 @@ public struct PagemapVisitor: PageWalkVisitor {
             if pages.flags(page)?.contains(.anon) != true { flags |= PagemapEntry.fileBit }
             if flags & PagemapEntry.presentBit != 0 && pages.mapcount(page) == 1 { flags |= PagemapEntry.exclusiveBit }
         }
-        if vma.pointee.vm_flags & Self.vmSoftDirty != 0 { flags |= PagemapEntry.softDirtyBit }
+        if vma.flags.contains(.softDirty) { flags |= PagemapEntry.softDirtyBit }
         return PagemapEntry(frame: frame, flags: flags)
     }
 
     /// `pagemap_hugetlb_range`.
     public mutating func hugetlbEntry(_ pte: inout PTE, hmask: UInt64, address: UInt64, next: UInt64,
                                       walk: WalkContext) throws -> WalkStep {
-        guard let vma = walk.vmaPointer else { return .proceed }
-        var flags: UInt64 = vma.pointee.vm_flags & Self.vmSoftDirty != 0 ? PagemapEntry.softDirtyBit : 0
+        guard let vma = walk.vma else { return .proceed }
+        var flags: UInt64 = vma.flags.contains(.softDirty) ? PagemapEntry.softDirtyBit : 0
         var frame: UInt64 = 0
         if pte.isPresent {
             let folio = pte.pfn
             if pages.flags(folio)?.contains(.anon) != true { flags |= PagemapEntry.fileBit }
             if (pages.mapcount(folio) ?? 2) < 2 { flags |= PagemapEntry.exclusiveBit }
-            if pte.rawValue & (1 << 10) != 0 { flags |= PagemapEntry.uffdWriteProtectBit }
+            if pte.isUffdWriteProtected { flags |= PagemapEntry.uffdWriteProtectBit }
             flags |= PagemapEntry.presentBit
             if showPFN { frame = pte.pfn + ((address & ~hmask) >> 12) }
-        } else if pte.rawValue & (1 << 10) != 0 || pte.marker?.contains(.uffdWriteProtect) == true {
+        } else if pte.isUffdWriteProtected || pte.marker?.contains(.uffdWriteProtect) == true {
             flags |= PagemapEntry.uffdWriteProtectBit
         }
         var addr = address

@@ -1,4 +1,4 @@
-import CWalkCore
+import PageWalk
 
 #if canImport(Glibc)
 import Glibc
@@ -601,7 +601,7 @@ private struct Importer {
         let pme = PagemapEntry(rawValue: raw)
         var v: UInt64 = 0
         if pme.isSoftDirty && !r.flags.contains(.softDirty) { v |= EntryFlags.softDirty.rawValue }
-        if pme.isUffdWriteProtected { v |= 1 << 10 }
+        if pme.isUffdWriteProtected { v |= EntryFlags.uffdWriteProtect.rawValue }
         if pme.isPresent {
             let pfn = pme.frame
             v |= EntryFlags.present.rawValue | EntryFlags.user.rawValue | EntryFlags.accessed.rawValue
@@ -622,10 +622,10 @@ private struct Importer {
                 }
                 if dirty { v |= EntryFlags.dirty.rawValue }
             }
-            return v | ((pfn << 12) & PW_PFN_MASK)
+            return v | ((pfn << 12) & EntryFlags.pfnMask)
         }
         if pme.isSwapped, let type = pme.swapType, let offset = pme.swapOffset {
-            return v | pw_swp_entry(UInt32(type), offset)
+            return v | PTE.swap(type: type, offset: offset).rawValue
         }
         return 0
     }
@@ -636,7 +636,7 @@ private struct Importer {
         let pme = PagemapEntry(rawValue: raw)
         if !pme.isPresent {
             if hugetlb, pme.isSwapped, let type = pme.swapType, let offset = pme.swapOffset {
-                return pw_swp_entry(UInt32(type), offset)
+                return PTE.swap(type: type, offset: offset).rawValue
             }
             return 0
         }

@@ -1,3 +1,4 @@
+import PageWalk
 /// One line of a page-table dump: a run of consecutive addresses whose entries share a level
 /// and protection bits.
 public struct PTDumpRange: Sendable, Equatable {
@@ -27,17 +28,19 @@ public struct PTDumpRange: Sendable, Equatable {
         var line = "\(hex16(start))-\(hex16(end))   " + String(repeating: " ", count: max(0, 9 - size.count)) + size
             + String(units[unit]) + " "
         let isPTE = level == .pte
-        if prot & 1 == 0 {
+        let bits = EntryFlags(rawValue: prot)
+        if !bits.contains(.present) {
             line += String(repeating: " ", count: 30)
         } else {
-            line += prot & (1 << 2) != 0 ? "USR " : "    "
-            line += prot & (1 << 1) != 0 ? "RW " : "ro "
-            line += prot & (1 << 3) != 0 ? "PWT " : "    "
-            line += prot & (1 << 4) != 0 ? "PCD " : "    "
-            line += !isPTE && prot & (1 << 7) != 0 ? "PSE " : "    "
-            line += (isPTE && prot & (1 << 7) != 0) || (!isPTE && prot & (1 << 12) != 0) ? "PAT " : "    "
-            line += prot & (1 << 8) != 0 ? "GLB " : "    "
-            line += prot & (1 << 63) != 0 ? "NX " : "x  "
+            line += bits.contains(.user) ? "USR " : "    "
+            line += bits.contains(.writable) ? "RW " : "ro "
+            line += bits.contains(.writeThrough) ? "PWT " : "    "
+            line += bits.contains(.cacheDisable) ? "PCD " : "    "
+            line += !isPTE && bits.contains(.huge) ? "PSE " : "    "
+            // In a PTE bit 7 is the PAT bit; in a leaf above, bit 12 is.
+            line += (isPTE && bits.contains(.huge)) || (!isPTE && bits.contains(.patLarge)) ? "PAT " : "    "
+            line += bits.contains(.global) ? "GLB " : "    "
+            line += bits.contains(.noExecute) ? "NX " : "x  "
         }
         return line + level.description
     }
@@ -58,7 +61,7 @@ public struct PTDumpVisitor: PageWalkVisitor {
 
     /// The protection bits of an entry: everything but the PFN (`PTE_FLAGS_MASK`; the x86 pgd
     /// and p4d use the same layout).
-    static func prot(_ value: UInt64) -> UInt64 { value & ~0x000f_ffff_ffff_f000 }
+    static func prot(_ value: UInt64) -> UInt64 { value & ~EntryFlags.pfnMask }
 
     /// `note_page`: ends the current run where the level or protection changes.
     mutating func note(_ address: UInt64, _ level: PageTableLevel, _ value: UInt64) {

@@ -1,4 +1,4 @@
-import CWalkCore
+import PageWalk
 
 #if canImport(Glibc)
 import Glibc
@@ -25,15 +25,15 @@ public struct MincoreVisitor: PageWalkVisitor {
 
     /// `__mincore_unmapped_range`: anonymous memory is not resident; file pages are as the
     /// page cache has them.
-    mutating func unmapped(_ addr: UInt64, _ end: UInt64, _ vma: UnsafeMutablePointer<vm_area_struct>?) {
+    mutating func unmapped(_ addr: UInt64, _ end: UInt64, _ walk: WalkContext) {
         let n = Int((end - addr) >> 12)
-        guard let vma, vma.pointee.vm_file != nil else {
+        guard let vma = walk.vma, walk.vmaMappingID != nil else {
             vec.append(contentsOf: repeatElement(0, count: n))
             return
         }
-        let region = snapshot.region(vma: vma.pointee.id)
+        let region = snapshot.region(vma: vma.id)
         if let cache = region?.pageCache {
-            let first = Int((addr - UInt64(vma.pointee.vm_start)) >> 12)
+            let first = Int((addr - vma.start) >> 12)
             for i in 0..<n { vec.append(first + i < cache.count ? cache[first + i] & 1 : 0) }
         } else {
             vec.append(contentsOf: repeatElement(0, count: n))
@@ -43,7 +43,7 @@ public struct MincoreVisitor: PageWalkVisitor {
 
     /// `mincore_unmapped_range`.
     public mutating func pteHole(address: UInt64, next: UInt64, depth: Int, walk: WalkContext) throws -> WalkStep {
-        unmapped(address, next, walk.vmaPointer)
+        unmapped(address, next, walk)
         return .proceed
     }
 
@@ -55,14 +55,13 @@ public struct MincoreVisitor: PageWalkVisitor {
             vec.append(contentsOf: repeatElement(1, count: n))
             return .proceed
         }
-        let vma = walk.vmaPointer
         let mapped: Void? = walk.withPTEs(of: &pmd, range: address..<next) { ptes in
             var a = address
             for i in ptes.indices {
                 let pte = ptes[i]
                 if pte.isNone || pte.marker != nil {
                     // pte_none_mostly: markers are looked up like holes.
-                    unmapped(a, a + 4096, vma)
+                    unmapped(a, a + 4096, walk)
                 } else if pte.isPresent {
                     vec.append(1)
                 } else {

@@ -1,8 +1,10 @@
+import CScenario
 import CWalkCore
 import Foundation
+import PageWalk
 
 /// The walkers PageWalk can replay a scenario on.
-public enum Engine: String, CaseIterable, Sendable {
+public enum ScenarioEngine: String, CaseIterable, Sendable {
     /// The C core, driven through the Swift visitor API.
     case c
     /// The pure-Swift walker, over the same machine.
@@ -31,7 +33,7 @@ public enum Scenario {
     ///   - name: the name used in error messages (usually the file path).
     ///   - engine: the walker the scenario's calls go to.
     /// - Throws: `ScenarioError` naming the line and what is wrong; nothing is half-written.
-    public static func replay(_ text: String, name: String, engine: Engine = .c) throws(ScenarioError) -> String {
+    public static func replay(_ text: String, name: String, engine: ScenarioEngine = .c) throws(ScenarioError) -> String {
         var bytes = Array(text.utf8)
         var trace: UnsafeMutablePointer<CChar>? = nil
         var traceLength = 0
@@ -54,7 +56,7 @@ public enum Scenario {
     }
 }
 
-extension Engine {
+extension ScenarioEngine {
     /// The entry points behind this engine.
     var table: pw_walk_engine? {
         switch self {

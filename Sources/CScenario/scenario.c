@@ -33,9 +33,9 @@ const struct pw_walk_engine pw_c_engine = {
 struct sbuf {
 	char *p;
 	size_t len, cap;
-	size_t limit;  /* the trace may not reach this many bytes */
-	bool oom;      /* out of memory, or over the limit: stop */
-	bool too_big;  /* over the limit */
+	size_t limit; /* the trace may not reach this many bytes */
+	bool oom;     /* out of memory, or over the limit: stop */
+	bool too_big; /* over the limit */
 };
 
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
@@ -79,14 +79,24 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 /* ---- callbacks and rules ----------------------------------------------------- */
 
 enum cb {
-	CB_PGD, CB_P4D, CB_PUD, CB_PMD, CB_PTE, CB_HOLE, CB_HUGETLB,
-	CB_TEST, CB_PRE, CB_POST, CB_INSTALL, NR_CB
+	CB_PGD,
+	CB_P4D,
+	CB_PUD,
+	CB_PMD,
+	CB_PTE,
+	CB_HOLE,
+	CB_HUGETLB,
+	CB_TEST,
+	CB_PRE,
+	CB_POST,
+	CB_INSTALL,
+	NR_CB
 };
 
 static const char *const cb_names[NR_CB] = {
-	"pgd_entry", "p4d_entry", "pud_entry", "pmd_entry", "pte_entry",
-	"pte_hole", "hugetlb_entry", "test_walk", "pre_vma", "post_vma",
-	"install_pte",
+	"pgd_entry", "p4d_entry", "pud_entry",     "pmd_entry",
+	"pte_entry", "pte_hole",  "hugetlb_entry", "test_walk",
+	"pre_vma",   "post_vma",  "install_pte",
 };
 
 #define VMA_ANY (-2L)
@@ -96,10 +106,10 @@ struct rule {
 	enum cb cb;
 	bool has_addr;
 	uint64_t addr;
-	long vma;      /* VMA_ANY, VMA_NONE or a number */
-	long times;    /* -1: unlimited */
+	long vma;   /* VMA_ANY, VMA_NONE or a number */
+	long times; /* -1: unlimited */
 	long ret;
-	int action;    /* -1: leave walk->action alone */
+	int action; /* -1: leave walk->action alone */
 	bool has_set;
 	uint64_t set;
 };
@@ -310,9 +320,8 @@ static void set_op(struct mm_walk_ops *ops, enum cb cb)
 
 /* ---- machine events ------------------------------------------------------------ */
 
-static const char *const level_names[PW_NR_LEVELS] = {
-	"pgd", "p4d", "pud", "pmd", "pte"
-};
+static const char *const level_names[PW_NR_LEVELS] = { "pgd", "p4d", "pud",
+						       "pmd", "pte" };
 
 static const char *const assert_trace[] = {
 	[PW_ASSERT_MMAP_LOCKED] = "mmap_locked",
@@ -328,14 +337,13 @@ static void on_event(void *ctx, const struct pw_event *ev)
 
 	switch (ev->kind) {
 	case PW_EVENT_ASSERT_FAIL:
-		sb_printf(&r->out, "assert-fail %s\n", assert_trace[ev->assertion]);
+		sb_printf(&r->out, "assert-fail %s\n",
+			  assert_trace[ev->assertion]);
 		break;
-	case PW_EVENT_WARN:
-		sb_printf(&r->out, "warn\n");
-		break;
+	case PW_EVENT_WARN: sb_printf(&r->out, "warn\n"); break;
 	case PW_EVENT_BAD:
-		sb_printf(&r->out, "bad %s 0x%" PRIx64 "\n", level_names[ev->level],
-			  ev->value);
+		sb_printf(&r->out, "bad %s 0x%" PRIx64 "\n",
+			  level_names[ev->level], ev->value);
 		break;
 	case PW_EVENT_SPLIT_PMD:
 	case PW_EVENT_SPLIT_PUD:
@@ -418,13 +426,13 @@ static int num(struct runner *r, const char *tok, const char *what,
 {
 	if (!parse_u64(tok, out))
 		return fail(r, PW_SCENARIO_BAD_INPUT,
-			    "%s: '%s' is not a number (decimal or 0x hex)", what,
-			    tok);
+			    "%s: '%s' is not a number (decimal or 0x hex)",
+			    what, tok);
 	return 0;
 }
 
-static int small(struct runner *r, const char *tok, const char *what,
-		 long lo, long hi, long *out)
+static int small(struct runner *r, const char *tok, const char *what, long lo,
+		 long hi, long *out)
 {
 	if (!parse_long(tok, lo, hi, out))
 		return fail(r, PW_SCENARIO_BAD_INPUT,
@@ -433,8 +441,7 @@ static int small(struct runner *r, const char *tok, const char *what,
 	return 0;
 }
 
-static int nargs(struct runner *r, int ntok, int lo, int hi,
-		 const char *usage)
+static int nargs(struct runner *r, int ntok, int lo, int hi, const char *usage)
 {
 	if (ntok < lo || ntok > hi)
 		return fail(r, PW_SCENARIO_BAD_INPUT, "expected: %s", usage);
@@ -445,7 +452,8 @@ static int need_machine(struct runner *r, const char *what)
 {
 	if (!r->m)
 		return fail(r, PW_SCENARIO_BAD_INPUT,
-			    "'%s' before 'memory': there is no machine yet", what);
+			    "'%s' before 'memory': there is no machine yet",
+			    what);
 	return 0;
 }
 
@@ -501,14 +509,18 @@ static int do_memory(struct runner *r, char **t, int n)
 	for (i = 0; i < 4; i++)
 		if (num(r, t[i + 1], "memory", &v[i]))
 			return -1;
-	cfg = (struct pw_machine_config){ .levels = r->levels, .frames = v[0],
-		.table_base = v[1], .zero_pfn = v[2], .huge_zero_pfn = v[3] };
+	cfg = (struct pw_machine_config){ .levels = r->levels,
+					  .frames = v[0],
+					  .table_base = v[1],
+					  .zero_pfn = v[2],
+					  .huge_zero_pfn = v[3] };
 	if (v[1] >= v[0] || v[0] > (1ULL << 28))
 		return fail(r, PW_SCENARIO_BAD_INPUT,
 			    "memory: need TABLES < FRAMES <= 268435456");
 	e = pw_machine_create(&cfg, &r->m);
 	if (e)
-		return fail(r, PW_SCENARIO_INTERNAL, "memory: cannot create the machine (%s)",
+		return fail(r, PW_SCENARIO_INTERNAL,
+			    "memory: cannot create the machine (%s)",
 			    e == -ENOMEM ? "out of memory" : "bad parameters");
 	pw_machine_set_event_hook(r->m, on_event, r);
 	r->mm = pw_mm_create(r->m);
@@ -527,31 +539,42 @@ static int do_vma(struct runner *r, char **t, int n)
 	char *f, *save = NULL;
 	int i, e;
 
-	if (nargs(r, n, 4, 7, "vma START END FLAGS [file=ID] [pgoff=N] [hugetlb=SHIFT]") ||
+	if (nargs(r, n, 4, 7,
+		  "vma START END FLAGS [file=ID] [pgoff=N] [hugetlb=SHIFT]") ||
 	    need_machine(r, "vma") || num(r, t[1], "vma start", &start) ||
 	    num(r, t[2], "vma end", &end))
 		return -1;
-	for (f = strtok_r(t[3], ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(f, "read")) flags |= VM_READ;
-		else if (!strcmp(f, "write")) flags |= VM_WRITE;
-		else if (!strcmp(f, "exec")) flags |= VM_EXEC;
-		else if (!strcmp(f, "shared")) flags |= VM_SHARED;
-		else if (!strcmp(f, "pfnmap")) flags |= VM_PFNMAP;
-		else if (!strcmp(f, "mixedmap")) flags |= VM_MIXEDMAP;
+	for (f = strtok_r(t[3], ",", &save); f;
+	     f = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(f, "read"))
+			flags |= VM_READ;
+		else if (!strcmp(f, "write"))
+			flags |= VM_WRITE;
+		else if (!strcmp(f, "exec"))
+			flags |= VM_EXEC;
+		else if (!strcmp(f, "shared"))
+			flags |= VM_SHARED;
+		else if (!strcmp(f, "pfnmap"))
+			flags |= VM_PFNMAP;
+		else if (!strcmp(f, "mixedmap"))
+			flags |= VM_MIXEDMAP;
 		else if (strcmp(f, "anon"))
-			return fail(r, PW_SCENARIO_BAD_INPUT,
-				    "vma flag '%s': expected read, write, exec, shared, pfnmap, mixedmap or anon",
-				    f);
+			return fail(
+				r, PW_SCENARIO_BAD_INPUT,
+				"vma flag '%s': expected read, write, exec, shared, pfnmap, mixedmap or anon",
+				f);
 	}
 	for (i = 4; i < n; i++) {
 		if (!strncmp(t[i], "file=", 5)) {
 			if (num(r, t[i] + 5, "file", &id))
 				return -1;
 			if (id > UINT32_MAX)
-				return fail(r, PW_SCENARIO_BAD_INPUT, "file id too large");
+				return fail(r, PW_SCENARIO_BAD_INPUT,
+					    "file id too large");
 			mapping = pw_mapping_get(r->m, (unsigned)id);
 			if (!mapping)
-				return fail(r, PW_SCENARIO_INTERNAL, "out of memory");
+				return fail(r, PW_SCENARIO_INTERNAL,
+					    "out of memory");
 		} else if (!strncmp(t[i], "pgoff=", 6)) {
 			if (num(r, t[i] + 6, "pgoff", &pgoff))
 				return -1;
@@ -561,21 +584,29 @@ static int do_vma(struct runner *r, char **t, int n)
 			if (num(r, t[i] + 8, "hugetlb", &s))
 				return -1;
 			if (s != 21 && s != 30)
-				return fail(r, PW_SCENARIO_BAD_INPUT,
-					    "hugetlb=%s: the shift must be 21 or 30", t[i] + 8);
+				return fail(
+					r, PW_SCENARIO_BAD_INPUT,
+					"hugetlb=%s: the shift must be 21 or 30",
+					t[i] + 8);
 			shift = (unsigned)s;
 		} else {
-			return fail(r, PW_SCENARIO_BAD_INPUT,
-				    "vma option '%s': expected file=, pgoff= or hugetlb=", t[i]);
+			return fail(
+				r, PW_SCENARIO_BAD_INPUT,
+				"vma option '%s': expected file=, pgoff= or hugetlb=",
+				t[i]);
 		}
 	}
 	if (!pw_vma_add(r->mm, start, end, flags, mapping, pgoff, shift, &e))
-		return fail(r, PW_SCENARIO_BAD_INPUT, "vma 0x%" PRIx64 "-0x%" PRIx64 ": %s",
-			    start, end,
-			    e == -EEXIST ? "overlaps an earlier vma" :
-			    e == -EOVERFLOW ? "pgoff + pages wraps past 2^64" :
-			    e == -ENOMEM ? "out of memory" :
-			    "must be page aligned (hugetlb: aligned to its page), non-empty, below TASK_SIZE");
+		return fail(
+			r, PW_SCENARIO_BAD_INPUT,
+			"vma 0x%" PRIx64 "-0x%" PRIx64 ": %s", start, end,
+			e == -EEXIST ?
+				"overlaps an earlier vma" :
+			e == -EOVERFLOW ?
+				"pgoff + pages wraps past 2^64" :
+			e == -ENOMEM ?
+				"out of memory" :
+				"must be page aligned (hugetlb: aligned to its page), non-empty, below TASK_SIZE");
 	return 0;
 }
 
@@ -593,22 +624,27 @@ static int do_entry(struct runner *r, char **t, int n)
 	else if (!strcmp(t[1], "kernel"))
 		mm = pw_init_mm(r->m);
 	else
-		return fail(r, PW_SCENARIO_BAD_INPUT, "entry: '%s' is not user or kernel", t[1]);
+		return fail(r, PW_SCENARIO_BAD_INPUT,
+			    "entry: '%s' is not user or kernel", t[1]);
 	for (l = 0; l < PW_NR_LEVELS; l++)
 		if (!strcmp(t[2], level_names[l]))
 			break;
 	if (l == PW_NR_LEVELS || pw_machine_geometry(r->m)->folded[l])
 		return fail(r, PW_SCENARIO_BAD_INPUT,
-			    "entry: '%s' is not a real level with %d levels", t[2],
-			    r->levels);
-	if (num(r, t[3], "entry address", &addr) || num(r, t[4], "entry value", &value))
+			    "entry: '%s' is not a real level with %d levels",
+			    t[2], r->levels);
+	if (num(r, t[3], "entry address", &addr) ||
+	    num(r, t[4], "entry value", &value))
 		return -1;
 	e = pw_mm_set_entry(mm, (enum pw_level)l, addr, value);
 	if (e == -ENOMEM)
-		return fail(r, PW_SCENARIO_BAD_INPUT, "entry: the table region is full");
+		return fail(r, PW_SCENARIO_BAD_INPUT,
+			    "entry: the table region is full");
 	if (e)
 		return fail(r, PW_SCENARIO_BAD_INPUT,
-			    "entry: an entry above %s 0x%" PRIx64 " is not a table", t[2], addr);
+			    "entry: an entry above %s 0x%" PRIx64
+			    " is not a table",
+			    t[2], addr);
 	return 0;
 }
 
@@ -620,7 +656,8 @@ static int do_ops(struct runner *r, char **t, int n)
 	for (i = 1; i < n; i++) {
 		c = find_cb(t[i]);
 		if (c < 0)
-			return fail(r, PW_SCENARIO_BAD_INPUT, "ops: unknown callback '%s'", t[i]);
+			return fail(r, PW_SCENARIO_BAD_INPUT,
+				    "ops: unknown callback '%s'", t[i]);
 		set_op(&r->ops, (enum cb)c);
 	}
 	return 0;
@@ -628,18 +665,23 @@ static int do_ops(struct runner *r, char **t, int n)
 
 static int do_walklock(struct runner *r, char **t, int n)
 {
-	static const char *const names[] = { "rdlock", "wrlock", "wrlock_verify",
+	static const char *const names[] = { "rdlock", "wrlock",
+					     "wrlock_verify",
 					     "vma_rdlock_verify" };
 	int i;
 
-	if (nargs(r, n, 2, 2, "walklock rdlock|wrlock|wrlock_verify|vma_rdlock_verify"))
+	if (nargs(r, n, 2, 2,
+		  "walklock rdlock|wrlock|wrlock_verify|vma_rdlock_verify"))
 		return -1;
 	for (i = 0; i < 4; i++)
 		if (!strcmp(t[1], names[i])) {
 			r->ops.walk_lock = (enum page_walk_lock)i;
 			return 0;
 		}
-	return fail(r, PW_SCENARIO_BAD_INPUT, "walklock '%s': expected rdlock, wrlock, wrlock_verify or vma_rdlock_verify", t[1]);
+	return fail(
+		r, PW_SCENARIO_BAD_INPUT,
+		"walklock '%s': expected rdlock, wrlock, wrlock_verify or vma_rdlock_verify",
+		t[1]);
 }
 
 static int do_rule(struct runner *r, char **t, int n)
@@ -648,17 +690,22 @@ static int do_rule(struct runner *r, char **t, int n)
 	int i, c;
 
 	if (n < 2)
-		return fail(r, PW_SCENARIO_BAD_INPUT, "expected: rule CALLBACK [addr=A] [vma=N|-] [times=N] [ret=N] [action=subtree|continue|again] [set=VALUE]");
+		return fail(
+			r, PW_SCENARIO_BAD_INPUT,
+			"expected: rule CALLBACK [addr=A] [vma=N|-] [times=N] [ret=N] [action=subtree|continue|again] [set=VALUE]");
 	c = find_cb(t[1]);
 	if (c < 0)
-		return fail(r, PW_SCENARIO_BAD_INPUT, "rule: unknown callback '%s'", t[1]);
+		return fail(r, PW_SCENARIO_BAD_INPUT,
+			    "rule: unknown callback '%s'", t[1]);
 	rl.cb = (enum cb)c;
 	for (i = 2; i < n; i++) {
 		char *eq = strchr(t[i], '=');
 		const char *k = t[i], *v;
 
 		if (!eq)
-			return fail(r, PW_SCENARIO_BAD_INPUT, "rule option '%s': expected KEY=VALUE", t[i]);
+			return fail(r, PW_SCENARIO_BAD_INPUT,
+				    "rule option '%s': expected KEY=VALUE",
+				    t[i]);
 		*eq = 0;
 		v = eq + 1;
 		if (!strcmp(k, "addr")) {
@@ -677,17 +724,26 @@ static int do_rule(struct runner *r, char **t, int n)
 			if (small(r, v, "ret", INT32_MIN, INT32_MAX, &rl.ret))
 				return -1;
 		} else if (!strcmp(k, "action")) {
-			if (!strcmp(v, "subtree")) rl.action = ACTION_SUBTREE;
-			else if (!strcmp(v, "continue")) rl.action = ACTION_CONTINUE;
-			else if (!strcmp(v, "again")) rl.action = ACTION_AGAIN;
+			if (!strcmp(v, "subtree"))
+				rl.action = ACTION_SUBTREE;
+			else if (!strcmp(v, "continue"))
+				rl.action = ACTION_CONTINUE;
+			else if (!strcmp(v, "again"))
+				rl.action = ACTION_AGAIN;
 			else
-				return fail(r, PW_SCENARIO_BAD_INPUT, "action '%s': expected subtree, continue or again", v);
+				return fail(
+					r, PW_SCENARIO_BAD_INPUT,
+					"action '%s': expected subtree, continue or again",
+					v);
 		} else if (!strcmp(k, "set")) {
 			rl.has_set = true;
 			if (num(r, v, "set", &rl.set))
 				return -1;
 		} else {
-			return fail(r, PW_SCENARIO_BAD_INPUT, "rule option '%s': expected addr, vma, times, ret, action or set", k);
+			return fail(
+				r, PW_SCENARIO_BAD_INPUT,
+				"rule option '%s': expected addr, vma, times, ret, action or set",
+				k);
 		}
 	}
 	if (r->nr_rules == r->cap_rules) {
@@ -712,7 +768,8 @@ static int do_lock(struct runner *r, char **t, int n)
 	if (n == 3 && (!strcmp(t[1], "mmap") || !strcmp(t[1], "kernel"))) {
 		if (lock_state(r, t[2], &st))
 			return -1;
-		pw_mm_set_lock_state(!strcmp(t[1], "mmap") ? r->mm : pw_init_mm(r->m), st);
+		pw_mm_set_lock_state(
+			!strcmp(t[1], "mmap") ? r->mm : pw_init_mm(r->m), st);
 		return 0;
 	}
 	if (n == 4 && !strcmp(t[1], "vma")) {
@@ -730,13 +787,19 @@ static int do_lock(struct runner *r, char **t, int n)
 		if (num(r, t[2], "i_mmap id", &id))
 			return -1;
 		if (strcmp(t[3], "held") && strcmp(t[3], "none"))
-			return fail(r, PW_SCENARIO_BAD_INPUT, "lock i_mmap: '%s' is not held or none", t[3]);
-		if (id > UINT32_MAX || !(as = pw_mapping_get(r->m, (unsigned)id)))
-			return fail(r, PW_SCENARIO_BAD_INPUT, "lock i_mmap: bad id %s", t[2]);
+			return fail(r, PW_SCENARIO_BAD_INPUT,
+				    "lock i_mmap: '%s' is not held or none",
+				    t[3]);
+		if (id > UINT32_MAX ||
+		    !(as = pw_mapping_get(r->m, (unsigned)id)))
+			return fail(r, PW_SCENARIO_BAD_INPUT,
+				    "lock i_mmap: bad id %s", t[2]);
 		pw_mapping_set_i_mmap_held(as, !strcmp(t[3], "held"));
 		return 0;
 	}
-	return fail(r, PW_SCENARIO_BAD_INPUT, "expected: lock mmap|kernel none|read|write, lock vma N none|read|write, or lock i_mmap ID held|none");
+	return fail(
+		r, PW_SCENARIO_BAD_INPUT,
+		"expected: lock mmap|kernel none|read|write, lock vma N none|read|write, or lock i_mmap ID held|none");
 }
 
 static void dump_one(void *ctx, enum pw_level level, unsigned long addr,
@@ -747,7 +810,8 @@ static void dump_one(void *ctx, enum pw_level level, unsigned long addr,
 	if (is_table)
 		sb_printf(&r->out, "%s 0x%lx T\n", level_names[level], addr);
 	else
-		sb_printf(&r->out, "%s 0x%lx 0x%" PRIx64 "\n", level_names[level], addr, value);
+		sb_printf(&r->out, "%s 0x%lx 0x%" PRIx64 "\n",
+			  level_names[level], addr, value);
 }
 
 static int do_dump(struct runner *r, int n)
@@ -774,16 +838,21 @@ static int do_folio_walk(struct runner *r, char **t, int n)
 	    num(r, t[3], "flags", &flags))
 		return -1;
 	if (flags > 3)
-		return fail(r, PW_SCENARIO_BAD_INPUT, "folio_walk flags %s: only bits 0 and 1 exist", t[3]);
+		return fail(r, PW_SCENARIO_BAD_INPUT,
+			    "folio_walk flags %s: only bits 0 and 1 exist",
+			    t[3]);
 	memset(&fw, 0, sizeof(fw));
-	folio = r->eng->folio_walk_start(&fw, vma, addr, (folio_walk_flags_t)flags);
+	folio = r->eng->folio_walk_start(&fw, vma, addr,
+					 (folio_walk_flags_t)flags);
 	if (!folio) {
 		sb_printf(&r->out, "= none\n");
 		return 0;
 	}
-	sb_printf(&r->out, "= found level=%s entry=0x%" PRIx64, lvl[fw.level], fw.pte);
+	sb_printf(&r->out, "= found level=%s entry=0x%" PRIx64, lvl[fw.level],
+		  fw.pte);
 	if (fw.page)
-		sb_printf(&r->out, " page=0x%" PRIx64, pw_page_to_pfn(r->m, fw.page));
+		sb_printf(&r->out, " page=0x%" PRIx64,
+			  pw_page_to_pfn(r->m, fw.page));
 	else
 		sb_printf(&r->out, " page=-");
 	sb_printf(&r->out, " folio=0x%" PRIx64 "\n", pw_folio_pfn(r->m, folio));
@@ -805,7 +874,8 @@ static int pgd_opt(struct runner *r, char **t, int i, int n, pgd_t **pgd)
 		*pgd = pw_mm_pgd(r->mm);
 		return 0;
 	}
-	return fail(r, PW_SCENARIO_BAD_INPUT, "'%s': expected pgd=user or nothing", t[i]);
+	return fail(r, PW_SCENARIO_BAD_INPUT,
+		    "'%s': expected pgd=user or nothing", t[i]);
 }
 
 static int do_call(struct runner *r, char **t, int n)
@@ -829,11 +899,14 @@ static int do_call(struct runner *r, char **t, int n)
 	t += 2;
 	n -= 2;
 	if (!strcmp(c, "walk_page_range") || !strcmp(c, "walk_page_range_mm")) {
-		if (nargs(r, n, 2, 2, "call walk_page_range[_mm] START END") || range_args(r, t, &s, &en))
+		if (nargs(r, n, 2, 2, "call walk_page_range[_mm] START END") ||
+		    range_args(r, t, &s, &en))
 			return -1;
-		ret = (c[15] ? e->walk_page_range_mm : e->walk_page_range)(r->mm, s, en, &r->ops, r);
+		ret = (c[15] ? e->walk_page_range_mm :
+			       e->walk_page_range)(r->mm, s, en, &r->ops, r);
 	} else if (!strcmp(c, "walk_page_vma")) {
-		if (nargs(r, n, 1, 1, "call walk_page_vma N") || !(vma = vma_arg(r, t[0])))
+		if (nargs(r, n, 1, 1, "call walk_page_vma N") ||
+		    !(vma = vma_arg(r, t[0])))
 			return -1;
 		ret = e->walk_page_vma(vma, &r->ops, r);
 	} else if (!strcmp(c, "walk_page_range_vma")) {
@@ -845,28 +918,36 @@ static int do_call(struct runner *r, char **t, int n)
 		struct address_space *as;
 
 		if (nargs(r, n, 3, 3, "call walk_page_mapping ID FIRST NR") ||
-		    num(r, t[0], "mapping id", &id) || num(r, t[1], "first", &first) ||
-		    num(r, t[2], "nr", &nr))
+		    num(r, t[0], "mapping id", &id) ||
+		    num(r, t[1], "first", &first) || num(r, t[2], "nr", &nr))
 			return -1;
-		if (id > UINT32_MAX || !(as = pw_mapping_get(r->m, (unsigned)id)))
-			return fail(r, PW_SCENARIO_BAD_INPUT, "bad mapping id %s", t[0]);
+		if (id > UINT32_MAX ||
+		    !(as = pw_mapping_get(r->m, (unsigned)id)))
+			return fail(r, PW_SCENARIO_BAD_INPUT,
+				    "bad mapping id %s", t[0]);
 		ret = e->walk_page_mapping(as, first, nr, &r->ops, r);
 	} else if (!strcmp(c, "walk_kernel_page_table_range")) {
-		if (nargs(r, n, 2, 3, "call walk_kernel_page_table_range START END [pgd=user]") ||
+		if (nargs(r, n, 2, 3,
+			  "call walk_kernel_page_table_range START END [pgd=user]") ||
 		    range_args(r, t, &s, &en) || pgd_opt(r, t, 2, n, &pgd))
 			return -1;
-		ret = e->walk_kernel_page_table_range(r->m, s, en, &r->ops, pgd, r);
+		ret = e->walk_kernel_page_table_range(r->m, s, en, &r->ops, pgd,
+						      r);
 	} else if (!strcmp(c, "walk_page_range_debug")) {
 		struct mm_struct *mm;
 
-		if (nargs(r, n, 3, 4, "call walk_page_range_debug user|kernel START END [pgd=user]"))
+		if (nargs(r, n, 3, 4,
+			  "call walk_page_range_debug user|kernel START END [pgd=user]"))
 			return -1;
 		if (!strcmp(t[0], "user"))
 			mm = r->mm;
 		else if (!strcmp(t[0], "kernel"))
 			mm = pw_init_mm(r->m);
 		else
-			return fail(r, PW_SCENARIO_BAD_INPUT, "walk_page_range_debug: '%s' is not user or kernel", t[0]);
+			return fail(
+				r, PW_SCENARIO_BAD_INPUT,
+				"walk_page_range_debug: '%s' is not user or kernel",
+				t[0]);
 		if (range_args(r, t + 1, &s, &en) || pgd_opt(r, t, 3, n, &pgd))
 			return -1;
 		ret = e->walk_page_range_debug(mm, s, en, &r->ops, pgd, r);
@@ -875,13 +956,15 @@ static int do_call(struct runner *r, char **t, int n)
 			return -1;
 		goto check;
 	} else {
-		return fail(r, PW_SCENARIO_BAD_INPUT, "call: unknown function '%s'", c);
+		return fail(r, PW_SCENARIO_BAD_INPUT,
+			    "call: unknown function '%s'", c);
 	}
 	sb_printf(&r->out, "= %d\n", ret);
 check:
 	if (pw_ptl_held_by_thread() != 0)
 		return fail(r, PW_SCENARIO_INTERNAL,
-			    "engine %s left a page-table lock held after '%s'", e->name, c);
+			    "engine %s left a page-table lock held after '%s'",
+			    e->name, c);
 	return 0;
 }
 
@@ -894,9 +977,11 @@ static int run_line(struct runner *r, char *line)
 
 	if (hash)
 		*hash = 0;
-	for (tok = strtok_r(line, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
+	for (tok = strtok_r(line, " \t\r", &save); tok;
+	     tok = strtok_r(NULL, " \t\r", &save)) {
 		if (n == MAX_TOKENS)
-			return fail(r, PW_SCENARIO_BAD_INPUT, "more than %d tokens", MAX_TOKENS);
+			return fail(r, PW_SCENARIO_BAD_INPUT,
+				    "more than %d tokens", MAX_TOKENS);
 		t[n++] = tok;
 	}
 	if (!n)
@@ -904,10 +989,12 @@ static int run_line(struct runner *r, char *line)
 	if (!strcmp(t[0], "geometry")) {
 		long l;
 
-		if (nargs(r, n, 2, 2, "geometry 2|3|4|5") || small(r, t[1], "geometry", 2, 5, &l))
+		if (nargs(r, n, 2, 2, "geometry 2|3|4|5") ||
+		    small(r, t[1], "geometry", 2, 5, &l))
 			return -1;
 		if (r->m)
-			return fail(r, PW_SCENARIO_BAD_INPUT, "'geometry' must come before 'memory'");
+			return fail(r, PW_SCENARIO_BAD_INPUT,
+				    "'geometry' must come before 'memory'");
 		r->levels = (int)l;
 		return 0;
 	}
@@ -917,11 +1004,15 @@ static int run_line(struct runner *r, char *line)
 		uint64_t head;
 		long order;
 
-		if (nargs(r, n, 3, 3, "folio HEAD ORDER") || need_machine(r, "folio") ||
-		    num(r, t[1], "folio head", &head) || small(r, t[2], "folio order", 0, 18, &order))
+		if (nargs(r, n, 3, 3, "folio HEAD ORDER") ||
+		    need_machine(r, "folio") ||
+		    num(r, t[1], "folio head", &head) ||
+		    small(r, t[2], "folio order", 0, 18, &order))
 			return -1;
 		if (pw_folio_declare(r->m, head, (unsigned)order))
-			return fail(r, PW_SCENARIO_BAD_INPUT, "folio %s %s: not inside physical memory", t[1], t[2]);
+			return fail(r, PW_SCENARIO_BAD_INPUT,
+				    "folio %s %s: not inside physical memory",
+				    t[1], t[2]);
 		return 0;
 	}
 	if (!strcmp(t[0], "vma"))
@@ -935,11 +1026,15 @@ static int run_line(struct runner *r, char *line)
 	if (!strcmp(t[0], "rule"))
 		return do_rule(r, t, n);
 	if (!strcmp(t[0], "install"))
-		return nargs(r, n, 2, 2, "install VALUE") || num(r, t[1], "install", &r->install) ? -1 : 0;
+		return nargs(r, n, 2, 2, "install VALUE") ||
+				       num(r, t[1], "install", &r->install) ?
+			       -1 :
+			       0;
 	if (!strcmp(t[0], "failalloc")) {
 		long v;
 
-		if (nargs(r, n, 2, 2, "failalloc N") || need_machine(r, "failalloc") ||
+		if (nargs(r, n, 2, 2, "failalloc N") ||
+		    need_machine(r, "failalloc") ||
 		    small(r, t[1], "failalloc", 0, INT64_MAX, &v))
 			return -1;
 		pw_machine_set_alloc_budget(r->m, v);
@@ -968,8 +1063,11 @@ int pw_scenario_replay_limit(const char *text, size_t len, const char *name,
 			     size_t max_trace, char **trace, size_t *trace_len,
 			     char *err, size_t errlen)
 {
-	struct runner r = { .name = name ? name : "scenario", .eng = engine,
-			    .levels = 4, .err = err, .errlen = errlen,
+	struct runner r = { .name = name ? name : "scenario",
+			    .eng = engine,
+			    .levels = 4,
+			    .err = err,
+			    .errlen = errlen,
 			    .out = { .limit = max_trace } };
 	size_t pos = 0;
 	char *line = NULL;
@@ -985,7 +1083,8 @@ int pw_scenario_replay_limit(const char *text, size_t len, const char *name,
 
 		r.line++;
 		if (memchr(text + pos, 0, l)) {
-			fail(&r, PW_SCENARIO_BAD_INPUT, "a NUL byte in the line");
+			fail(&r, PW_SCENARIO_BAD_INPUT,
+			     "a NUL byte in the line");
 			break;
 		}
 		if (l + 1 > cap) {
@@ -1006,7 +1105,8 @@ int pw_scenario_replay_limit(const char *text, size_t len, const char *name,
 			     "the trace reaches its limit of %zu bytes",
 			     max_trace);
 		else if (r.out.oom && r.status == 0)
-			fail(&r, PW_SCENARIO_INTERNAL, "out of memory for the trace");
+			fail(&r, PW_SCENARIO_INTERNAL,
+			     "out of memory for the trace");
 		pos += l + 1;
 	}
 	free(line);

@@ -1,4 +1,4 @@
-import CWalkCore
+import PageWalk
 
 #if canImport(Glibc)
 import Glibc
@@ -156,28 +156,26 @@ public struct SmapsVisitor: PageWalkVisitor {
     /// What the walk accumulated.
     public var stats = MemoryStats()
     let pages: PhysicalPages
-    let m: OpaquePointer
 
     public init(snapshot: ProcessSnapshot) {
         pages = snapshot.pages
-        m = snapshot.machine.pointer
     }
 
     public var callbacks: WalkCallbacks { [.pmdEntry, .hugetlbEntry] }
 
     /// `smaps_pte_range`.
     public mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
-        guard let vma = walk.vmaPointer else { return .proceed }
-        let locked = vma.pointee.vm_flags & 0x2000 != 0
+        guard let vma = walk.vma else { return .proceed }
+        let locked = vma.flags.contains(.locked)
         // pmd_trans_huge_lock: a trans-huge or a non-present (migration) PMD.
         if pmd.isLeaf || pmd.isSwap {
-            pmdLeaf(pmd, address, vma, locked)
+            pmdLeaf(pmd, address, walk, locked)
             return .proceed
         }
         let mapped: Void? = walk.withPTEs(of: &pmd, range: address..<next) { ptes in
             var a = address
             for i in ptes.indices {
-                pte(ptes[i], a, vma, locked)
+                pte(ptes[i], a, walk, locked)
                 a &+= 4096
             }
         }
@@ -213,11 +211,11 @@ public struct SmapsVisitor: PageWalkVisitor {
     static func hasPFN(_ type: UInt8) -> Bool { type >= SwapType.hwpoison && type < SwapType.marker }
 
     /// `smaps_pte_entry`.
-    mutating func pte(_ pte: PTE, _ addr: UInt64, _ vma: UnsafeMutablePointer<vm_area_struct>, _ locked: Bool) {
+    mutating func pte(_ pte: PTE, _ addr: UInt64, _ walk: WalkContext, _ locked: Bool) {
         var page: UInt64? = nil
         var present = false, young = false, dirty = false
         if pte.isPresent {
-            if let p = pw_vm_normal_page(vma, UInt(addr), pte.rawValue) { page = pw_page_to_pfn(m, p) }
+            page = walk.vmNormalPage(pte, at: addr)?.pfn
             young = pte.isAccessed
             dirty = pte.isDirty
             present = true
@@ -237,15 +235,15 @@ public struct SmapsVisitor: PageWalkVisitor {
             return
         }
         guard let page else { return }
-        account(page, compound: false, young: young, dirty: dirty, locked: locked, present: present)
+        account(page, walk, compound: false, young: young, dirty: dirty, locked: locked, present: present)
     }
 
     /// `smaps_pmd_entry`.
-    mutating func pmdLeaf(_ pmd: PMD, _ addr: UInt64, _ vma: UnsafeMutablePointer<vm_area_struct>, _ locked: Bool) {
+    mutating func pmdLeaf(_ pmd: PMD, _ addr: UInt64, _ walk: WalkContext, _ locked: Bool) {
         var page: UInt64? = nil
         var present = false
         if pmd.isPresent {
-            if let p = pw_vm_normal_page_pmd(vma, UInt(addr), pmd.rawValue) { page = pw_page_to_pfn(m, p) }
+            page = walk.vmNormalPage(pmd, at: addr)?.pfn
             present = true
         } else if let t = pmd.swapType, Self.hasPFN(t) {
             page = pmd.swapOffset
@@ -260,16 +258,17 @@ public struct SmapsVisitor: PageWalkVisitor {
             stats.fileTHP += 2 << 20
             stats.unknown.insert(.shmem)
         }
-        account(page, compound: true, young: pmd.isAccessed, dirty: pmd.isDirty, locked: locked, present: present)
+        account(page, walk, compound: true, young: pmd.isAccessed, dirty: pmd.isDirty, locked: locked, present: present)
     }
 
     /// `smaps_account`.
-    mutating func account(_ pfn: UInt64, compound: Bool, young: Bool, dirty: Bool, locked: Bool, present: Bool) {
+    mutating func account(_ pfn: UInt64, _ walk: WalkContext, compound: Bool, young: Bool, dirty: Bool, locked: Bool,
+                          present: Bool) {
         var head = pfn
         var nr: UInt64 = 1
-        if let page = pw_pfn_to_page(m, pfn), let folio = pw_page_folio(m, page) {
-            head = pw_folio_pfn(m, folio)
-            if compound { nr = 1 << UInt64(pw_folio_order(m, folio)) }
+        if let page = walk.page(pfn: pfn) {
+            head = page.folioHead
+            if compound { nr = page.folioPages }
         }
         let size = nr * 4096
         let full = pages.flagsSource == .kpageflags

@@ -1,4 +1,6 @@
+import CScenario
 import CWalkCore
+import PageWalk
 
 #if canImport(Glibc)
 import Glibc

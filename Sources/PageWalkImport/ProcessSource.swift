@@ -1,3 +1,4 @@
+import PageWalk
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -1,4 +1,4 @@
-import CWalkCore
+import PageWalk
 
 #if canImport(Glibc)
 import Glibc
@@ -63,7 +63,7 @@ extension ProcessSnapshot {
     @discardableResult
     public func clearSoftDirty(engine: WalkEngine = .c) throws -> Int {
         space.withMmapWriteLock {
-            for vma in space.vmas { vma.pointer.pointee.vm_flags &= ~VMAFlags.softDirty.rawValue }
+            for vma in space.vmas { vma.removeFlags(.softDirty) }
         }
         var visitor = ClearSoftDirtyVisitor()
         let end = space.vmas.last?.end ?? 0
@@ -181,7 +181,7 @@ extension ProcessSnapshot {
                 if vma.start > addr { unmapped = true }
                 let s = max(addr, vma.start), e = min(end, vma.end)
                 if !vma.flags.isDisjoint(with: refused) { throw GuardInstallError.invalid }
-                vma.pointer.pointee.vm_flags |= VMAFlags.maybeGuard.rawValue
+                vma.insertFlags(.maybeGuard)
                 var installed: Int? = nil
                 for _ in 0..<3 {
                     var visitor = GuardInstallVisitor()
