@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in fuzz/ and runs them for SECONDS in all
-# (split between the walk and scenario fuzzers; the image parser's
-# fuzzer runs a sixth of that on top), with address and undefined-behaviour sanitizers.
+# (split between the walk and scenario fuzzers; the image parser's and
+# the snapshot loader's fuzzers run a sixth of that each, on top), with address and undefined-behaviour sanitizers.
 # Exits non-zero on any finding (crash, sanitizer report, hang, leak).
 #
 #   scripts/fuzz.sh 60          # one minute in all
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 SECONDS_TOTAL=${1:-60}
 CLANG=${CLANG:-$(command -v /opt/swift/usr/bin/clang || command -v clang)}
 OUT=fuzz/out
-mkdir -p "$OUT" "$OUT/corpus-walk" "$OUT/corpus-scenario" "$OUT/corpus-image" fuzz/corpus-scenario
+mkdir -p "$OUT" "$OUT/corpus-walk" "$OUT/corpus-scenario" "$OUT/corpus-image" "$OUT/corpus-snapshot" fuzz/corpus-scenario
 
 build() {
     "$CLANG" -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -31,6 +31,10 @@ build fuzz_scenario
 "$CLANG" -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=all -fuse-ld=lld -I include -I CWalkImage/include \
     CWalkImage/*.c CWalkCore/*.c fuzz/fuzz_image.c -o "$OUT/fuzz_image"
+# The snapshot loader (CWalkImage/snapshot.c), checksums fixed up by the harness.
+"$CLANG" -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=all -fuse-ld=lld -I include -I CWalkImage/include \
+    CWalkImage/*.c CWalkCore/*.c fuzz/fuzz_snapshot.c -o "$OUT/fuzz_snapshot"
 
 # Every input that once found a bug must now pass (each run once).
 replay() { # NAME DIR
@@ -46,6 +50,7 @@ replay() { # NAME DIR
 replay fuzz_walk walk
 replay fuzz_scenario scenario
 replay fuzz_image image
+replay fuzz_snapshot snapshot
 [ "$SECONDS_TOTAL" -gt 0 ] || exit 0
 
 # Seed corpus for the scenario fuzzer: a few small conformance cases,
@@ -76,4 +81,5 @@ run fuzz_scenario "$half" corpus-scenario ../corpus-scenario ../regressions/scen
 # sixth of the total, at least 10 s).
 image_secs=${FUZZ_IMAGE_SECONDS:-$(( SECONDS_TOTAL / 6 > 10 ? SECONDS_TOTAL / 6 : 10 ))}
 MAX_LEN=65536 run fuzz_image "$image_secs" corpus-image ../regressions/image
+MAX_LEN=8192 run fuzz_snapshot "$image_secs" corpus-snapshot ../regressions/snapshot
 exit $status

@@ -511,6 +511,170 @@ static void test_hostile(void)
 	free(im.buf);
 }
 
+/* ---- snapshots ------------------------------------------------------------------ */
+
+struct dumped {
+	char text[1 << 16];
+	size_t len;
+};
+
+static void dump_line(void *ctx, enum pw_level level, unsigned long addr,
+		      uint64_t value, bool is_table)
+{
+	struct dumped *d = ctx;
+	if (is_table || d->len > sizeof d->text - 100)
+		return;
+	d->len += (size_t)snprintf(d->text + d->len, sizeof d->text - d->len,
+				   "%d %lx %llx\n", (int)level, addr,
+				   (unsigned long long)value);
+}
+
+static void vma_lines(struct mm_struct *mm, struct dumped *d)
+{
+	for (size_t i = 0; i < pw_mm_vma_count(mm); i++) {
+		const struct vm_area_struct *v = pw_mm_vma_at(mm, i);
+		d->len += (size_t)snprintf(
+			d->text + d->len, sizeof d->text - d->len,
+			"vma %lx %lx %lx %lx %u %u\n", v->vm_start, v->vm_end,
+			v->vm_flags, v->vm_pgoff,
+			v->vm_file ? pw_mapping_id(v->vm_file) : 0,
+			v->hugetlb_shift);
+	}
+}
+
+/* A model machine with every kind of entry, VMAs of every kind, folios. */
+static struct pw_machine *snapshot_machine(struct mm_struct **mmp)
+{
+	struct pw_machine_config cfg = { .levels = 4,
+					 .frames = 1 << 14,
+					 .table_base = 1 << 13,
+					 .zero_pfn = 1,
+					 .huge_zero_pfn = 0x200 };
+	struct pw_machine *m;
+	struct mm_struct *mm;
+	int err;
+
+	if (pw_machine_create(&cfg, &m))
+		return NULL;
+	mm = pw_mm_create(m);
+	pw_vma_add(mm, 0x400000, 0x800000, VM_READ | VM_WRITE, NULL, 0, 0,
+		   &err);
+	pw_vma_add(mm, 0x800000, 0x900000, VM_READ, pw_mapping_get(m, 3), 16, 0,
+		   &err);
+	pw_vma_add(mm, 0x40000000, 0x80000000, VM_READ | VM_WRITE, NULL, 0, 30,
+		   &err);
+	pw_mm_set_entry(mm, PW_LEVEL_PTE, 0x400000, 0x10067);
+	pw_mm_set_entry(mm, PW_LEVEL_PTE, 0x401000, pw_swp_entry(2, 0x99));
+	pw_mm_set_entry(mm, PW_LEVEL_PMD, 0x600000, (0x400ULL << 12) | 0xe7);
+	pw_mm_set_entry(mm, PW_LEVEL_PTE, 0x800000, 0x20065);
+	pw_mm_set_entry(mm, PW_LEVEL_PUD, 0x40000000, (0x1000ULL << 12) | 0xe7);
+	pw_mm_set_entry(pw_init_mm(m), PW_LEVEL_PMD, 0xffff888000200000UL,
+			(0x600ULL << 12) | 0x1e3);
+	pw_folio_declare(m, 0x400, 9);
+	pw_folio_declare(m, 0x10, 2);
+	*mmp = mm;
+	return m;
+}
+
+static void test_snapshots(void)
+{
+	struct mm_struct *mm;
+	struct pw_machine *m = snapshot_machine(&mm);
+	struct mm_struct *mms[2] = { pw_init_mm(m), mm };
+	char path[300], err[512];
+	struct pw_snapshot s;
+	static struct dumped a, b;
+
+	snprintf(path, sizeof path, "%s/machine.pwsnap",
+		 getenv("PW_SNAPSHOT_SEED") ? getenv("PW_SNAPSHOT_SEED") :
+					      tmpdir);
+	TEST("a snapshot round-trips: entries, VMAs, mappings, folios, the extra bytes")
+	{
+		CHECK(pw_machine_save(m, mms, 2, "facts", 5, path, err,
+				      sizeof err) == 0);
+		CHECK(pw_machine_load(path, &s, err, sizeof err) == 0);
+		if (!s.machine) {
+			printf("  %s\n", err);
+			continue; /* ends the case (recorded failed) */
+		}
+		CHECK(s.nr_mms == 2 && pw_mm_is_kernel(s.mms[0]) &&
+		      !pw_mm_is_kernel(s.mms[1]));
+		CHECK(s.extra_len == 5 && memcmp(s.extra, "facts", 5) == 0);
+		for (int i = 0; i < 2; i++) {
+			a.len = b.len = 0;
+			pw_mm_dump(mms[i], dump_line, &a);
+			pw_mm_dump(s.mms[i], dump_line, &b);
+			vma_lines(mms[i], &a);
+			vma_lines(s.mms[i], &b);
+			CHECK(a.len > 0 && a.len == b.len &&
+			      memcmp(a.text, b.text, a.len) == 0);
+		}
+		const struct pw_machine_config *c =
+			pw_machine_config(s.machine);
+		CHECK(c->levels == 4 && c->frames == 1 << 14 &&
+		      c->zero_pfn == 1 && c->huge_zero_pfn == 0x200);
+		struct page *p = pw_pfn_to_page(s.machine, 0x480);
+		CHECK(p &&
+		      pw_folio_pfn(s.machine, pw_page_folio(s.machine, p)) ==
+			      0x400 &&
+		      pw_folio_order(s.machine, pw_page_folio(s.machine, p)) ==
+			      9);
+		p = pw_pfn_to_page(s.machine, 0x13);
+		CHECK(p && pw_folio_order(s.machine,
+					  pw_page_folio(s.machine, p)) == 2);
+		/* and walks agree */
+		struct seen w1 = { 0 }, w2 = { 0 };
+		mmap_read_lock(mm);
+		walk_page_range(mm, 0x400000, 0x900000, &rec_ops, &w1);
+		mmap_read_unlock(mm);
+		mmap_read_lock(s.mms[1]);
+		walk_page_range(s.mms[1], 0x400000, 0x900000, &rec_ops, &w2);
+		mmap_read_unlock(s.mms[1]);
+		CHECK(w1.nr_pte == w2.nr_pte && w1.entries == w2.entries &&
+		      w1.pmd_leaf == w2.pmd_leaf);
+		CHECK(memcmp(w1.pte, w2.pte, sizeof w1.pte) == 0);
+		pw_machine_destroy(s.machine);
+		pw_snapshot_free(&s);
+	}
+	TEST("a snapshot refused: truncated anywhere, a flipped byte, another version, garbage")
+	{
+		FILE *f = fopen(path, "rb");
+		static uint8_t data[1 << 16];
+		size_t n = f ? fread(data, 1, sizeof data, f) : 0;
+		if (f)
+			fclose(f);
+		CHECK(n > 64 && n < sizeof data);
+		int bad = 0;
+		for (size_t k = 0; k < n; k++) {
+			err[0] = 0;
+			if (pw_snapshot_parse(data, k, &s, err, sizeof err) ==
+				    0 ||
+			    !err[0] || strchr(err, '\n'))
+				bad++;
+		}
+		CHECK(bad == 0);
+		for (size_t k = 64; k < n; k += 7) {
+			data[k] ^= 0x40;
+			CHECK(pw_snapshot_parse(data, n, &s, err, sizeof err) ==
+				      -1 &&
+			      strstr(err, "checksum"));
+			data[k] ^= 0x40;
+		}
+		data[8] = 2;
+		CHECK(pw_snapshot_parse(data, n, &s, err, sizeof err) == -1 &&
+		      strstr(err, "version 2"));
+		data[8] = 1;
+		CHECK(pw_snapshot_parse(
+			      "not a snapshot at all, really not at all; no no no no no no no",
+			      64, &s, err, sizeof err) == -1 &&
+		      strstr(err, "magic"));
+		CHECK(pw_machine_load("/nonexistent/x.pwsnap", &s, err,
+				      sizeof err) == -1 &&
+		      strstr(err, "cannot open"));
+	}
+	pw_machine_destroy(m);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -521,6 +685,7 @@ int main(void)
 	test_roots();
 	test_walks();
 	test_hostile();
+	test_snapshots();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
