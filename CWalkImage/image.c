@@ -710,6 +710,12 @@ pw_image_vmcoreinfo(const struct pw_image *img)
 	return &img->vmci;
 }
 
+uint64_t *pw_image_segment_frames(struct pw_image *img, size_t i)
+{
+	return i < img->nr_segs ? (uint64_t *)(void *)img->segs[i].aligned :
+				  NULL;
+}
+
 static struct seg *find_seg(struct pw_image *img, uint64_t pfn)
 {
 	size_t lo = 0, hi = img->nr_segs;

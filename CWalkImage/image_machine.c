@@ -1,16 +1,17 @@
 /*
  * image_machine.c - PageWalk machines over memory images: the image's
- * page tables, as the MMU reaches them from a top table, become the
- * machine's tables at their own PFNs.
+ * segments are the machine's physical ranges, in place (zero-copy), with
+ * x86-64 Linux's entry encoding; the page tables the MMU reaches from a
+ * top table are walked where the kernel left them.
  *
- * Until the machine's memory can be backed by the image's frames in place
- * (a sparse physical-memory layer), the machine is flat: one frame per PFN
- * up to the image's highest, in lazily zeroed private memory, and each
- * page-table frame reachable from a top table is copied to its PFN when an
- * address space is created.  The cost is in the number of tables (a few
- * hundred to a few thousand frames), never in the size of memory; data
- * frames are never read.  New tables a walk allocates come from frames above
- * the image's memory.
+ * A segment whose bytes sit at an unaligned file offset (QEMU's) is seen
+ * through its aligned shadow (image.c), which fills frame by frame on first
+ * lookup; the walker reads frames directly, so when an address space is
+ * created every page-table frame reachable from its top table is looked up
+ * once (the cost is in tables, never in memory size).  Top tables are
+ * copied into frames the machine allocates (above the image's memory, with
+ * the tables later walks allocate): the machine's allocator owns every
+ * mm's top table.
  */
 #include "pagewalk_image.h"
 
@@ -26,7 +27,7 @@
 /* Frames above the image's memory for tables that walks allocate. */
 #define SPARE_FRAMES 4096ULL
 
-/* One load: which (level, frame) pairs were already brought in. */
+/* One load: which (level, frame) pairs were already looked up. */
 struct loaded {
 	struct pw_image *img;
 	uint64_t frames;
@@ -47,12 +48,13 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /*
- * Copies the table frame @pfn, walked as real level @level, and every table
- * below it, into the machine's memory at the same PFNs.  Each (level, PFN)
- * is visited once, so cyclic and self-referencing tables end.
+ * Looks up the table frame @pfn, walked as real level @level, and every
+ * table below it, so that realigned frames are in place before a walk
+ * reads them.  Each (level, PFN) is visited once, so cyclic and
+ * self-referencing tables end.
  */
-static void load_tables(struct loaded *ld, uint64_t *mem, uint64_t pfn,
-			int level, int last_level)
+static void load_tables(struct loaded *ld, uint64_t pfn, int level,
+			int last_level)
 {
 	uint64_t *src;
 	uint8_t *bit;
@@ -65,8 +67,7 @@ static void load_tables(struct loaded *ld, uint64_t *mem, uint64_t pfn,
 	*bit |= (uint8_t)(1u << (pfn % 8));
 	src = pw_image_frame(ld->img, pfn);
 	if (!src)
-		return; /* a hole: the machine's frame stays zero (none) */
-	memcpy(mem + pfn * PW_PTRS_PER_TABLE, src, PAGE);
+		return; /* a hole: the walker finds no frame there either */
 	ld->nr_loaded++;
 	if (level == last_level)
 		return;
@@ -77,7 +78,7 @@ static void load_tables(struct loaded *ld, uint64_t *mem, uint64_t pfn,
 		/* PSE: a leaf at PUD and PMD (ignored above, as bad). */
 		if (e & PW_X86_PSE)
 			continue;
-		load_tables(ld, mem, (e & PW_X86_PFN_MASK) >> 12, level + 1,
+		load_tables(ld, (e & PW_X86_PFN_MASK) >> 12, level + 1,
 			    last_level);
 	}
 }
@@ -95,7 +96,6 @@ static void real_levels(const struct pw_machine *m, int *first_below_top)
 static int load_root(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 		     uint64_t *dst, char *err, size_t errlen)
 {
-	const struct pw_machine_layout *lay = pw_machine_layout(m);
 	struct loaded ld = { .img = img, .frames = pw_image_max_pfn(img) };
 	uint64_t *src;
 	int below, rc = 0;
@@ -122,9 +122,8 @@ static int load_root(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 		for (int i = 0; i < PW_PTRS_PER_TABLE; i++) {
 			uint64_t e = src[i];
 			if ((e & PW_X86_PRESENT) && !(e & PW_X86_PSE))
-				load_tables(&ld, lay->mem,
-					    (e & PW_X86_PFN_MASK) >> 12, below,
-					    PW_LEVEL_PTE);
+				load_tables(&ld, (e & PW_X86_PFN_MASK) >> 12,
+					    below, PW_LEVEL_PTE);
 		}
 	}
 	for (int l = 0; l < PW_NR_LEVELS; l++)
@@ -137,6 +136,8 @@ int pw_machine_open_image(struct pw_image *img, int levels, uint64_t kernel_pgd,
 {
 	struct pw_machine_config cfg;
 	struct pw_machine *m;
+	struct pw_phys_range *ranges;
+	size_t n = pw_image_segment_count(img);
 	uint64_t max = pw_image_max_pfn(img);
 	int rc;
 
@@ -144,23 +145,33 @@ int pw_machine_open_image(struct pw_image *img, int levels, uint64_t kernel_pgd,
 	if (levels != 4 && levels != 5)
 		return fail(err, errlen, "%d levels: x86-64 has 4 or 5",
 			    levels);
-	if (max + SPARE_FRAMES > (1ULL << 28))
-		return fail(
-			err, errlen,
-			"the image's memory reaches 0x%llx: beyond the 1 TiB a machine may have",
-			(unsigned long long)(max * PAGE));
+	ranges = calloc(n + 1, sizeof(*ranges));
+	if (!ranges)
+		return fail(err, errlen, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct pw_image_segment *s = pw_image_segment_at(img, i);
+		ranges[i].first_pfn = s->paddr / PAGE;
+		ranges[i].nr_frames = s->size / PAGE;
+		ranges[i].base = pw_image_segment_frames(img, i);
+	}
+	/* Machine memory above the image: top tables, and tables walks allocate. */
+	ranges[n].first_pfn = max;
+	ranges[n].nr_frames = SPARE_FRAMES;
+	ranges[n].base = NULL;
 	memset(&cfg, 0, sizeof cfg);
 	cfg.levels = levels;
-	cfg.frames = max + SPARE_FRAMES;
 	cfg.table_base = max;
 	/* The model's zero page must be some frame; x86's PFN 0 (real-mode
 	 * vectors) is never mapped into a process. */
 	cfg.zero_pfn = 0;
-	rc = pw_machine_create(&cfg, &m);
+	rc = pw_machine_create_ranges(&cfg, ranges, n + 1, PW_ENCODING_X86_64,
+				      &m);
+	free(ranges);
 	if (rc)
-		return fail(err, errlen,
-			    "cannot create a machine of %llu frames: error %d",
-			    (unsigned long long)cfg.frames, rc);
+		return fail(
+			err, errlen,
+			"the image's %zu segments up to physical 0x%llx cannot be a machine's memory (error %d)",
+			n, (unsigned long long)(max * PAGE), rc);
 	if (kernel_pgd != UINT64_MAX &&
 	    load_root(m, img, kernel_pgd, pw_mm_pgd(pw_init_mm(m)), err,
 		      errlen)) {

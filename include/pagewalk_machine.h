@@ -311,9 +311,10 @@ enum pw_entry_encoding {
 	                             in bits 1..5, offset in bits 12..62; what
 	                             pw_swp_entry() and friends build */
 	PW_ENCODING_X86_64 =
-		1, /**< x86-64 Linux's, for memory images; reserved:
-	                             creating a machine with it fails with
-	                             -EOPNOTSUPP until its decoders exist */
+		1, /**< x86-64 Linux's, for memory images (CWalkCore/entry_x86.c):
+	                             PRESENT or PROTNONE = present, a PROT_NONE
+	                             entry's PFN inverted, swap type in bits
+	                             59..63 and offset inverted from bit 9 */
 };
 
 /**

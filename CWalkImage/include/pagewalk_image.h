@@ -130,6 +130,14 @@ uint64_t pw_image_max_pfn(const struct pw_image *img);
 uint64_t *pw_image_frame(struct pw_image *img, uint64_t pfn);
 
 /**
+ * The frames of segment @i as aligned 64-bit words (frame k of the segment
+ * at + k * 512): the file mapping itself, or for a realigned segment its
+ * shadow, whose frames hold their bytes only once pw_image_frame() looked
+ * them up.  NULL when @i is out of range.
+ */
+uint64_t *pw_image_segment_frames(struct pw_image *img, size_t i);
+
+/**
  * Copies @len bytes at physical address @paddr into @buf.  0, or -1 if any
  * byte is outside the image's memory.
  */
