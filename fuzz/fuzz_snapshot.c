@@ -9,7 +9,7 @@
  * level; a refused one must come with a one-line message.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *         -I include -I CWalkImage/include CWalkCore/[all .c] CWalkImage/[all .c] \
+ *         -I include CWalkCore/[all .c] \
  *         fuzz/fuzz_snapshot.c
  */
 #include <stdint.h>
@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "pagewalk.h"
-#include "pagewalk_image.h"
 
 static int count(pte_t *pte, unsigned long addr, unsigned long next,
 		 struct mm_walk *walk)

@@ -1,5 +1,6 @@
+/* snapshot.c - machine snapshots saved to and loaded from versioned files. */
 /*
- * snapshot.c - machine snapshots: a machine's geometry, address spaces,
+ * Machine snapshots: a machine's geometry, address spaces,
  * VMAs, page-table entries and folios saved to a versioned file and loaded
  * back (docs/IMAGES.md, "Snapshots"), through the public machine API only,
  * so a snapshot means the same on any build that reads its version.
@@ -7,8 +8,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-
-#include "pagewalk_image.h"
 
 #include "pagewalk.h"
 #include "pagewalk_machine.h"
