@@ -33,7 +33,17 @@ struct loaded {
 	uint64_t frames;
 	uint8_t *seen[PW_NR_LEVELS]; /* bitmaps over PFNs */
 	uint64_t nr_loaded;
+	uint64_t digest; /* FNV-1a over the frames, when asked */
+	bool hash;
 };
+
+static void hash_frame(struct loaded *ld, const uint64_t *f)
+{
+	for (int i = 0; i < PW_PTRS_PER_TABLE; i++) {
+		ld->digest ^= f[i];
+		ld->digest *= 0x100000001b3ULL;
+	}
+}
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -69,6 +79,8 @@ static void load_tables(struct loaded *ld, uint64_t pfn, int level,
 	if (!src)
 		return; /* a hole: the walker finds no frame there either */
 	ld->nr_loaded++;
+	if (ld->hash)
+		hash_frame(ld, src);
 	if (level == last_level)
 		return;
 	for (int i = 0; i < PW_PTRS_PER_TABLE; i++) {
@@ -197,4 +209,34 @@ int pw_image_mm_create(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 	}
 	*out = mm;
 	return 0;
+}
+
+uint64_t pw_image_tables_digest(struct pw_image *img, uint64_t pgd, int levels,
+				uint64_t *nr_tables)
+{
+	struct loaded ld = { .img = img,
+			     .frames = pw_image_max_pfn(img),
+			     .digest = 0xcbf29ce484222325ULL,
+			     .hash = true };
+	uint64_t *top = pw_image_frame(img, pgd / PAGE);
+	int below = levels == 5 ? PW_LEVEL_P4D : PW_LEVEL_PUD;
+	bool ok = top != NULL;
+
+	for (int l = 0; l < PW_NR_LEVELS; l++)
+		ok &= (ld.seen[l] = calloc((size_t)(ld.frames / 8 + 1), 1)) !=
+		      NULL;
+	if (ok) {
+		hash_frame(&ld, top);
+		for (int i = 0; i < PW_PTRS_PER_TABLE; i++) {
+			uint64_t e = top[i];
+			if ((e & PW_X86_PRESENT) && !(e & PW_X86_PSE))
+				load_tables(&ld, (e & PW_X86_PFN_MASK) >> 12,
+					    below, PW_LEVEL_PTE);
+		}
+	}
+	for (int l = 0; l < PW_NR_LEVELS; l++)
+		free(ld.seen[l]);
+	if (nr_tables)
+		*nr_tables = ok ? ld.nr_loaded + 1 : 0;
+	return ok ? ld.digest : 0;
 }

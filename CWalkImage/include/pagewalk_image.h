@@ -291,6 +291,17 @@ int pw_machine_open_image(struct pw_image *img, int levels, uint64_t kernel_pgd,
 int pw_image_mm_create(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 		       struct mm_struct **out, char *err, size_t errlen);
 
+/**
+ * A digest of every page-table frame reachable from the top table at
+ * physical @pgd with @levels levels, read from the image as it is now
+ * (each (level, frame) once; *@nr_tables gets their number).  For a live
+ * image (a running guest's RAM file): equal digests before and after a
+ * walk mean no table it could have read changed meanwhile; different ones
+ * mean the walk may have read torn tables.
+ */
+uint64_t pw_image_tables_digest(struct pw_image *img, uint64_t pgd, int levels,
+				uint64_t *nr_tables);
+
 #ifdef __cplusplus
 }
 #endif

@@ -115,6 +115,16 @@ public final class ImageTarget: @unchecked Sendable {
         user = try machine.addressSpace(image: image, pgd: root.userPGD)
     }
 
+    /// A digest of every page-table frame reachable from the user and kernel top tables as the
+    /// image holds them now, and their number: for a live image, equal digests before and after
+    /// a walk mean it read no torn table.
+    public func tablesDigest() -> (digest: UInt64, tables: UInt64) {
+        var nu: UInt64 = 0, nk: UInt64 = 0
+        let du = pw_image_tables_digest(image.pointer, root.userPGD, Int32(root.levels), &nu)
+        let dk = root.kernelPGD == root.userPGD ? 0 : pw_image_tables_digest(image.pointer, root.kernelPGD, Int32(root.levels), &nk)
+        return (du ^ (dk &* 31), nu + nk)
+    }
+
     /// Attaches the VMAs of a process's `/proc/PID/maps` (or `smaps`) text, so that walks of the
     /// user half have VMA semantics (hugetlb VMAs walked as such, holes inside VMAs).
     public func attach(maps text: String) throws(ImageError) {

@@ -117,6 +117,9 @@ struct ImageOptions: ParsableArguments {
     @Option(help: "The process's /proc/PID/maps (or smaps), captured with the image: walks get VMA semantics.")
     var maps: String?
 
+    @Flag(help: "The image is live (a running guest's RAM file): check that no page table changed during the walk, retry up to 3 times, and say so on stderr if every try read torn tables.")
+    var live = false
+
     func validate() throws {
         if let l = levels, l != 4 && l != 5 { throw ValidationError("--levels \(l): x86-64 has 4 or 5 levels") }
         if !["yes", "no", "auto"].contains(kpti) { throw ValidationError("--kpti \(kpti): yes, no or auto") }
@@ -139,6 +142,26 @@ struct ImageOptions: ParsableArguments {
             die(CommandFailure(description: "pagewalk: \(error)", status: 2))
         }
     }
+}
+
+/// Runs `body` over the image; with `--live`, from a fresh view of the image each try, until the
+/// page tables it could read did not change during the walk (3 tries), and says so on stderr
+/// when they always did (the answer may then mix old and new entries: torn reads).
+func overImage<R>(_ options: ImageOptions, _ body: (ImageTarget) -> R) -> R {
+    guard options.live else { return body(options.open()) }
+    var result: R? = nil
+    for attempt in 1...3 {
+        let t = options.open()
+        let before = t.tablesDigest()
+        result = body(t)
+        let after = t.tablesDigest()
+        if before == after {
+            FileHandle.standardError.write(Data("pagewalk: live image: \(after.tables) page tables unchanged during the walk (try \(attempt))\n".utf8))
+            return result!
+        }
+    }
+    FileHandle.standardError.write(Data("pagewalk: live image: page tables changed during each of 3 walks: the answer may mix old and new entries (torn reads)\n".utf8))
+    return result!
 }
 
 /// Runs a walk over an image or ends the command with one line naming it and status 2.
@@ -205,10 +228,11 @@ struct ImageTranslate: ParsableCommand {
     var addresses: [Address]
 
     func run() throws {
-        let t = image.open()
+        let (t, results) = overImage(image) { t in
+            (t, addresses.map { a in imageWalkOrDie("translate", image.file) { try t.translate(a.value) } })
+        }
         print("# \(image.file): \(t.root) (from \(t.rootSource))")
-        for a in addresses {
-            let tr = imageWalkOrDie("translate", image.file) { try t.translate(a.value) }
+        for (a, tr) in zip(addresses, results) {
             let result = tr.physicalAddress.map { "0x\(hex($0)) (\(tr.leafLevel!) leaf)" } ?? "not mapped"
             print("0x\(hex(a.value, width: 16)) -> \(result)")
             for s in tr.steps {
@@ -240,11 +264,12 @@ struct ImagePagemap: ParsableCommand {
     var decode = false
 
     func run() throws {
-        let t = image.open()
         guard start.value < end.value else {
             die(CommandFailure(description: "pagewalk: pagemap: START 0x\(hex(start.value)) is not below END 0x\(hex(end.value))", status: 2))
         }
-        let entries = imageWalkOrDie("pagemap", image.file) { try t.pagemap(start.value..<end.value) }
+        let entries = overImage(image) { t in
+            imageWalkOrDie("pagemap", image.file) { try t.pagemap(start.value..<end.value) }
+        }
         var va = start.value & ~0xfff
         var out = ""
         for e in entries {

@@ -331,6 +331,29 @@ static void test_walks(void)
 		if (fp)
 			fclose(fp);
 	}
+	TEST("a live image: a table changed under the mapping changes the tables' digest")
+	{
+		struct img raw = main_image();
+		/* the raw image: segment A's bytes from file offset 0 */
+		const char *rp = write_file(
+			"live.mem", raw.buf + raw.data_off[1], 16 * 4096);
+		CHECK(pw_image_open(rp, PW_IMAGE_FORCE_RAW, &img, err,
+				    sizeof err) == 0);
+		uint64_t n1 = 0, n2 = 0;
+		/* raw PFN 1 holds segment B's frame 1 (the PUD): use it as a top table */
+		uint64_t d1 = pw_image_tables_digest(img, 0x1000, 4, &n1);
+		CHECK(d1 == pw_image_tables_digest(img, 0x1000, 4, &n2) &&
+		      n1 == n2 && n1 >= 1);
+		int fd = open(rp, O_WRONLY);
+		uint64_t v = 0x5067;
+		CHECK(fd >= 0 && pwrite(fd, &v, 8, 0x1000 + 8 * 7) == 8);
+		close(fd);
+		CHECK(pw_image_tables_digest(img, 0x1000, 4, &n2) != d1);
+		CHECK(pw_image_tables_digest(img, 0x7000000, 4, &n2) == 0 &&
+		      n2 == 0);
+		pw_image_close(img);
+		free(raw.buf);
+	}
 	TEST("a top table outside memory (CR3 beyond the last segment, or in a hole) is one clear line")
 	{
 		CHECK(pw_image_open(path, 0, &img, err, sizeof err) == 0);

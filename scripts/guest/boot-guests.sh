@@ -6,7 +6,8 @@
 #         program's CR3 is the user copy of the top table
 #   raw   -cpu max,la57=off (4 levels with PCID, PKU, 1 GiB pages) and the
 #         guest's RAM in a shared file, OUTDIR/raw.mem: also walked as a raw
-#         image (offset = physical address)
+#         image (offset = physical address); with PAGEWALK=path/to/pagewalk
+#         also walked live, while the guest runs (run-guest.py --live-check)
 #
 #   scripts/guest/boot-guests.sh OUTDIR [NAME...]
 # Needs qemu-system-x86, linux-image-amd64 and busybox-static (Debian).
@@ -27,7 +28,7 @@ for name in "${names[@]}"; do
     pti) python3 "$here/run-guest.py" pti "$out" "$initrd" --append pti=on ;;
     raw)
         rm -f "$out/raw.mem"
-        python3 "$here/run-guest.py" raw "$out" "$initrd" -- -cpu max,la57=off \
+        python3 "$here/run-guest.py" raw "$out" "$initrd" ${PAGEWALK:+--live-check "$PAGEWALK"} -- -cpu max,la57=off \
             -object "memory-backend-file,id=mem,size=512M,mem-path=$out/raw.mem,share=on" \
             -machine memory-backend=mem
         ;;

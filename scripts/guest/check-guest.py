@@ -3,6 +3,7 @@
 /proc/self/pagemap (see README.md here).
 
   check-guest.py PAGEWALK OUTDIR [NAME...]
+  check-guest.py PAGEWALK OUTDIR NAME --live-cr3 CR3   (the guest still running)
 
 For each guest NAME (default: every NAME.serial in OUTDIR) it reads the test
 program's maps and pagemap from NAME.serial, runs
@@ -76,6 +77,18 @@ def main():
         print(__doc__)
         sys.exit(2)
     pagewalk, outdir = sys.argv[1], sys.argv[2]
+    if "--live-cr3" in sys.argv:
+        # The guest is running: walk its RAM file live with the monitor's CR3.
+        i = sys.argv.index("--live-cr3")
+        name, cr3 = sys.argv[3], sys.argv[i + 1]
+        maps, regions, pm = parse_serial(os.path.join(outdir, name + ".serial"))
+        mapsfile = os.path.join(outdir, name + ".maps")
+        with open(mapsfile, "w") as f:
+            f.write("\n".join(maps) + "\n")
+        ok = check(pagewalk, os.path.join(outdir, name + ".mem"),
+                   ["--raw", "--live", "--cr3", cr3, "--maps", mapsfile], regions, pm,
+                   f"{name} (live RAM file of the running guest, CR3 {cr3})")
+        sys.exit(0 if ok else 1)
     names = sys.argv[3:] or sorted(f[:-7] for f in os.listdir(outdir) if f.endswith(".serial"))
     ok = True
     for name in names:

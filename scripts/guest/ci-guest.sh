@@ -32,7 +32,7 @@ fi
 swift build --product pagewalk >/dev/null
 pagewalk=$(swift build --show-bin-path)/pagewalk
 t1=$(date +%s)
-scripts/guest/boot-guests.sh "$out"
+PAGEWALK=$pagewalk scripts/guest/boot-guests.sh "$out"
 t2=$(date +%s)
 for g in l4 l5 pti raw; do "$pagewalk" image "$out/$g.elf" | sed -n '1p;/vCPU/p;/VMCOREINFO/p'; done
 status=0

@@ -4,9 +4,12 @@ the serial console, dumps the guest's memory through QMP
 (dump-guest-memory, paging off: an ELF core with guest-physical PT_LOADs and
 QEMU's per-CPU notes) while the program spins, and stops the guest.
 
-  run-guest.py NAME OUTDIR INITRAMFS [--append "..."] [-- extra qemu args]
+  run-guest.py NAME OUTDIR INITRAMFS [--append "..."] [--live-check PAGEWALK] [-- extra qemu args]
 
 Writes OUTDIR/NAME.serial (the console) and OUTDIR/NAME.elf (the dump).
+With --live-check (for a guest whose RAM is the file OUTDIR/NAME.mem), the
+running guest's CR3 is read from the monitor (info registers) and
+check-guest.py walks the RAM file live, before the dump.
 Prints one line of timings.  Exit 0 on success; 2 with one line on failure.
 Standard library only."""
 import glob, json, os, socket, subprocess, sys, time
@@ -50,6 +53,11 @@ def main():
     if "--" in args:
         i = args.index("--")
         args, extra = args[:i], args[i + 1:]
+    live = None
+    if "--live-check" in args:
+        i = args.index("--live-check")
+        live = args[i + 1]
+        del args[i:i + 2]
     append = ""
     if "--append" in args:
         i = args.index("--append")
@@ -94,9 +102,21 @@ def main():
             elif time.time() - t0 > boot_timeout:
                 fail(f"{name}: no PW-READY on the console after {boot_timeout:.0f} s (see {serial})")
         time.sleep(0.5)  # let the program leave the write() and spin
+        live_note = ""
+        if live:
+            regs = qmp(sock, [{"execute": "human-monitor-command",
+                               "arguments": {"command-line": "info registers"}}], 30)[-1]
+            cr3 = next((w.split("=")[1] for w in regs.split() if w.startswith("CR3=")), None)
+            if not cr3:
+                fail(f"{name}: no CR3 in the monitor's info registers")
+            t_live = time.time()
+            r = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "check-guest.py"),
+                                live, outdir, name, "--live-cr3", cr3])
+            if r.returncode != 0:
+                fail(f"{name}: the live walk of the running guest's RAM disagrees (CR3 {cr3})")
+            live_note = f", walked live (CR3 0x{int(cr3, 16):x}) in {time.time() - t_live:.1f} s"
         qmp(sock, [{"execute": "dump-guest-memory",
                     "arguments": {"paging": False, "protocol": "file:" + dump}}], 120)
-        dumped = time.time()
         qmp(sock, [{"execute": "quit"}], 10)
         proc.wait(timeout=20)
     finally:
@@ -106,7 +126,6 @@ def main():
         if os.path.exists(sock):
             os.unlink(sock)
     size = os.path.getsize(dump)
-    print(f"{name}: booted to PW-READY in {ready - t0:.1f} s, dumped {size >> 20} MiB in "
-          f"{dumped - ready - 0.5:.1f} s -> {dump}")
+    print(f"{name}: booted to PW-READY in {ready - t0:.1f} s{live_note}, dumped {size >> 20} MiB -> {dump}")
 
 main()
