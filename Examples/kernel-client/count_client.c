@@ -22,7 +22,8 @@ struct counts {
 	int maxmap;
 };
 
-static int count_pmd(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
+static int count_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+		     struct mm_walk *walk)
 {
 	struct counts *c = walk->private;
 	spinlock_t *ptl;
@@ -56,7 +57,9 @@ static int count_pmd(pmd_t *pmd, unsigned long addr, unsigned long end, struct m
 				struct folio *folio = page_folio(page);
 
 				c->anon += folio_test_anon(folio);
-				c->maxmap = max(c->maxmap, folio_precise_page_mapcount(folio, page));
+				c->maxmap = max(c->maxmap,
+						folio_precise_page_mapcount(
+							folio, page));
 			}
 		} else if (is_swap_pte(v)) {
 			swp_entry_t e = pte_to_swp_entry(v);
@@ -95,8 +98,10 @@ int pagewalk_client_main(struct mm_struct *mm, int argc, char **argv)
 		walk_page_vma(vma, &count_ops, &c);
 		if (!(c.pte | c.thp | c.swap | c.guard))
 			continue;
-		fprintf(out, "%lx-%lx pte %lu thp %lu swap %lu guard %lu anon %lu maxmap %d\n",
-			vma->vm_start, vma->vm_end, c.pte, c.thp, c.swap, c.guard, c.anon, c.maxmap);
+		fprintf(out,
+			"%lx-%lx pte %lu thp %lu swap %lu guard %lu anon %lu maxmap %d\n",
+			vma->vm_start, vma->vm_end, c.pte, c.thp, c.swap,
+			c.guard, c.anon, c.maxmap);
 		total += c.pte + c.thp;
 	}
 	mmap_read_unlock(mm);

@@ -20,8 +20,10 @@
 
 int main(int argc, char **argv)
 {
-	struct pw_machine_config cfg = { .levels = 4, .frames = 1 << 14,
-					 .table_base = 1 << 13, .zero_pfn = 1 };
+	struct pw_machine_config cfg = { .levels = 4,
+					 .frames = 1 << 14,
+					 .table_base = 1 << 13,
+					 .zero_pfn = 1 };
 	struct pw_machine *m;
 	struct mm_struct *mm;
 	pagewalk_client_fn entry;
@@ -39,16 +41,19 @@ int main(int argc, char **argv)
 	}
 	entry = (pagewalk_client_fn)dlsym(so, PAGEWALK_CLIENT_ENTRY);
 	if (!entry) {
-		fprintf(stderr, "run_client: %s defines no %s\n", argv[1], PAGEWALK_CLIENT_ENTRY);
+		fprintf(stderr, "run_client: %s defines no %s\n", argv[1],
+			PAGEWALK_CLIENT_ENTRY);
 		return 2;
 	}
 	if (pw_machine_create(&cfg, &m))
 		return 1;
 	mm = pw_mm_create(m);
-	pw_vma_add(mm, 0x400000, 0xc00000, VM_READ | VM_WRITE, NULL, 0, 0, &err);
+	pw_vma_add(mm, 0x400000, 0xc00000, VM_READ | VM_WRITE, NULL, 0, 0,
+		   &err);
 	for (i = 0; i < 8; i++)
 		pw_mm_set_entry(mm, PW_LEVEL_PTE, 0x400000 + i * 4096UL,
-				((uint64_t)(100 + (i == 7 ? 6 : i)) << 12) | 0x67);
+				((uint64_t)(100 + (i == 7 ? 6 : i)) << 12) |
+					0x67);
 	pw_folio_declare(m, 512, 9);
 	pw_mm_set_entry(mm, PW_LEVEL_PMD, 0x600000, (512ULL << 12) | 0xe7);
 	pw_page_info_from_mappings(mm);
