@@ -496,6 +496,236 @@ static void test_misuse(struct mm_struct *mm)
 	}
 }
 
+/* ---- mlock- and mempolicy-shaped callbacks (LRU, batches, per-CPU) ------- */
+
+#define VT_LRU_FOLIO 0x1
+struct vt_mlock_batch {
+	local_lock_t lock;
+	struct folio_batch fbatch;
+};
+static DEFINE_PER_CPU(struct vt_mlock_batch, vt_mlock_batch) = {
+	.lock = INIT_LOCAL_LOCK(lock),
+};
+
+/* Moves a folio to the unevictable list once, as mlock's batch drain does. */
+static struct lruvec *vt_mlock_one(struct folio *folio, struct lruvec *lruvec)
+{
+	if (!folio_test_clear_lru(folio))
+		return lruvec;
+	lruvec = folio_lruvec_relock_irq(folio, lruvec);
+	if (!folio_test_unevictable(folio)) {
+		lruvec_del_folio(lruvec, folio);
+		folio_clear_active(folio);
+		folio_set_unevictable(folio);
+		folio->mlock_count = !!folio_test_mlocked(folio);
+		lruvec_add_folio(lruvec, folio);
+		__count_vm_events(UNEVICTABLE_PGCULLED, folio_nr_pages(folio));
+	} else if (folio_test_mlocked(folio)) {
+		folio->mlock_count++;
+	}
+	folio_set_lru(folio);
+	return lruvec;
+}
+
+static void vt_mlock_drain(struct folio_batch *fbatch)
+{
+	struct lruvec *lruvec = NULL;
+	unsigned i;
+
+	for (i = 0; i < folio_batch_count(fbatch); i++) {
+		unsigned long tag =
+			(unsigned long)fbatch->folios[i] & VT_LRU_FOLIO;
+		struct folio *folio =
+			(struct folio *)((unsigned long)fbatch->folios[i] -
+					 tag);
+
+		fbatch->folios[i] = folio;
+		if (tag)
+			lruvec = vt_mlock_one(folio, lruvec);
+	}
+	if (lruvec)
+		unlock_page_lruvec_irq(lruvec);
+	folios_put(fbatch);
+}
+
+static void vt_mlock_folio(struct folio *folio)
+{
+	struct folio_batch *fbatch;
+
+	local_lock(&vt_mlock_batch.lock);
+	fbatch = this_cpu_ptr(&vt_mlock_batch.fbatch);
+	if (!folio_test_set_mlocked(folio)) {
+		zone_stat_mod_folio(folio, NR_MLOCK, folio_nr_pages(folio));
+		__count_vm_events(UNEVICTABLE_PGMLOCKED, folio_nr_pages(folio));
+	}
+	folio_get(folio);
+	if (!folio_batch_add(fbatch, (struct folio *)((unsigned long)folio +
+						      VT_LRU_FOLIO)) ||
+	    !folio_may_be_lru_cached(folio) || lru_cache_disabled())
+		vt_mlock_drain(fbatch);
+	local_unlock(&vt_mlock_batch.lock);
+}
+
+static int vt_mlock_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+			struct mm_walk *walk)
+{
+	struct vm_area_struct *vma = walk->vma;
+	unsigned long start = addr;
+	pte_t *start_pte, *pte;
+	spinlock_t *ptl;
+
+	ptl = pmd_trans_huge_lock(pmd, vma);
+	if (ptl) {
+		if (pmd_present(*pmd) && !is_huge_zero_pmd(*pmd) &&
+		    !folio_is_zone_device(pmd_folio(*pmd)))
+			vt_mlock_folio(pmd_folio(*pmd));
+		goto out;
+	}
+	start_pte = pte_offset_map_lock(vma->vm_mm, pmd, addr, &ptl);
+	if (!start_pte) {
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+	for (pte = start_pte; addr != end; pte++, addr += PAGE_SIZE) {
+		pte_t v = ptep_get(pte);
+		struct folio *folio;
+		unsigned int step = 1;
+
+		if (!pte_present(v))
+			continue;
+		folio = vm_normal_folio(vma, addr, v);
+		if (!folio || folio_is_zone_device(folio))
+			continue;
+		if (folio_test_large(folio))
+			step = folio_pte_batch(
+				folio, pte, v,
+				min_t(unsigned int, folio_nr_pages(folio),
+				      (end - addr) >> PAGE_SHIFT));
+		if (!folio_test_large(folio) ||
+		    folio_within_range(folio, vma, start, end))
+			vt_mlock_folio(folio);
+		pte += step - 1;
+		addr += (step - 1) << PAGE_SHIFT;
+	}
+	pte_unmap(start_pte);
+out:
+	spin_unlock(ptl);
+	cond_resched();
+	return 0;
+}
+
+struct vt_queue {
+	struct list_head *pagelist;
+	nodemask_t *nmask;
+	long nr_failed;
+};
+
+static int vt_queue_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+			struct mm_walk *walk)
+{
+	struct vt_queue *qp = walk->private;
+	struct vm_area_struct *vma = walk->vma;
+	pte_t *start_pte, *pte;
+	spinlock_t *ptl;
+
+	VM_BUG_ON_VMA(!vma_migratable(vma), vma);
+	ptl = pmd_trans_huge_lock(pmd, vma);
+	if (ptl) {
+		spin_unlock(ptl);
+		return 0;
+	}
+	start_pte = pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!pte) {
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+	for (; addr != end; pte++, addr += PAGE_SIZE) {
+		pte_t v = ptep_get(pte);
+		struct folio *folio;
+
+		if (pte_none(v))
+			continue;
+		if (!pte_present(v)) {
+			if (is_migration_entry(pte_to_swp_entry(v)))
+				qp->nr_failed++;
+			continue;
+		}
+		folio = vm_normal_folio(vma, addr, v);
+		if (!folio || folio_is_zone_device(folio) ||
+		    folio_test_reserved(folio))
+			continue;
+		if (node_isset(folio_nid(folio), *qp->nmask) == 0)
+			continue;
+		if (!folio_maybe_mapped_shared(folio) &&
+		    folio_isolate_lru(folio)) {
+			list_add_tail(&folio->lru, qp->pagelist);
+			node_stat_mod_folio(folio,
+					    NR_ISOLATED_ANON +
+						    folio_is_file_lru(folio),
+					    folio_nr_pages(folio));
+		} else {
+			qp->nr_failed++;
+		}
+	}
+	pte_unmap_unlock(start_pte, ptl);
+	return 0;
+}
+
+static void test_lru_clients(void)
+{
+	TEST("mlock-shaped walk: batches, LRU moves, mlock_count, events")
+	{
+		struct pw_machine *m;
+		struct mm_struct *mm = sim_build(&m);
+		const struct mm_walk_ops ops = { .pmd_entry = vt_mlock_pmd,
+						 .walk_lock = PGWALK_RDLOCK };
+
+		pw_compat_use_machine(m);
+		pw_compat_events_clear();
+		mmap_read_lock(mm);
+		CHECK(walk_page_range(mm, SIM_A, 0xc00000, &ops, NULL) == 0);
+		mmap_read_unlock(mm);
+		vt_mlock_drain(this_cpu_ptr(&vt_mlock_batch.fbatch));
+		/* 100, 101, 103 (twice: counted once, then its mlock_count grows), the THP */
+		CHECK(folio_test_mlocked(pfn_folio(100)) &&
+		      folio_test_unevictable(pfn_folio(100)));
+		CHECK(folio_test_lru(pfn_folio(100)) &&
+		      pfn_folio(103)->mlock_count == 2);
+		CHECK(folio_test_mlocked(pfn_folio(1024)) &&
+		      folio_test_unevictable(pfn_folio(1024)));
+		CHECK(pw_compat_events_named("lruvec_add_folio") == 4);
+		CHECK(pw_compat_events_named("zone_stat_mod_folio") == 4);
+		CHECK(folio_ref_count(pfn_folio(100)) == 1);
+		CHECK(pw_compat_events_named(
+			      "pte_unmap of a table never mapped") == 0);
+		pw_machine_destroy(m);
+	}
+	TEST("mempolicy-shaped walk: isolation to a list, failures counted")
+	{
+		struct pw_machine *m;
+		struct mm_struct *mm = sim_build(&m);
+		const struct mm_walk_ops ops = { .pmd_entry = vt_queue_pmd,
+						 .walk_lock = PGWALK_RDLOCK };
+		LIST_HEAD(pagelist);
+		nodemask_t nodes = { { 1 } };
+		struct vt_queue qp = { .pagelist = &pagelist, .nmask = &nodes };
+		struct folio *f;
+		int listed = 0;
+
+		pw_compat_use_machine(m);
+		mmap_read_lock(mm);
+		CHECK(walk_page_range(mm, SIM_A, SIM_A + 8 * K, &ops, &qp) ==
+		      0);
+		mmap_read_unlock(mm);
+		list_for_each_entry(f, &pagelist, lru) listed++;
+		/* 100 and 101 isolated; 103 is mapped twice; p3 is a migration entry */
+		CHECK(listed == 2 && qp.nr_failed == 3);
+		CHECK(!folio_test_lru(pfn_folio(100)) &&
+		      folio_ref_count(pfn_folio(100)) == 2);
+		pw_machine_destroy(m);
+	}
+}
+
 int main(void)
 {
 	struct pw_machine *m;
@@ -506,6 +736,7 @@ int main(void)
 	test_walk(mm);
 	test_events(mm);
 	test_misuse(mm);
+	test_lru_clients();
 	pw_machine_destroy(m);
 	free((void *)pw_compat_state.events);
 	return cases_summary();
