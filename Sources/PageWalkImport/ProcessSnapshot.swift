@@ -25,6 +25,12 @@ public struct ImportOptions: Sendable {
     public var acceptChanges = false
     /// Spare page-table frames beyond what the import needs (for installers and splits).
     public var spareTables: UInt64 = 4096
+    /// Subtract from `/proc/kpagecount` the importer's own mappings of the same frames (the
+    /// shared libraries it maps too), so that map counts — and Pss, Shared/Private — are the
+    /// process's as they are when the importer is not running. Off by default: a caller that
+    /// compares with the kernel's figures read while it runs wants its own mappings counted.
+    /// `pagewalk` turns it on. Never applies to importing the importer itself.
+    public var discountImporterMappings = false
 
     public init() {}
 }
@@ -58,6 +64,9 @@ public struct ImportSummary: Sendable, Equatable {
     public var pageTables = 0
     public var reads = 0
     public var highestPFN: UInt64 = 0
+    /// Frames whose map count was lowered by the importer's own mappings
+    /// (`ImportOptions.discountImporterMappings`).
+    public var importerSharedFrames = 0
     /// Where the PMD mappings of THPs came from: "PAGEMAP_SCAN" (PAGE_IS_HUGE), "AnonHugePages"
     /// (smaps bounds the candidates per VMA), or "frames" (consecutive frames of a THP folio).
     public var thpSource = "frames"
@@ -306,6 +315,13 @@ private struct Importer {
         let pages = PhysicalPages(frames: dataFrames, source: useFlags ? .kpageflags : .pagemap)
         if useFlags {
             try readPageFacts(unique, into: pages)
+            if options.discountImporterMappings, let own = source.importerMapCounts() {
+                for p in unique {
+                    guard let mine = own[p], let count = pages.mapcount(p) else { continue }
+                    pages.setMapcount(p, count > mine ? UInt64(count) - mine : 0)
+                    summary.importerSharedFrames += 1
+                }
+            }
         } else {
             for e in pmes {
                 let pme = PagemapEntry(rawValue: e)

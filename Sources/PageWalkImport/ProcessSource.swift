@@ -62,11 +62,16 @@ public protocol ProcessSource {
     /// pages), as the PAGEMAP_SCAN ioctl's `PAGE_IS_HUGE` reports them (Linux 6.7+); nil when
     /// the source cannot tell.
     func hugeMappedRanges(_ range: Range<UInt64>) -> [Range<UInt64>]?
+    /// How many times the importing process itself maps each frame through its file-backed
+    /// VMAs (its shared libraries, which the imported process may map too), by PFN; nil when
+    /// not applicable (a recorded process, the importer itself) or not readable.
+    func importerMapCounts() -> [UInt64: UInt64]?
 }
 
 extension ProcessSource {
     public func pageCacheResidency(of range: Range<UInt64>, fileOffset: UInt64) -> [UInt8]? { nil }
     public func hugeMappedRanges(_ range: Range<UInt64>) -> [Range<UInt64>]? { nil }
+    public func importerMapCounts() -> [UInt64: UInt64]? { nil }
 }
 
 /// `struct pm_scan_arg` of include/uapi/linux/fs.h.
@@ -264,6 +269,30 @@ public final class LiveProcess: ProcessSource {
 
     public func hugeMappedRanges(_ range: Range<UInt64>) -> [Range<UInt64>]? {
         pagemapScanHuge(fd: pagemap.fd, range)
+    }
+
+    /// The importer's own file-backed mappings, from /proc/self/maps and /proc/self/pagemap.
+    public func importerMapCounts() -> [UInt64: UInt64]? {
+        guard pid != getpid(), let maps = try? ProcFile("/proc/self/maps", pid: nil).readAll(),
+              let own = try? ProcFile("/proc/self/pagemap", pid: nil) else { return nil }
+        var counts: [UInt64: UInt64] = [:]
+        var buffer = [UInt64](repeating: 0, count: 4096)
+        for line in maps.split(separator: "\n") {
+            guard let m = MapsLine(line), m.inode != 0, m.end > m.start else { continue }
+            var page = m.start >> 12
+            while page < m.end >> 12 {
+                let n = Int(min(UInt64(buffer.count), (m.end >> 12) - page))
+                let ok: Bool = buffer.withUnsafeMutableBytes { raw in
+                    (try? own.pread(raw.baseAddress!, count: n * 8, at: page * 8)) == n * 8
+                }
+                if !ok { break }
+                for e in buffer[0..<n] where e & (1 << 63) != 0 {
+                    counts[e & ((1 << 55) - 1), default: 0] += 1
+                }
+                page += UInt64(n)
+            }
+        }
+        return counts
     }
 }
 
