@@ -17,35 +17,36 @@ struct ImportOwnMappingsTests {
         let plain = try ProcessSnapshot.importProcess(pid: child.pid)
         #expect(discounted.summary.importerSharedFrames > 0, "the child and this process both map libc")
         #expect(plain.summary.importerSharedFrames == 0)
-        // With this process's mappings taken out, libc's pages are shared by fewer: more Pss.
-        #expect(try discounted.smapsRollup().pss > plain.smapsRollup().pss)
     }
 
-    /// `pagewalk smaps --rollup` in its own process: its figures match the kernel's read after it
-    /// exits (this process maps libc throughout, so both count it).
-    @Test func pagewalkCommandMatchesTheKernelWithoutItself() throws {
-        guard let dir = Bundle.main.executableURL?.deletingLastPathComponent(),
-              FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("pagewalk").path)
-        else { return }
+    /// Deterministic: this process maps the child's scratch file too (nobody else does), imports
+    /// the child discounting its own mappings, then unmaps the file: the Pss the import gave is
+    /// the kernel's once this process's mapping is gone; without the discount it is half.
+    @Test func discountedPssIsTheKernelsOnceTheImporterUnmaps() throws {
         let child = try TestChild()
-        var last: [String] = []
-        for _ in 1...3 {
-            let before = try Kernel.smapsRollup(child.pid)
-            let p = Process()
-            p.executableURL = dir.appendingPathComponent("pagewalk")
-            p.arguments = ["smaps", "--pid", "\(child.pid)", "--rollup"]
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            let after = try Kernel.smapsRollup(child.pid)
-            let ours = Kernel.parseSmaps(text)[0]
-            last = ["Pss", "Pss_File", "Shared_Clean", "Private_Clean"].filter {
-                ours.fields[$0] != before.fields[$0] && ours.fields[$0] != after.fields[$0]
-            }.map { "\($0): ours \(ours.fields[$0] ?? 0), kernel \(after.fields[$0] ?? 0)" }
-            if last.isEmpty { break }
+        let fd = open(child.scratch, O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let length = 8 * 4096
+        let p = try #require(mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0))
+        try #require(p != MAP_FAILED)
+        var sum = 0
+        for i in 0..<8 { sum += Int(p.load(fromByteOffset: i * 4096, as: UInt8.self)) }
+        #expect(sum > 0)
+        var options = ImportOptions()
+        options.discountImporterMappings = true
+        let discounted = try ProcessSnapshot.importProcess(pid: child.pid, options: options)
+        let plain = try ProcessSnapshot.importProcess(pid: child.pid)
+        munmap(p, length)
+        let region = try child.region("file-private")
+        func pss(_ snap: ProcessSnapshot) throws -> UInt64? {
+            let vma = try #require(snap.space.vma(containing: region.lowerBound))
+            return try snap.smaps(vma: vma).pss >> 22  // kB
         }
-        #expect(last.isEmpty, "\(last)")
+        let key = String(region.lowerBound, radix: 16)
+        let kernel = try Kernel.smaps(child.pid).first { $0.header.hasPrefix(key) }?.fields["Pss"]
+        let k = try #require(kernel)
+        #expect(try pss(discounted) == UInt64(k))
+        #expect(try pss(plain) != UInt64(k), "without the discount this process's mapping halves it")
     }
 }
