@@ -1807,10 +1807,7 @@ static inline unsigned long vma_pages(const struct vm_area_struct *vma)
 {
 	return (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
 }
-static inline bool vma_migratable(struct vm_area_struct *vma)
-{
-	return !(vma->vm_flags & (VM_IO | VM_PFNMAP));
-}
+/* vma_migratable: defined below, with hugetlb and the zones. */
 static inline unsigned long vma_kernel_pagesize(struct vm_area_struct *vma)
 {
 	return vma->hugetlb_shift ? 1UL << vma->hugetlb_shift : PAGE_SIZE;
@@ -2642,6 +2639,25 @@ static inline gfp_t mapping_gfp_mask(struct address_space *mapping)
 {
 	(void)mapping;
 	return GFP_HIGHUSER_MOVABLE;
+}
+
+/** The highest zone policies apply to (mm/mempolicy.c's; weak: that file may
+ *  define it). */
+__attribute__((weak)) enum zone_type policy_zone;
+
+/** Can pages of @vma be migrated: not IO or PFN maps, not DAX, hugetlb only
+ *  where its size migrates, file pages only from zones policies apply to. */
+static inline bool vma_migratable(struct vm_area_struct *vma)
+{
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+		return false;
+	if (vma_is_dax(vma))
+		return false;
+	if (is_vm_hugetlb_page(vma) && !hugepage_migration_supported(hstate_vma(vma)))
+		return false;
+	if (vma->vm_file && gfp_zone(mapping_gfp_mask(vma->vm_file->f_mapping)) < policy_zone)
+		return false;
+	return true;
 }
 
 /* kasan's early shadow tables (ptdump compares against them). */

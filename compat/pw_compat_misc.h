@@ -207,11 +207,80 @@ static inline FILE *pw_seq_out(struct seq_file *m)
 
 /* ---- mempolicy ------------------------------------------------------------ */
 
+enum {
+	MPOL_DEFAULT,
+	MPOL_PREFERRED,
+	MPOL_BIND,
+	MPOL_INTERLEAVE,
+	MPOL_LOCAL,
+	MPOL_PREFERRED_MANY,
+	MPOL_WEIGHTED_INTERLEAVE,
+	MPOL_MAX,
+};
+
+/** A memory policy (fields as include/linux/mempolicy.h names them; none is
+ *  applied by the machine). */
 struct mempolicy {
+	atomic_t refcnt;
 	unsigned short mode;
 	unsigned short flags;
 	nodemask_t nodes;
+	int home_node;
+	union {
+		struct {
+			nodemask_t cpuset_mems_allowed;
+		} cpuset_mems_allowed;
+		nodemask_t user_nodemask;
+	} w;
 };
+
+/* ---- kernel objects that file-scope types of mm/ embed ------------------- */
+
+#define ATOMIC_INIT(i) { (i) }
+typedef unsigned short umode_t;
+/** RCU callback head (nothing is deferred here). */
+struct rcu_head {
+	struct rcu_head *next;
+	void (*func)(struct rcu_head *head);
+};
+struct callback_head {
+	struct callback_head *next;
+	void (*func)(struct callback_head *head);
+};
+struct mutex {
+	int pw_owner;
+};
+struct rw_semaphore {
+	int pw_count;
+};
+struct kref {
+	atomic_t refcount;
+};
+struct attribute {
+	const char *name;
+	umode_t mode;
+};
+struct kobject {
+	const char *name;
+	struct kobject *parent;
+	struct kref kref;
+};
+struct kobj_attribute {
+	struct attribute attr;
+	ssize_t (*show)(struct kobject *kobj, struct kobj_attribute *attr, char *buf);
+	ssize_t (*store)(struct kobject *kobj, struct kobj_attribute *attr,
+			 const char *buf, size_t count);
+};
+struct attribute_group {
+	const char *name;
+	struct attribute **attrs;
+};
+struct kmem_cache;
+struct anon_vma_name;
+struct anon_vma;
+struct vm_fault;
+struct zone;
+struct pglist_data;
 
 /* ---- misc ------------------------------------------------------------------ */
 
