@@ -486,6 +486,14 @@ private struct Importer {
             do {
                 let vma = try space.addVMA(r.range, flags: flags, file: mapping, pgoff: pgoff, hugePages: huge)
                 precondition(vma.id == r.vmaID!)
+                // The recorded page-cache residency, for kernel-style clients (filemap_get_entry):
+                // one stand-in frame, up to date, for pages whose frame pagemap does not show.
+                if let mapping, let cache = r.pageCache {
+                    for (i, b) in cache.enumerated() where b & 1 != 0 {
+                        mapping.setCachedPage(pgoff + UInt64(i), frame: dataFrames - 1)
+                    }
+                    machine.setPageFacts(dataFrames - 1, PageFacts(flags: KPageFlags([.uptodate, .lru]).rawValue))
+                }
             } catch {
                 throw ImportError(.malformed, "pagewalk: \(name)/maps: VMA \(r.headerPrefix)cannot be added: \(error)")
             }

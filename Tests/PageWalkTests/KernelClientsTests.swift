@@ -76,6 +76,15 @@ import Testing
             compared += 1
         }
         #expect(compared >= 5)
+        // mincore of the child's regions, file pages included (page cache from the import).
+        for name in ["anon", "file-private", "file-shared", "thp", "guard"] {
+            let r = try child.region(name)
+            let swift = try snap.mincore(r)
+            var vec = [UInt8](repeating: 0, count: swift.vec.count)
+            #expect(kc_mincore(snap.space.pointer, UInt(r.lowerBound), UInt(r.count), &vec) == 0)
+            #expect(swift.undetermined == 0 && vec == swift.vec, "mincore of \(name)")
+            #expect(vec == (try child.mincore(r)), "mincore of \(name): the kernel's")
+        }
         // smaps_rollup over the whole process.
         var roll = kc_smaps()
         #expect(kc_smaps_rollup(snap.space.pointer, &roll) == 0)
