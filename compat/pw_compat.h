@@ -2653,9 +2653,11 @@ static inline bool vma_migratable(struct vm_area_struct *vma)
 		return false;
 	if (vma_is_dax(vma))
 		return false;
-	if (is_vm_hugetlb_page(vma) && !hugepage_migration_supported(hstate_vma(vma)))
+	if (is_vm_hugetlb_page(vma) &&
+	    !hugepage_migration_supported(hstate_vma(vma)))
 		return false;
-	if (vma->vm_file && gfp_zone(mapping_gfp_mask(vma->vm_file->f_mapping)) < policy_zone)
+	if (vma->vm_file &&
+	    gfp_zone(mapping_gfp_mask(vma->vm_file->f_mapping)) < policy_zone)
 		return false;
 	return true;
 }

@@ -236,7 +236,10 @@ struct mempolicy {
 
 /* ---- kernel objects that file-scope types of mm/ embed ------------------- */
 
-#define ATOMIC_INIT(i) { (i) }
+#define ATOMIC_INIT(i) \
+	{              \
+		(i)    \
+	}
 typedef unsigned short umode_t;
 /** RCU callback head (nothing is deferred here). */
 struct rcu_head {
@@ -267,7 +270,8 @@ struct kobject {
 };
 struct kobj_attribute {
 	struct attribute attr;
-	ssize_t (*show)(struct kobject *kobj, struct kobj_attribute *attr, char *buf);
+	ssize_t (*show)(struct kobject *kobj, struct kobj_attribute *attr,
+			char *buf);
 	ssize_t (*store)(struct kobject *kobj, struct kobj_attribute *attr,
 			 const char *buf, size_t count);
 };
