@@ -379,12 +379,13 @@ __attribute__((weak)) void pw_compat_use_machine(struct pw_machine *m)
 	struct pw_compat_state *s = &pw_compat_state;
 
 	/* Looked up anew each time: a machine destroyed and another created
-	 * at the same address must not inherit the old one's pages. */
+	 * at the same address must not inherit the old one's pages.  The
+	 * environment is read once per change of machine only. */
+	if (s->machine != m && getenv("PW_COMPAT_VERBOSE"))
+		s->verbose = 1;
 	s->machine = m;
 	s->pages = m ? (struct page *)(void *)pw_machine_page_info(m) : NULL;
 	s->frames = m ? pw_machine_config(m)->frames : 0;
-	if (getenv("PW_COMPAT_VERBOSE"))
-		s->verbose = 1;
 }
 
 static inline void pw_compat_use_mm(struct mm_struct *mm)
