@@ -324,11 +324,12 @@ private struct Importer {
             pageFactsSeconds = kernel
             if options.discountImporterMappings, let own = source.importerMapCounts() {
                 var corrected = 0
-                unique.forEach { p in
+                func discount(_ p: UInt64) {
                     guard let mine = own[p], let count = pages.mapcount(p) else { return }
                     pages.setMapcount(p, count > mine ? UInt64(count) - mine : 0)
                     corrected += 1
                 }
+                unique.forEach(discount)
                 summary.importerSharedFrames = corrected
             }
         } else {
@@ -526,11 +527,12 @@ private struct Importer {
 
         // The page facts kernel-style clients read (compat/, pagewalk_pages.h): flags and
         // map counts as kpageflags and kpagecount (or pagemap alone) gave them.
-        unique.forEach { p in
+        func recordFacts(_ p: UInt64) {
             guard let f = pages.flags(p) else { return }
             let count = Int32(clamping: pages.mapcount(p) ?? 0)
             machine.setPageFacts(p, PageFacts(flags: f.rawValue, mapcount: count, refcount: count))
         }
+        unique.forEach(recordFacts)
 
         // Entries. PTEs go in by runs of consecutive pages inside one PTE table, installed by one
         // walk each (the Swift engine's install_pte loop) instead of a descent from the top per PTE.
