@@ -3023,7 +3023,43 @@ static inline int pw_compat_walk_page_vma(struct vm_area_struct *vma,
 	return PW_COMPAT_CHECKED((walk_page_vma), vma->vm_mm, ops, vma);
 #undef PW_PRIV_
 }
+static inline int pw_compat_walk_page_range_debug(struct mm_struct *mm,
+						  unsigned long start,
+						  unsigned long end,
+						  const struct mm_walk_ops *ops,
+						  pgd_t *pgd, void *private_)
+{
+	struct pw_compat_walk w;
+	int r;
+
+	pw_compat_use_mm(mm);
+	if (!pw_compat_push(&w, ops))
+		return (walk_page_range_debug)(mm, start, end, ops, pgd,
+					       private_);
+	r = (walk_page_range_debug)(mm, start, end, &w.wrapped, pgd, private_);
+	pw_compat_pop();
+	return r;
+}
+static inline int pw_compat_walk_page_mapping(struct address_space *mapping,
+					      unsigned long first_index,
+					      unsigned long nr,
+					      const struct mm_walk_ops *ops,
+					      void *private_)
+{
+	struct pw_compat_walk w;
+	int r;
+
+	pw_compat_use_machine(pw_mapping_machine(mapping));
+	if (!pw_compat_push(&w, ops))
+		return (walk_page_mapping)(mapping, first_index, nr, ops,
+					   private_);
+	r = (walk_page_mapping)(mapping, first_index, nr, &w.wrapped, private_);
+	pw_compat_pop();
+	return r;
+}
 #define walk_page_range(...) pw_compat_walk_page_range(__VA_ARGS__)
+#define walk_page_range_debug(...) pw_compat_walk_page_range_debug(__VA_ARGS__)
+#define walk_page_mapping(...) pw_compat_walk_page_mapping(__VA_ARGS__)
 #define walk_page_range_mm(...) pw_compat_walk_page_range_mm(__VA_ARGS__)
 #define walk_page_range_vma(...) pw_compat_walk_page_range_vma(__VA_ARGS__)
 #define walk_page_vma(...) pw_compat_walk_page_vma(__VA_ARGS__)
