@@ -6,6 +6,9 @@ import PageWalkImport
 /// Imports `pid` or ends the command with the import's one-line error and status 2. An import
 /// that takes more than a second shows progress on stderr when it is a terminal.
 func importOrDie(_ pid: Int32, options: ImportOptions = ImportOptions()) -> ProcessSnapshot {
+    var options = options
+    // Figures as the kernel gives them to anyone else: without this command's own mappings.
+    options.discountImporterMappings = true
     do {
         return try Progress.run("importing process \(pid)") { _ in
             try ProcessSnapshot.importProcess(pid: pid, options: options)
