@@ -268,11 +268,18 @@ struct pw_event {
 	/** The address space concerned, if any (PW_EVENT_MM_DESTROYED: the
 	 *  destroyed one, which may only be compared, not used). */
 	struct mm_struct *mm;
+	/** The walk entry point whose call made the event ("walk_page_range",
+	 *  "pw_mmap", ...) for failed assertions, VMA_START_WRITE and
+	 *  MM_DESTROYED; NULL when a primitive was called directly. */
+	const char *where;
 };
 
 /**
  * Receives machine events.  Set with pw_machine_set_event_hook(); without
- * a hook, failed assertions and warnings are written to stderr and counted.
+ * a hook, failed assertions, warnings and uses of destroyed address spaces
+ * are written to stderr, one line each naming the entry point when known
+ * ("pagewalk: walk_page_range: lock assertion failed: mmap_locked"), and
+ * counted.
  */
 typedef void (*pw_event_fn)(void *ctx, const struct pw_event *event);
 
