@@ -24,7 +24,7 @@ struct mm_struct *pw_mm_new(struct pw_machine *m, bool kernel)
 	}
 	mm->m = m;
 	mm->kernel = kernel;
-	mm->pgd = m->mem + mm->pgd_pfn * PW_PTRS_PER_TABLE;
+	mm->pgd = pw_frame_inline(m, mm->pgd_pfn);
 	pw_mmap_lock_init(&mm->mmap_lock);
 	m->mms[m->nr_mms++] = mm;
 	return mm;
@@ -83,7 +83,7 @@ static void free_tables(struct pw_machine *m, uint64_t *table, int l)
 			continue;
 		free_tables(m, pw_table_of(m, v), pw_level_below(m, l));
 		/* A frame reachable twice was freed the first time. */
-		if (m->pages[pw_entry_pfn(v)].flags & PW_PG_TABLE)
+		if (pw_page_inline(m, pw_entry_pfn(v))->flags & PW_PG_TABLE)
 			pw_table_free(m, pw_entry_pfn(v));
 		table[i] = 0;
 	}

@@ -227,7 +227,7 @@ again:
 			uint64_t v = pw_load(pmd);
 
 			if (lvl_leaf(m, PW_LEVEL_PMD, v) ||
-			    pw_is_migration_entry(v))
+			    pw_mem_is_migration(m, v))
 				pw_split_huge_pmd(walk->vma, pmd, addr);
 		} else if (lvl_leaf(m, PW_LEVEL_PMD, pw_load(pmd)) ||
 			   !lvl_present(m, PW_LEVEL_PMD, pw_load(pmd)))
@@ -842,14 +842,14 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 		fw->pud = pud;
 		if (!lvl_present(m, PW_LEVEL_PUD, pud) ||
 		    (pud & PW_PAGE_SPECIAL) ||
-		    !pw_pfn_valid(m, pw_entry_pfn(pud))) {
+		    !pw_pfn_valid_inline(m, pw_entry_pfn(pud))) {
 			pw_spin_unlock_inline(ptl);
 			goto not_found;
 		} else if (!lvl_leaf(m, PW_LEVEL_PUD, pud)) {
 			pw_spin_unlock_inline(ptl);
 			goto pmd_table;
 		}
-		page = &m->pages[pw_entry_pfn(pud)];
+		page = pw_page_inline(m, pw_entry_pfn(pud));
 		goto found;
 	}
 
@@ -882,15 +882,15 @@ pmd_table:
 				goto found;
 			if ((flags & FW_ZEROPAGE) && m->cfg.huge_zero_pfn &&
 			    pw_entry_pfn(pmd) == m->cfg.huge_zero_pfn &&
-			    pw_pfn_valid(m, m->cfg.huge_zero_pfn)) {
-				page = &m->pages[m->cfg.huge_zero_pfn];
+			    pw_pfn_valid_inline(m, m->cfg.huge_zero_pfn)) {
+				page = pw_page_inline(m, m->cfg.huge_zero_pfn);
 				expose_page = false;
 				goto found;
 			}
 		} else if ((flags & FW_MIGRATION) &&
-			   pw_is_migration_entry(pmd) &&
-			   pw_pfn_valid(m, pw_swp_offset(pmd))) {
-			page = &m->pages[pw_swp_offset(pmd)];
+			   pw_mem_is_migration(m, pmd) &&
+			   pw_pfn_valid_inline(m, pw_mem_swp_offset(m, pmd))) {
+			page = pw_page_inline(m, pw_mem_swp_offset(m, pmd));
 			expose_page = false;
 			goto found;
 		}
@@ -913,23 +913,23 @@ pte_table:
 		/* vm_normal_page: a normal page is not special and in memory;
 		 * anything else is decided (and reported) out of line. */
 		if (!(pte & PW_PAGE_SPECIAL) &&
-		    pw_pfn_valid(m, pw_entry_pfn(pte)))
-			page = &m->pages[pw_entry_pfn(pte)];
+		    pw_pfn_valid_inline(m, pw_entry_pfn(pte)))
+			page = pw_page_inline(m, pw_entry_pfn(pte));
 		else
 			page = pw_vm_normal_page(vma, addr, pte);
 		if (page)
 			goto found;
 		if ((flags & FW_ZEROPAGE) &&
 		    pw_entry_pfn(pte) == m->cfg.zero_pfn &&
-		    pw_pfn_valid(m, m->cfg.zero_pfn)) {
-			page = &m->pages[m->cfg.zero_pfn];
+		    pw_pfn_valid_inline(m, m->cfg.zero_pfn)) {
+			page = pw_page_inline(m, m->cfg.zero_pfn);
 			expose_page = false;
 			goto found;
 		}
 	} else if (pte != 0) {
-		if ((flags & FW_MIGRATION) && pw_is_migration_entry(pte) &&
-		    pw_pfn_valid(m, pw_swp_offset(pte))) {
-			page = &m->pages[pw_swp_offset(pte)];
+		if ((flags & FW_MIGRATION) && pw_mem_is_migration(m, pte) &&
+		    pw_pfn_valid_inline(m, pw_mem_swp_offset(m, pte))) {
+			page = pw_page_inline(m, pw_mem_swp_offset(m, pte));
 			expose_page = false;
 			goto found;
 		}
@@ -941,7 +941,9 @@ found:
 	/* The page at @addr: an offset from the mapped page, not the folio. */
 	nth = pw_page_to_pfn_inline(m, page) +
 	      ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
-	fw->page = expose_page && pw_pfn_valid(m, nth) ? &m->pages[nth] : NULL;
+	fw->page = expose_page && pw_pfn_valid_inline(m, nth) ?
+			   pw_page_inline(m, nth) :
+			   NULL;
 	fw->ptl = ptl;
 	return pw_page_folio_inline(m, page);
 }
