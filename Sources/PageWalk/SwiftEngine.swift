@@ -448,22 +448,25 @@ struct _SwiftWalker<V: PageWalkVisitor> {
 
     // MARK: locks
 
+    /// The walk's mmap_lock assertion: 0, or -ENOLCK when it failed on a strict machine.
     @inlinable
-    func mmWalkLock(_ mm: OpaquePointer, _ lock: WalkLock) {
+    func mmWalkLock(_ mm: OpaquePointer, _ lock: WalkLock) -> Int32 {
         if lock == .read {
-            pw_mmap_assert_locked(mm)
+            return pw_mmap_assert_locked(mm)
         } else if lock != .vmaReadVerify {
-            pw_mmap_assert_write_locked(mm)
+            return pw_mmap_assert_write_locked(mm)
         }
+        return 0
     }
 
+    /// The walk's per-VMA lock step: 0, or -ENOLCK when it failed on a strict machine.
     @inlinable
-    func vmaWalkLock(_ vma: UnsafeMutablePointer<vm_area_struct>, _ lock: WalkLock) {
+    func vmaWalkLock(_ vma: UnsafeMutablePointer<vm_area_struct>, _ lock: WalkLock) -> Int32 {
         switch lock {
-        case .write: pw_vma_start_write(vma)
-        case .writeVerify: pw_vma_assert_write_locked(vma)
-        case .vmaReadVerify: pw_vma_assert_locked(vma)
-        case .read: break
+        case .write: return pw_vma_start_write(vma)
+        case .writeVerify: return pw_vma_assert_write_locked(vma)
+        case .vmaReadVerify: return pw_vma_assert_locked(vma)
+        case .read: return 0
         }
     }
 
@@ -472,14 +475,16 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     @inlinable
     func walkPageRangeMM(_ mm: OpaquePointer, _ start: UInt, _ end: UInt, _ lock: WalkLock) -> Int32 {
         if start >= end { return -EINVAL }
-        mmWalkLock(mm, lock)
+        let locked = mmWalkLock(mm, lock)
+        if locked != 0 { return locked }
         var vma = find_vma(mm, start)
         var start = start
         var err: Int32 = 0
         repeat {
             let next: UInt
             if let current = vma, start >= current.pointee.vm_start {
-                vmaWalkLock(current, lock)
+                err = vmaWalkLock(current, lock)
+                if err != 0 { break }
                 w.pointee.vma = current
                 next = min(end, current.pointee.vm_end)
                 vma = find_vma(mm, current.pointee.vm_end)
@@ -505,14 +510,15 @@ struct _SwiftWalker<V: PageWalkVisitor> {
 
     @inlinable
     func walkVMA(_ vma: UnsafeMutablePointer<vm_area_struct>, _ start: UInt, _ end: UInt, _ lock: WalkLock) -> Int32 {
-        mmWalkLock(vma.pointee.vm_mm, lock)
-        vmaWalkLock(vma, lock)
-        return vmaRange(start, end)
+        var err = mmWalkLock(vma.pointee.vm_mm, lock)
+        if err == 0 { err = vmaWalkLock(vma, lock) }
+        return err != 0 ? err : vmaRange(start, end)
     }
 
     @inlinable
     func walkMapping(_ mapping: OpaquePointer, _ first: UInt, _ nr: UInt) -> Int32 {
-        pw_i_mmap_assert_held(mapping)
+        let held = pw_i_mmap_assert_held(mapping)
+        if held != 0 { return held }
         if nr == 0 { return 0 }
         let last = first &+ nr &- 1
         var err: Int32 = 0

@@ -77,11 +77,8 @@ package func _walkTables<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt,
         }
     case .swift:
         if start >= end || visitor.callbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
-        if kernel {
-            if !lockless { pw_mmap_assert_locked(mm) }
-        } else {
-            pw_mmap_assert_write_locked(mm)
-        }
+        let locked = kernel ? (lockless ? 0 : pw_mmap_assert_locked(mm)) : pw_mmap_assert_write_locked(mm)
+        if locked != 0 { throw PageWalkError(errno: locked) }
         return try _onSwift(&visitor, machine: machine, mm: mm, pgd: pgd, noVMA: true, lock: .read) {
             $0.pgdRange(start, end)
         }
@@ -325,7 +322,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
                          machine: m, pageOfFolio: nil, pfnOfFolio: pfn)
     }
 
-    pw_mmap_assert_locked(mm)
+    if pw_mmap_assert_locked(mm) != 0 { return nil }  // a strict machine: reported, no folio
     if addr < vma.pointee.vm_start || addr >= vma.pointee.vm_end {
         pw_warn(m)
         return nil

@@ -2,6 +2,10 @@ import CWalkCore
 import PageWalk
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A 4-level machine with one anonymous VMA [4 MiB, 12 MiB): eight PTEs at 4 MiB and a THP at 8 MiB.
 func makeSmallSpace() throws -> (Machine, AddressSpace, VMA) {
     let machine = try Machine(levels: 4, frames: 1 << 16, tableBase: 1 << 15, zeroPFN: 1, hugeZeroPFN: 512)
@@ -203,6 +207,27 @@ struct TableReader: PageWalkVisitor {
         try space.walkPageRange(0x40_0000..<0x40_1000, visitor: &counter, engine: engine)
         #expect(events == [.assertionFailed("mmap_locked")])
         #expect(machine.stats.assertionFailures == 1)
+    }
+
+    /// A strict machine (the C flag) fails a walk without its lock on both engines alike: -ENOLCK,
+    /// no callback, the event as before; `withFolio` finds nothing.
+    @Test(arguments: [WalkEngine.c, .swift])
+    func aStrictMachineFailsTheWalkWithoutItsLock(engine: WalkEngine) throws {
+        let (machine, space, vma) = try makeSmallSpace()
+        var events: [MachineEvent] = []
+        machine.onEvent { events.append($0) }
+        pw_machine_set_strict(machine.pointer, true)
+        space.mmapLockState = .none
+        var counter = PresentCounter()
+        #expect(throws: PageWalkError.errno(-ENOLCK)) {
+            try space.walkPageRange(0x40_0000..<0x40_1000, visitor: &counter, engine: engine)
+        }
+        #expect(counter.present == 0)
+        #expect(events == [.assertionFailed("mmap_locked")])
+        #expect(space.withFolio(at: 0x40_0000, in: vma, engine: engine) { _ in true } == nil)
+        space.mmapLockState = .read
+        try space.walkPageRange(0x40_0000..<0x40_1000, visitor: &counter, engine: engine)
+        #expect(counter.present == 1)
     }
 }
 
