@@ -235,12 +235,14 @@ struct pw_machine_config {
 
 /** Kinds of pw_event. */
 enum pw_event_kind {
-	PW_EVENT_ASSERT_FAIL, /**< a lock assertion failed (the walk goes on) */
-	PW_EVENT_WARN,        /**< WARN_ON_ONCE fired */
-	PW_EVENT_BAD,         /**< a bad entry was found (pXd_clear_bad,
+	/** A lock assertion failed: the walk goes on, or on a strict machine
+	 *  fails with -ENOLCK (pw_machine_set_strict()). */
+	PW_EVENT_ASSERT_FAIL,
+	PW_EVENT_WARN,            /**< WARN_ON_ONCE fired */
+	PW_EVENT_BAD,             /**< a bad entry was found (pXd_clear_bad,
 	                               print_bad_pte) */
-	PW_EVENT_SPLIT_PMD,   /**< split_huge_pmd acted */
-	PW_EVENT_SPLIT_PUD,   /**< split_huge_pud acted */
+	PW_EVENT_SPLIT_PMD,       /**< split_huge_pmd acted */
+	PW_EVENT_SPLIT_PUD,       /**< split_huge_pud acted */
 	PW_EVENT_VMA_START_WRITE, /**< vma_start_write write-locked a VMA */
 	/** An address space was used after pw_mm_destroy(): walked, mapped,
 	 *  written or destroyed again.  The call fails with -ESRCH. */
@@ -295,8 +297,8 @@ struct pw_machine_stats {
 	uint64_t table_allocs; /**< walker allocations (__pXd_alloc) made */
 	uint64_t table_alloc_fails; /**< walker allocations refused */
 	uint64_t assert_failures;   /**< failed lock assertions */
-	uint64_t warnings;          /**< WARN_ON_ONCE hits */
-	uint64_t bad_entries;       /**< bad entries reported */
+	uint64_t warnings;    /**< WARN_ON_ONCE hits, uses of destroyed mms */
+	uint64_t bad_entries; /**< bad entries reported */
 };
 
 /**
