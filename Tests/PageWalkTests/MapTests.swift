@@ -1,3 +1,4 @@
+import CWalkCore
 import Foundation
 import PageWalk
 import PageWalkImport
@@ -128,6 +129,35 @@ func headlessChromium(_ page: String, screenshot: String? = nil) throws -> Strin
         }
         let vmas = try #require(d["vmas"] as? [[Any]])
         #expect(vmas.count == 1 && (vmas[0][1] as! Int) == 0x400 && (vmas[0][2] as! Int) == 0xc00)
+    }
+
+    @Test func aMachineBuiltFromCIsDrawnThroughTheCEntryPoint() throws {
+        // Everything through the C API, as a C program would build it.
+        var config = pw_machine_config(levels: 5, frames: 1 << 16, table_base: 1 << 15, zero_pfn: 1, huge_zero_pfn: 0)
+        var m: OpaquePointer?
+        #expect(pw_machine_create(&config, &m) == 0)
+        defer { pw_machine_destroy(m) }
+        let mm = try #require(pw_mm_create(m))
+        var err: Int32 = 0
+        #expect(pw_vma_add(mm, 0x40_0000, 0x80_0000, UInt(VM_READ | VM_WRITE), nil, 0, 0, &err) != nil)
+        #expect(pw_mm_set_entry(mm, PW_LEVEL_PTE, 0x40_0000, 0x1067) == 0)
+        let file = NSTemporaryDirectory() + "pagewalk-cmap-\(UUID().uuidString).html"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        // The C name is in the binary unmangled, as a C caller links it.
+        let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/nm") {
+            let symbols = try runProcess(URL(fileURLWithPath: "/usr/bin/nm"), [binary]).out
+            #expect(symbols.contains(" T pw_map_write_html\n"), "pw_map_write_html is not a C symbol")
+        }
+        #expect(mapWriteHTML(mm, "from C", file) == 0)
+        #expect(mapWriteHTML(nil, "from C", file) == -EINVAL)
+        let html = try String(contentsOfFile: file, encoding: .utf8)
+        let d = try Self.data(html)
+        #expect(d["levels"] as? Int == 5 && d["vaBits"] as? Int == 57)
+        let entries = try #require(d["entries"] as? [[Any]])
+        // pgd, p4d, pud, pmd table pointers and the one 4 KiB page
+        #expect(entries.map { $0[3] as! String } == ["table", "table", "table", "table", "4K"])
+        #expect((try #require(d["tables"] as? [[Any]])).count == 5)
     }
 
     @Test func traceStepsCarryTheirRangesAndLevels() {
