@@ -201,6 +201,13 @@ func headlessChromium(_ page: String, screenshot: String? = nil) throws -> Strin
         #expect(dom.contains("<svg") && dom.range(of: "<rect id=\"stepband\" x=\"[-0-9]", options: .regularExpression) != nil)
         #expect(dom.contains("class=\"current\">pte_entry 0x603000 0x604000 vma=2 0x1225</li>"))
         #expect(dom.contains("step 16 of \(steps)"))
+        // What hovering shows (the page's #selftest writes it for one shape of each sort).
+        let hover = try headlessChromium("file://" + dir + "/map.html#selftest")
+        for text in ["VMA 1", "hole 0x0-", " table", "of 512 entries used", "2 MiB leaf pfn=0x200", "bits P RW US A D PSE  pfn=0x200",
+                     "swap entry type=0 offset=0x7", "migration entry (read) pfn=0x303", "PTE marker guard",
+                     "zero page pfn=0x1", "huge zero page pfn=0x400", "1 GiB leaf pfn=0x40000"] {
+            #expect(hover.contains(text), "hover text lacks \(text)")
+        }
         let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/map.png"))
         #expect(png.count > 10_000 && png.starts(with: [0x89, 0x50, 0x4e, 0x47]))
     }
