@@ -159,7 +159,8 @@ function render() {
     const fill = f.indexOf("hugetlb") >= 0 ? "#dcfce7" : f.indexOf("file") >= 0 ? (f[2] === "x" ? "#fce7f3" : "#fef3c7") : "#dbeafe";
     const stroke = f.indexOf("hugetlb") >= 0 ? "#16a34a" : f.indexOf("file") >= 0 ? (f[2] === "x" ? "#db2777" : "#d97706") : "#2563eb";
     out.push('<rect class="vma" data-k="v' + i + '" x="' + a + '" y="' + VMAY + '" width="' + Math.max(1, b - a) + '" height="' + VMAH + '" fill="' + fill + '" stroke="' + stroke + '" rx="2"/>');
-    const label = (v[4] ? v[4].split("/").pop() || v[4] : f.indexOf("anon") >= 0 ? "anon (VMA " + v[0] + ")" : "VMA " + v[0]) + "  " + f.split(" ")[0];
+    const what = f.indexOf("hugetlb") >= 0 ? "hugetlb " : f.indexOf("file") >= 0 ? "file " + f.split(" ")[2] + " " : f.indexOf("anon") >= 0 ? "anon " : "";
+    const label = (v[4] ? v[4].split("/").pop() || v[4] : what + "(VMA " + v[0] + ")") + "  " + f.split(" ")[0];
     const cx = Math.max(a, L) + 4, room = Math.min(b, R) - Math.max(a, L) - 8;
     if (room > 40) out.push('<text x="' + cx + '" y="' + (VMAY + 15) + '" font-size="11" fill="#111827" pointer-events="none">' + esc(label.slice(0, Math.floor(room / 6.2))) + '</text>');
     if (room > 80) out.push('<text x="' + cx + '" y="' + (VMAY + 30) + '" font-size="10" fill="#4b5563" pointer-events="none">' + bytes(v[2] - v[1]) + '</text>');
