@@ -41,7 +41,7 @@ button:hover { background:#f3f4f6; }
 <body data-status="loading">
 <header>
 <h1>{{TITLE}}</h1><span id="summary"></span>
-<div class="controls"><span class="help">wheel: zoom · drag: pan · double-click: zoom to · hover: bits</span>
+<div class="controls"><span class="help">wheel: zoom · drag: pan · double-click: zoom to · hover: bits · #zoom=START-END</span>
 <button id="zin" title="zoom in">+</button><button id="zout" title="zoom out">&minus;</button><button id="zreset">whole space</button></div>
 </header>
 <div id="main">
@@ -371,6 +371,12 @@ document.getElementById("summary").textContent = D.levels + " levels, " + D.vaBi
 render();
 const start = /step=(\d+)/.exec(location.hash);
 if (D.steps.length) go(start ? +start[1] - 1 : 0);
+// #zoom=START-END (hex addresses): open zoomed on that range, to link to a part of the map
+const zoom = /zoom=(?:0x)?([0-9a-fA-F]+)-(?:0x)?([0-9a-fA-F]+)/.exec(location.hash);
+if (zoom) {
+  const a = parseInt(zoom[1], 16) / 4096, b = parseInt(zoom[2], 16) / 4096;
+  if (b > a) { const u0 = U(a), u1 = U(b); v0 = u0; v1 = Math.max(u1, u0 + total * 1e-12); }
+}
 render();
 // #selftest: what hovering shows, for one shape of each sort and one entry of each kind, written
 // into the page (headless tests cannot hover)

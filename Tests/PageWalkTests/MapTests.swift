@@ -201,6 +201,10 @@ func headlessChromium(_ page: String, screenshot: String? = nil) throws -> Strin
         #expect(dom.contains("<svg") && dom.range(of: "<rect id=\"stepband\" x=\"[-0-9]", options: .regularExpression) != nil)
         #expect(dom.contains("class=\"current\">pte_entry 0x603000 0x604000 vma=2 0x1225</li>"))
         #expect(dom.contains("step 16 of \(steps)"))
+        // Opened on a range (#zoom=START-END): only what is in it is drawn.
+        let zoomed = try headlessChromium("file://" + dir + "/map.html#zoom=0x7f0000000000-0x7f0000006000")
+        #expect(zoomed.contains("data-k=\"v3\"") && !zoomed.contains("data-k=\"v0\""))
+        #expect(zoomed.contains("data-status=\"ok\""))
         // What hovering shows (the page's #selftest writes it for one shape of each sort).
         let hover = try headlessChromium("file://" + dir + "/map.html#selftest")
         for text in ["VMA 1", "hole 0x0-", " table", "of 512 entries used", "2 MiB leaf pfn=0x200", "bits P RW US A D PSE  pfn=0x200",
@@ -224,6 +228,17 @@ func headlessChromium(_ page: String, screenshot: String? = nil) throws -> Strin
         #expect(dom.contains("data-status=\"ok\""), "\(dom.prefix(2000))")
         #expect(dom.contains("ok: \(snapshot.space.vmas.count) vmas"))
         #expect(dom.contains("[heap]") || dom.contains("testchild"))
+        // The child's THP is drawn as a 2 MiB leaf at its address, its guard region as guard markers.
+        let d = try Self.data(AddressSpaceMap(snapshot.space).html())
+        let entries = try #require(d["entries"] as? [[Any]])
+        if child.gotTHP {
+            let thp = try child.region("thp")
+            #expect(entries.contains { $0[3] as? String == "2M" && ($0[1] as? Int) == Int(thp.lowerBound >> 12) })
+        }
+        if !child.notes.contains(where: { $0.hasPrefix("noguard") }) {
+            let g = try child.region("guard")
+            #expect(entries.contains { $0[3] as? String == "guard" && $0[1] as? Int == Int(g.lowerBound >> 12) + 2 })
+        }
     }
 
     @Test func mapRefusesBadInputInOneLine() throws {
