@@ -69,7 +69,10 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         do {
-            let trace = try Scenario.replay(try readText(file), name: file, engine: engine)
+            let text = try readText(file)
+            let trace = try Progress.run("replaying \(file)") { _ in
+                try Scenario.replay(text, name: file, engine: engine)
+            }
             if output.json {
                 for line in trace.split(separator: "\n") { Output.json(traceLineJSON(line)) }
             } else {
