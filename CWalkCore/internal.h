@@ -73,8 +73,10 @@ struct pw_machine {
 	/* geometry and trivial levels live in the layout only */
 	struct pw_machine_layout layout;
 	/* ---- memory (memory.c) ---- */
-	uint64_t *mem;      /* the flat part: layout.frames frames at PFN 0 */
-	struct page *pages; /* their struct pages */
+	uint64_t *mem;       /* the flat part: layout.frames frames at PFN 0 */
+	struct page *pages;  /* their struct pages */
+	uintptr_t mem_bytes; /* layout.frames * PW_PAGE_SIZE */
+	uintptr_t pages_bytes;       /* layout.frames * sizeof(struct page) */
 	struct pw_mem_range *ranges; /* sorted by PFN */
 	size_t nr_ranges;
 	struct pw_phys_range *pub_ranges; /* layout.ranges */
@@ -173,37 +175,51 @@ const struct pw_mem_range *pw_mem_range_of_ptr(const struct pw_machine *m,
 const struct pw_mem_range *pw_mem_range_of_page(const struct pw_machine *m,
 						const struct page *page);
 
-static inline bool pw_pfn_valid_inline(const struct pw_machine *m, uint64_t pfn)
+/*
+ * The fast paths below are a compare and pointer arithmetic, forced inline
+ * so that a walker's loops stay as they were before memory had ranges;
+ * everything else is one call out of line (memory.c), which answers
+ * "absent" at once on a machine that is not sparse.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define PW_INLINE static inline __attribute__((always_inline))
+#define PW_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PW_COLD __attribute__((cold))
+#else
+#define PW_INLINE static inline
+#define PW_LIKELY(x) (x)
+#define PW_COLD
+#endif
+
+PW_COLD bool pw_mem_pfn_valid_slow(const struct pw_machine *m, uint64_t pfn);
+PW_COLD uint64_t *pw_mem_frame_slow(const struct pw_machine *m, uint64_t pfn);
+PW_COLD struct page *pw_mem_page_slow(const struct pw_machine *m, uint64_t pfn);
+PW_COLD uint64_t pw_mem_frame_of_slow(const struct pw_machine *m,
+				      const uint64_t *p);
+PW_COLD uint64_t pw_mem_page_to_pfn_slow(const struct pw_machine *m,
+					 const struct page *page);
+
+PW_INLINE bool pw_pfn_valid_inline(const struct pw_machine *m, uint64_t pfn)
 {
-	if (pfn < m->layout.frames)
+	if (PW_LIKELY(pfn < m->layout.frames))
 		return true;
-	return m->layout.sparse && pw_mem_range_of(m, pfn);
+	return pw_mem_pfn_valid_slow(m, pfn);
 }
 
 /* The entries of frame @pfn, or NULL for a hole or beyond memory. */
-static inline uint64_t *pw_frame_inline(const struct pw_machine *m,
-					uint64_t pfn)
+PW_INLINE uint64_t *pw_frame_inline(const struct pw_machine *m, uint64_t pfn)
 {
-	const struct pw_mem_range *r;
-
-	if (pfn < m->layout.frames)
+	if (PW_LIKELY(pfn < m->layout.frames))
 		return m->mem + pfn * PW_PTRS_PER_TABLE;
-	if (!m->layout.sparse || !(r = pw_mem_range_of(m, pfn)))
-		return NULL;
-	return r->base + (pfn - r->first_pfn) * PW_PTRS_PER_TABLE;
+	return pw_mem_frame_slow(m, pfn);
 }
 
 /* The struct page of frame @pfn, or NULL for a hole or beyond memory. */
-static inline struct page *pw_page_inline(const struct pw_machine *m,
-					  uint64_t pfn)
+PW_INLINE struct page *pw_page_inline(const struct pw_machine *m, uint64_t pfn)
 {
-	const struct pw_mem_range *r;
-
-	if (pfn < m->layout.frames)
+	if (PW_LIKELY(pfn < m->layout.frames))
 		return &m->pages[pfn];
-	if (!m->layout.sparse || !(r = pw_mem_range_of(m, pfn)))
-		return NULL;
-	return &r->pages[pfn - r->first_pfn];
+	return pw_mem_page_slow(m, pfn);
 }
 
 /* pfn_valid and PageTable in one: a frame the machine counts as a table. */
@@ -288,24 +304,19 @@ static inline bool lvl_leaf(const struct pw_machine *m, enum pw_level l,
 
 /* The table an entry points to, or NULL when its PFN is a hole or beyond
  * memory. */
-static inline uint64_t *pw_table_of(const struct pw_machine *m, uint64_t v)
+PW_INLINE uint64_t *pw_table_of(const struct pw_machine *m, uint64_t v)
 {
 	return pw_frame_inline(m, pw_entry_pfn(v));
 }
 
-/* The frame that holds entry @p. */
-static inline uint64_t pw_frame_of(const struct pw_machine *m,
-				   const uint64_t *p)
+/* The frame that holds entry @p (UINT64_MAX if none does). */
+PW_INLINE uint64_t pw_frame_of(const struct pw_machine *m, const uint64_t *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)m->mem;
-	const struct pw_mem_range *r;
 
-	if (off < m->layout.frames * PW_PAGE_SIZE)
+	if (PW_LIKELY(off < m->mem_bytes))
 		return off / PW_PAGE_SIZE;
-	r = pw_mem_range_of_ptr(m, p);
-	return r ? r->first_pfn + ((uintptr_t)p - (uintptr_t)r->base) /
-					  PW_PAGE_SIZE :
-		   UINT64_MAX;
+	return pw_mem_frame_of_slow(m, p);
 }
 
 /*
@@ -313,8 +324,8 @@ static inline uint64_t pw_frame_of(const struct pw_machine *m,
  * of the level above.  A folded level shares its parent's entry.  NULL when
  * @parent points beyond memory (garbage the kernel would dereference).
  */
-static inline uint64_t *pw_offset(const struct pw_machine *m, enum pw_level l,
-				  uint64_t *parent, unsigned long addr)
+PW_INLINE uint64_t *pw_offset(const struct pw_machine *m, enum pw_level l,
+			      uint64_t *parent, unsigned long addr)
 {
 	uint64_t *table;
 
@@ -371,20 +382,19 @@ static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp,
 }
 
 /* pw_page_to_pfn and pw_page_folio for the walker's own use. */
-static inline uint64_t pw_page_to_pfn_inline(const struct pw_machine *m,
-					     const struct page *page)
+PW_INLINE uint64_t pw_page_to_pfn_inline(const struct pw_machine *m,
+					 const struct page *page)
 {
 	uintptr_t off = (uintptr_t)page - (uintptr_t)m->pages;
-	const struct pw_mem_range *r;
 
-	if (off < m->layout.frames * sizeof(struct page))
-		return off / sizeof(struct page);
-	r = pw_mem_range_of_page(m, page);
-	return r ? r->first_pfn + (uint64_t)(page - r->pages) : UINT64_MAX;
+	/* In the flat part: an exact pointer difference, as before ranges. */
+	if (PW_LIKELY(off < m->pages_bytes))
+		return (uint64_t)(page - m->pages);
+	return pw_mem_page_to_pfn_slow(m, page);
 }
 
-static inline struct folio *pw_page_folio_inline(struct pw_machine *m,
-						 struct page *page)
+PW_INLINE struct folio *pw_page_folio_inline(struct pw_machine *m,
+					     struct page *page)
 {
 	uint64_t head1 = page->head1;
 
@@ -411,10 +421,13 @@ static inline void pw_spin_unlock_inline(spinlock_t *l)
 }
 
 /* The split lock of the table that holds entry @p (pte and pmd locks). */
-static inline spinlock_t *pw_table_lock_inline(struct pw_machine *m,
-					       uint64_t *p)
+PW_INLINE spinlock_t *pw_table_lock_inline(struct pw_machine *m, uint64_t *p)
 {
-	return &pw_page_inline(m, pw_frame_of(m, p))->ptl;
+	uintptr_t off = (uintptr_t)p - (uintptr_t)m->mem;
+
+	if (PW_LIKELY(off < m->mem_bytes))
+		return &m->pages[off / PW_PAGE_SIZE].ptl;
+	return &pw_mem_page_slow(m, pw_mem_frame_of_slow(m, p))->ptl;
 }
 
 /* Setup allocation (no budget): a zeroed table's PFN, or 0 when none. */
