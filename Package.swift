@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        // `swift package generate-documentation` (DocC) and the man page plugin's host.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // The C core: the radix walk and PTE loops. Sources in CWalkCore/,
@@ -27,6 +29,17 @@ let package = Package(
             path: ".",
             sources: ["CWalkCore"],
             publicHeadersPath: "include"
+        ),
+        // PageWalk's own kernel-style walk clients (mincore, pagemap, guard, clear_refs, smaps,
+        // numa_maps, PAGEMAP_SCAN, ptdump), written in the kernel's vocabulary and built
+        // through the compatibility layer in compat/ (docs/KERNEL-CLIENTS.md).
+        .target(
+            name: "CKernelClients",
+            dependencies: ["CWalkCore"],
+            path: ".",
+            sources: ["KernelClients"],
+            publicHeadersPath: "KernelClients/include",
+            cSettings: [.headerSearchPath("compat")]
         ),
         // The conformance scenario replayer (a test harness, not part of the core).
         .target(
@@ -49,7 +62,7 @@ let package = Package(
             dependencies: ["PageWalk"],
             path: "Sources/PageWalkImport",
             // Members of C types reached through PageWalk's API do not leak in: what this module
-            // uses is Swift API (see also the `import CWalkCore` check in .ci/run).
+            // uses is Swift API (and LookupTests fails if one of its files imports CWalkCore).
             swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")] + strictInCI
         ),
         // Conformance-scenario replay on every engine, for the tests and the CLI.
@@ -98,6 +111,7 @@ let package = Package(
                 "PageWalk",
                 "PageWalkImport",
                 "PageWalkConformance",
+                "CKernelClients",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/PageWalkTests",

@@ -331,6 +331,11 @@ static int mm_check(const struct mm_struct *mm, bool merged, char *err,
 
 	if (err && errlen)
 		err[0] = '\0';
+	ret = pw_mm_alive(mm);
+	if (ret) {
+		fail(&c, "the mm was destroyed by pw_mm_destroy()");
+		return ret;
+	}
 	ret = check_vmas(&c, merged);
 	if (!ret)
 		ret = check_ids(&c);

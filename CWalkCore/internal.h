@@ -36,6 +36,9 @@ struct page {
 };
 
 struct address_space {
+	/* First: the mapping itself.  A VMA's vm_file seen as the compat
+	 * layer's struct file (vm_kfile) reads its f_mapping here. */
+	struct address_space *f_mapping;
 	struct pw_machine *m;
 	unsigned id;
 	atomic_int i_mmap_held;
@@ -56,6 +59,8 @@ struct mm_struct {
 	struct vm_area_struct **by_id; /* index id - 1 */
 	size_t nr_ids, cap_ids;
 	struct pw_spinlock page_table_lock;
+	bool dead; /* destroyed: poisoned until machine teardown */
+	struct mm_struct *next_dead; /* the machine's list of destroyed mms */
 };
 
 /* One physical range of a machine (memory.c). */
@@ -94,21 +99,37 @@ struct pw_machine {
 	/* ---- the rest ---- */
 	pw_event_fn hook;
 	void *hook_ctx;
+	atomic_bool strict; /* failed lock assertions fail the walk */
 	struct pw_machine_stats stats; /* table counters: under alloc_lock */
 	/* event counters: any thread, any lock */
 	atomic_uint_least64_t nr_assert_failures, nr_warnings, nr_bad_entries;
 	struct mm_struct *init_mm;
+	struct mm_struct *dead_mms; /* destroyed, poisoned (mm->next_dead) */
 	struct mm_struct **mms;
 	size_t nr_mms;
 	struct address_space **maps;
 	size_t nr_maps;
+	struct pw_page_extra *page_extra; /* pageinfo.c: page facts, caches */
 };
+
+/* pageinfo.c: frees the page facts and caches of @m. */
+void pw_page_extra_free(struct pw_machine *m);
 
 /* ---- events ---------------------------------------------------------- */
 
 void pw_emit(struct pw_machine *m, const struct pw_event *ev);
-void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
-		    enum pw_assert what);
+/* Reports a failed assertion; 0, or -ENOLCK on a strict machine. */
+int pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
+		   enum pw_assert what);
+/* Reports a use of destroyed @mm (PW_EVENT_MM_DESTROYED); -ESRCH. */
+int pw_report_destroyed_mm(struct mm_struct *mm);
+
+/* 0 for a live mm; for one pw_mm_destroy() poisoned, reports the use and
+ * returns -ESRCH. */
+static inline int pw_mm_alive(const struct mm_struct *mm)
+{
+	return mm->dead ? pw_report_destroyed_mm((struct mm_struct *)mm) : 0;
+}
 
 /* ---- entries shared between threads ------------------------------------- */
 

@@ -103,12 +103,19 @@ void pw_machine_destroy(struct pw_machine *m)
 		return;
 	for (i = 0; i < m->nr_mms; i++)
 		pw_mm_free(m->mms[i]);
+	while (m->dead_mms) {
+		struct mm_struct *mm = m->dead_mms;
+
+		m->dead_mms = mm->next_dead;
+		pw_mm_free(mm);
+	}
 	free(m->mms);
 	for (i = 0; i < m->nr_maps; i++) {
 		free(m->maps[i]->vmas);
 		free(m->maps[i]);
 	}
 	free(m->maps);
+	pw_page_extra_free(m);
 	pw_mem_destroy(m);
 	pthread_mutex_destroy(&m->alloc_lock);
 	free(m);
@@ -128,6 +135,17 @@ void pw_machine_set_event_hook(struct pw_machine *m, pw_event_fn fn, void *ctx)
 {
 	m->hook = fn;
 	m->hook_ctx = ctx;
+}
+
+void pw_machine_set_strict(struct pw_machine *m, bool strict)
+{
+	atomic_store_explicit(&m->strict, strict, memory_order_relaxed);
+}
+
+bool pw_machine_strict(const struct pw_machine *m)
+{
+	return atomic_load_explicit(&((struct pw_machine *)m)->strict,
+				    memory_order_relaxed);
 }
 
 void pw_machine_set_alloc_budget(struct pw_machine *m, int64_t n)

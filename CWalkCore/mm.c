@@ -101,6 +101,8 @@ void pw_mm_destroy(struct mm_struct *mm)
 		pw_warn(m);
 		return;
 	}
+	if (pw_mm_alive(mm))
+		return; /* destroyed twice: reported */
 	while (mm->nr_vmas)
 		pw_vma_remove(mm->vmas[mm->nr_vmas - 1]);
 	free_tables(m, mm->pgd, PW_LEVEL_PGD);
@@ -113,5 +115,21 @@ void pw_mm_destroy(struct mm_struct *mm)
 			break;
 		}
 	}
-	pw_mm_free(mm); /* its VMAs are gone: by_id holds only NULLs */
+	/*
+	 * Poison rather than free: the struct (and its lock, which a caller
+	 * may still take) lives on with no VMAs and no tables until the
+	 * machine goes, so later use is reported instead of reading freed
+	 * memory.
+	 */
+	free(mm->by_id);
+	free(mm->vmas);
+	mm->by_id = NULL;
+	mm->vmas = NULL;
+	mm->nr_ids = mm->cap_ids = 0;
+	mm->nr_vmas = mm->cap_vmas = 0;
+	mm->pgd = NULL;
+	mm->pgd_pfn = 0;
+	mm->dead = true;
+	mm->next_dead = m->dead_mms;
+	m->dead_mms = mm;
 }

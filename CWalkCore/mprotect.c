@@ -162,7 +162,10 @@ int pw_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len,
 {
 	struct vm_area_struct *spare[2];
 	unsigned long addr, end;
+	int err = pw_mm_alive(mm);
 
+	if (err)
+		return err;
 	if (mm->kernel || (start & (PAGE_SIZE - 1)) || (prot & ~PW_VM_PROT))
 		return -EINVAL;
 	if (len == 0)

@@ -268,18 +268,27 @@ int pw_mm_get_entry(const struct mm_struct *mm, enum pw_level level,
 		    unsigned long addr, uint64_t *value)
 {
 	int err;
-	uint64_t *p = entry_slot(mm, level, addr, false, &err);
+	uint64_t *p;
 
-	*value = p ? pw_load(p) : 0;
+	*value = 0;
+	err = pw_mm_alive(mm);
+	if (err)
+		return err;
+	p = entry_slot(mm, level, addr, false, &err);
+	if (p)
+		*value = pw_load(p);
 	return err;
 }
 
 int pw_mm_set_entry(struct mm_struct *mm, enum pw_level level,
 		    unsigned long addr, uint64_t value)
 {
-	int err;
-	uint64_t *p = entry_slot(mm, level, addr, true, &err);
+	int err = pw_mm_alive(mm);
+	uint64_t *p;
 
+	if (err)
+		return err;
+	p = entry_slot(mm, level, addr, true, &err);
 	if (p)
 		pw_store(p, value);
 	return err;
@@ -318,6 +327,8 @@ static void dump_table(const struct mm_struct *mm, const uint64_t *table,
 
 void pw_mm_dump(const struct mm_struct *mm, pw_dump_fn fn, void *ctx)
 {
+	if (pw_mm_alive(mm))
+		return;
 	dump_table(mm, mm->pgd, PW_LEVEL_PGD, 0, fn, ctx);
 }
 

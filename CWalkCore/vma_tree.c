@@ -289,6 +289,9 @@ struct vm_area_struct *pw_vma_add(struct mm_struct *mm, unsigned long start,
 	struct vm_area_struct *vma;
 	size_t at;
 
+	*err = pw_mm_alive(mm);
+	if (*err)
+		return NULL;
 	*err = -EINVAL;
 	if (start >= end || (start | end) & (PW_PAGE_SIZE - 1) ||
 	    end > mm->m->layout.geo.task_size || mm->kernel)
@@ -347,6 +350,7 @@ struct address_space *pw_mapping_get(struct pw_machine *m, unsigned id)
 		return NULL;
 	}
 	as->m = m;
+	as->f_mapping = as;
 	as->id = id;
 	m->maps = maps;
 	m->maps[m->nr_maps++] = as;

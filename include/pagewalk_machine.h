@@ -174,6 +174,8 @@ struct address_space;
 struct page;
 /** A folio is named by its head page. */
 struct folio;
+/** The kernel's struct file: defined by the compat layer only. */
+struct file;
 /** A page-table lock (spinlock_t in the kernel). */
 typedef struct pw_spinlock spinlock_t;
 
@@ -210,7 +212,13 @@ struct vm_area_struct {
 	unsigned long vm_flags;        /**< VM_* flags */
 	unsigned long vm_pgoff;        /**< file offset of vm_start, in pages */
 	struct mm_struct *vm_mm;       /**< the address space it belongs to */
-	struct address_space *vm_file; /**< the mapping, or NULL */
+	union {
+		struct address_space *vm_file; /**< the mapping, or NULL */
+		/** The same pointer typed as the kernel's struct file, for the
+		 *  compat layer (compat/), whose struct file's only member,
+		 *  f_mapping, is the mapping's first field: itself. */
+		struct file *vm_kfile;
+	};
 	unsigned hugetlb_shift;        /**< 21 or 30 for hugetlb, else 0 */
 	unsigned id;    /**< number: 1, 2, ... in order of creation */
 	int lock_state; /**< enum pw_lock_state of the per-VMA lock */
@@ -242,6 +250,9 @@ enum pw_event_kind {
 	PW_EVENT_SPLIT_PMD,   /**< split_huge_pmd acted */
 	PW_EVENT_SPLIT_PUD,   /**< split_huge_pud acted */
 	PW_EVENT_VMA_START_WRITE, /**< vma_start_write write-locked a VMA */
+	/** An address space was used after pw_mm_destroy(): walked, mapped,
+	 *  written or destroyed again.  The call fails with -ESRCH. */
+	PW_EVENT_MM_DESTROYED,
 };
 
 /** Which lock assertion failed (PW_EVENT_ASSERT_FAIL). */
@@ -260,9 +271,11 @@ struct pw_event {
 	enum pw_level level;      /**< PW_EVENT_BAD: the level checked */
 	uint64_t value;           /**< PW_EVENT_BAD: the entry */
 	unsigned long addr;       /**< PW_EVENT_SPLIT_*: the aligned address */
-	const struct vm_area_struct
-		*vma;         /**< SPLIT_*, VMA_START_WRITE: the VMA */
-	struct mm_struct *mm; /**< the address space concerned, if any */
+	/** PW_EVENT_SPLIT_*, PW_EVENT_VMA_START_WRITE: the VMA */
+	const struct vm_area_struct *vma;
+	/** The address space concerned, if any (PW_EVENT_MM_DESTROYED: the
+	 *  destroyed one, which may only be compared, not used). */
+	struct mm_struct *mm;
 };
 
 /**
@@ -273,11 +286,14 @@ typedef void (*pw_event_fn)(void *ctx, const struct pw_event *event);
 
 /** Counters of a machine, filled by pw_machine_get_stats(). */
 struct pw_machine_stats {
-	uint64_t frames;        /**< physical frames */
-	uint64_t table_frames;  /**< frames in the table region */
-	uint64_t tables_in_use; /**< page tables currently allocated */
-	uint64_t tables_peak;   /**< most tables ever in use at once */
-	uint64_t table_allocs;  /**< walker allocations (__pXd_alloc) made */
+	uint64_t frames;       /**< physical frames */
+	uint64_t table_frames; /**< frames in the table region */
+	/** Page tables currently allocated: every mm's top-level table
+	 *  included, the kernel address space's (init_mm, which every
+	 *  machine has) too, so a new machine counts 1. */
+	uint64_t tables_in_use;
+	uint64_t tables_peak;  /**< most tables ever in use at once */
+	uint64_t table_allocs; /**< walker allocations (__pXd_alloc) made */
 	uint64_t table_alloc_fails; /**< walker allocations refused */
 	uint64_t assert_failures;   /**< failed lock assertions */
 	uint64_t warnings;          /**< WARN_ON_ONCE hits */
@@ -391,6 +407,22 @@ void pw_machine_set_event_hook(struct pw_machine *m, pw_event_fn fn, void *ctx);
  * with -ENOMEM.  A negative @n removes the limit (the default).
  */
 void pw_machine_set_alloc_budget(struct pw_machine *m, int64_t n);
+
+/**
+ * Makes lock assertions fatal to the walk (@strict true) or not (false,
+ * the default).  Either way a failed assertion reports
+ * PW_EVENT_ASSERT_FAIL and counts in stats.assert_failures; on a strict
+ * machine the walk entry point that made it also returns -ENOLCK at once,
+ * before any callback for the VMA (or range) it asserted about, and
+ * folio_walk_start() returns NULL.  The pw_*_assert_* functions and
+ * pw_vma_start_write() return -ENOLCK then, so other walkers can do the
+ * same.  A misuse that a non-strict walk would shrug off (walking without
+ * the mmap_lock) then cannot pass unnoticed.
+ */
+void pw_machine_set_strict(struct pw_machine *m, bool strict);
+
+/** True if @m is strict (pw_machine_set_strict()). */
+bool pw_machine_strict(const struct pw_machine *m);
 
 /** Fills @stats with the machine's counters. */
 void pw_machine_get_stats(const struct pw_machine *m,
@@ -680,10 +712,21 @@ int pw_mm_check_merged(const struct mm_struct *mm, char *err, size_t errlen);
 /**
  * Destroys user address space @mm: removes and frees its VMAs (leaving
  * their mappings' i_mmap), frees every page table reachable from its top
- * level and the top level itself through the table allocator, and frees
- * the mm.  A table frame reachable twice (only raw entry writes can make
- * one) is freed once.  The kernel mm (init_mm) is never destroyed: for
- * it this reports a WARN and does nothing.  @mm may be NULL.
+ * level and the top level itself through the table allocator.  A table
+ * frame reachable twice (only raw entry writes can make one) is freed
+ * once.  The kernel mm (init_mm) is never destroyed: for it this reports
+ * a WARN and does nothing.  @mm may be NULL.
+ *
+ * The mm_struct itself stays allocated, poisoned, until the machine is
+ * destroyed, so that using it afterwards is reported instead of reading
+ * freed memory: a walk entry point (walk_page_range, walk_page_range_mm,
+ * walk_page_range_debug), pw_mmap(), pw_munmap(), pw_mprotect(),
+ * pw_vma_add(), pw_mm_set_entry(), pw_mm_get_entry(), pw_mm_check(),
+ * pw_mm_check_merged(), pw_mm_dump() (which then visits nothing) and a
+ * second pw_mm_destroy() each report PW_EVENT_MM_DESTROYED (without a
+ * hook: one line on stderr), count it in stats.warnings, and fail with
+ * -ESRCH (pw_vma_add() sets *err; pw_mm_destroy() returns nothing).  The
+ * mm has no VMAs, and pw_mm_pgd() returns NULL.
  */
 void pw_mm_destroy(struct mm_struct *mm);
 
@@ -813,23 +856,33 @@ void pw_warn(struct pw_machine *m);
 /** Reports a bad entry of level @level (PW_EVENT_BAD). */
 void pw_report_bad(struct pw_machine *m, enum pw_level level, uint64_t value);
 
-/** Asserts that @mm's mmap_lock is held (reports PW_EVENT_ASSERT_FAIL). */
-void pw_mmap_assert_locked(struct mm_struct *mm);
+/*
+ * The lock assertions.  Each reports PW_EVENT_ASSERT_FAIL when the lock is
+ * not held as required, and returns 0, or -ENOLCK when it failed on a
+ * strict machine (pw_machine_set_strict()).
+ */
 
-/** Asserts that @mm's mmap_lock is held for write. */
-void pw_mmap_assert_write_locked(struct mm_struct *mm);
+/** Asserts that @mm's mmap_lock is held.  0 or -ENOLCK. */
+int pw_mmap_assert_locked(struct mm_struct *mm);
 
-/** Write-locks @vma (asserting the mmap write lock) and reports it. */
-void pw_vma_start_write(struct vm_area_struct *vma);
+/** Asserts that @mm's mmap_lock is held for write.  0 or -ENOLCK. */
+int pw_mmap_assert_write_locked(struct mm_struct *mm);
 
-/** Asserts that @vma's lock is held. */
-void pw_vma_assert_locked(struct vm_area_struct *vma);
+/**
+ * Write-locks @vma (asserting the mmap write lock) and reports it with
+ * PW_EVENT_VMA_START_WRITE.  0, or -ENOLCK when the assertion failed on a
+ * strict machine; the VMA is then left as it was.
+ */
+int pw_vma_start_write(struct vm_area_struct *vma);
 
-/** Asserts that @vma's lock is held for write. */
-void pw_vma_assert_write_locked(struct vm_area_struct *vma);
+/** Asserts that @vma's lock is held.  0 or -ENOLCK. */
+int pw_vma_assert_locked(struct vm_area_struct *vma);
 
-/** Asserts that @mapping's i_mmap_rwsem is held. */
-void pw_i_mmap_assert_held(struct address_space *mapping);
+/** Asserts that @vma's lock is held for write.  0 or -ENOLCK. */
+int pw_vma_assert_write_locked(struct vm_area_struct *vma);
+
+/** Asserts that @mapping's i_mmap_rwsem is held.  0 or -ENOLCK. */
+int pw_i_mmap_assert_held(struct address_space *mapping);
 
 /**
  * Reads the entry at @p once, as the kernel's READ_ONCE / pXdp_get_lockless:
