@@ -198,16 +198,18 @@ const struct pw_mem_range *pw_mem_range_of_page(const struct pw_machine *m,
 
 /*
  * The fast paths below are a compare and pointer arithmetic, forced inline
- * so that a walker's loops stay as they were before memory had ranges;
- * everything else is one call out of line (memory.c), which answers
- * "absent" at once on a machine that is not sparse.
+ * so that a walker's loops stay as they were before memory had ranges
+ * (Clang otherwise outlines some of them in large functions such as
+ * folio_walk_start); everything else is one cold call out of line
+ * (memory.c), which answers "absent" at once on a machine that is not
+ * sparse.  PW_ALWAYS_INLINE is also what the walker's other hot helpers use.
  */
 #if defined(__GNUC__) || defined(__clang__)
-#define PW_INLINE static inline __attribute__((always_inline))
+#define PW_ALWAYS_INLINE inline __attribute__((always_inline))
 #define PW_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PW_COLD __attribute__((cold))
 #else
-#define PW_INLINE static inline
+#define PW_ALWAYS_INLINE inline
 #define PW_LIKELY(x) (x)
 #define PW_COLD
 #endif
@@ -220,7 +222,8 @@ PW_COLD uint64_t pw_mem_frame_of_slow(const struct pw_machine *m,
 PW_COLD uint64_t pw_mem_page_to_pfn_slow(const struct pw_machine *m,
 					 const struct page *page);
 
-PW_INLINE bool pw_pfn_valid_inline(const struct pw_machine *m, uint64_t pfn)
+static PW_ALWAYS_INLINE bool pw_pfn_valid_inline(const struct pw_machine *m,
+						 uint64_t pfn)
 {
 	if (PW_LIKELY(pfn < m->layout.frames))
 		return true;
@@ -228,7 +231,8 @@ PW_INLINE bool pw_pfn_valid_inline(const struct pw_machine *m, uint64_t pfn)
 }
 
 /* The entries of frame @pfn, or NULL for a hole or beyond memory. */
-PW_INLINE uint64_t *pw_frame_inline(const struct pw_machine *m, uint64_t pfn)
+static PW_ALWAYS_INLINE uint64_t *pw_frame_inline(const struct pw_machine *m,
+						  uint64_t pfn)
 {
 	if (PW_LIKELY(pfn < m->layout.frames))
 		return m->mem + pfn * PW_PTRS_PER_TABLE;
@@ -236,7 +240,8 @@ PW_INLINE uint64_t *pw_frame_inline(const struct pw_machine *m, uint64_t pfn)
 }
 
 /* The struct page of frame @pfn, or NULL for a hole or beyond memory. */
-PW_INLINE struct page *pw_page_inline(const struct pw_machine *m, uint64_t pfn)
+static PW_ALWAYS_INLINE struct page *pw_page_inline(const struct pw_machine *m,
+						    uint64_t pfn)
 {
 	if (PW_LIKELY(pfn < m->layout.frames))
 		return &m->pages[pfn];
@@ -328,13 +333,15 @@ static inline bool lvl_leaf(const struct pw_machine *m, enum pw_level l,
 
 /* The table an entry points to, or NULL when its PFN is a hole or beyond
  * memory. */
-PW_INLINE uint64_t *pw_table_of(const struct pw_machine *m, uint64_t v)
+static PW_ALWAYS_INLINE uint64_t *pw_table_of(const struct pw_machine *m,
+					      uint64_t v)
 {
 	return pw_frame_inline(m, pw_entry_pfn(v));
 }
 
 /* The frame that holds entry @p (UINT64_MAX if none does). */
-PW_INLINE uint64_t pw_frame_of(const struct pw_machine *m, const uint64_t *p)
+static PW_ALWAYS_INLINE uint64_t pw_frame_of(const struct pw_machine *m,
+					     const uint64_t *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)m->mem;
 
@@ -348,8 +355,9 @@ PW_INLINE uint64_t pw_frame_of(const struct pw_machine *m, const uint64_t *p)
  * of the level above.  A folded level shares its parent's entry.  NULL when
  * @parent points beyond memory (garbage the kernel would dereference).
  */
-PW_INLINE uint64_t *pw_offset(const struct pw_machine *m, enum pw_level l,
-			      uint64_t *parent, unsigned long addr)
+static PW_ALWAYS_INLINE uint64_t *pw_offset(const struct pw_machine *m,
+					    enum pw_level l, uint64_t *parent,
+					    unsigned long addr)
 {
 	uint64_t *table;
 
@@ -359,8 +367,8 @@ PW_INLINE uint64_t *pw_offset(const struct pw_machine *m, enum pw_level l,
 	return table ? table + pw_index(m, l, addr) : NULL;
 }
 
-static inline pgd_t *pw_pgd_offset(const struct pw_machine *m, pgd_t *pgd,
-				   unsigned long addr)
+static PW_ALWAYS_INLINE pgd_t *pw_pgd_offset(const struct pw_machine *m,
+					     pgd_t *pgd, unsigned long addr)
 {
 	return pgd + pw_index(m, PW_LEVEL_PGD, addr);
 }
@@ -369,8 +377,8 @@ static inline pgd_t *pw_pgd_offset(const struct pw_machine *m, pgd_t *pgd,
  * pgd_none_or_clear_bad / p4d_none_or_clear_bad: a bad entry (not present,
  * huge, or beyond memory) is reported and cleared.
  */
-static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m,
-					       enum pw_level l, uint64_t *p)
+static PW_ALWAYS_INLINE bool
+pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_level l, uint64_t *p)
 {
 	uint64_t v;
 
@@ -393,8 +401,8 @@ static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m,
  * table is in memory maps directly; anything else (none, migration, leaf,
  * bad) goes to pw_pte_offset_map(), which decides and reports.
  */
-static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp,
-					      unsigned long addr)
+static PW_ALWAYS_INLINE pte_t *
+pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp, unsigned long addr)
 {
 	pmd_t v = *pmdp;
 
@@ -406,8 +414,8 @@ static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp,
 }
 
 /* pw_page_to_pfn and pw_page_folio for the walker's own use. */
-PW_INLINE uint64_t pw_page_to_pfn_inline(const struct pw_machine *m,
-					 const struct page *page)
+static PW_ALWAYS_INLINE uint64_t
+pw_page_to_pfn_inline(const struct pw_machine *m, const struct page *page)
 {
 	uintptr_t off = (uintptr_t)page - (uintptr_t)m->pages;
 
@@ -417,8 +425,8 @@ PW_INLINE uint64_t pw_page_to_pfn_inline(const struct pw_machine *m,
 	return pw_mem_page_to_pfn_slow(m, page);
 }
 
-PW_INLINE struct folio *pw_page_folio_inline(struct pw_machine *m,
-					     struct page *page)
+static PW_ALWAYS_INLINE struct folio *pw_page_folio_inline(struct pw_machine *m,
+							   struct page *page)
 {
 	uint64_t head1 = page->head1;
 
@@ -445,7 +453,8 @@ static inline void pw_spin_unlock_inline(spinlock_t *l)
 }
 
 /* The split lock of the table that holds entry @p (pte and pmd locks). */
-PW_INLINE spinlock_t *pw_table_lock_inline(struct pw_machine *m, uint64_t *p)
+static PW_ALWAYS_INLINE spinlock_t *pw_table_lock_inline(struct pw_machine *m,
+							 uint64_t *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)m->mem;
 
