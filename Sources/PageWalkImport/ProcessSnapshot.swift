@@ -404,7 +404,7 @@ private struct Importer {
                 ranges.append(PhysicalRange(firstPFN: block, frames: 512))
             }
         }
-        unique.forEach { addBlock($0 & ~511) }
+        for p in unique { addBlock(p & ~511) }
         addBlock(dataFrames - 512)
         let tableFrames = UInt64(tables) + 2 + options.spareTables
         ranges.append(PhysicalRange(firstPFN: dataFrames, frames: tableFrames))
