@@ -18,19 +18,6 @@
 
 #include <errno.h>
 
-/*
- * The memory helpers the walker's hot paths call: their flat fast path is
- * a compare and an add, their sparse slow path a call.  Clang otherwise
- * outlines some of them in large functions (folio_walk_start called
- * pw_offset, pw_page_inline and pw_table_lock_inline out of line: 393
- * instructions a lookup instead of 251; docs/BENCHMARKS.md).
- */
-#if defined(__GNUC__)
-#define PW_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define PW_ALWAYS_INLINE inline
-#endif
-
 /* A page-table lock: a test-and-set spinlock. */
 struct pw_spinlock {
 	atomic_uint v;
@@ -91,8 +78,10 @@ struct pw_machine {
 	/* geometry and trivial levels live in the layout only */
 	struct pw_machine_layout layout;
 	/* ---- memory (memory.c) ---- */
-	uint64_t *mem;      /* the flat part: layout.frames frames at PFN 0 */
-	struct page *pages; /* their struct pages */
+	uint64_t *mem;       /* the flat part: layout.frames frames at PFN 0 */
+	struct page *pages;  /* their struct pages */
+	uintptr_t mem_bytes; /* layout.frames * PW_PAGE_SIZE */
+	uintptr_t pages_bytes;       /* layout.frames * sizeof(struct page) */
 	struct pw_mem_range *ranges; /* sorted by PFN */
 	size_t nr_ranges;
 	struct pw_phys_range *pub_ranges; /* layout.ranges */
@@ -221,38 +210,56 @@ const struct pw_mem_range *pw_mem_range_of_ptr(const struct pw_machine *m,
 const struct pw_mem_range *pw_mem_range_of_page(const struct pw_machine *m,
 						const struct page *page);
 
+/*
+ * The fast paths below are a compare and pointer arithmetic, forced inline
+ * so that a walker's loops stay as they were before memory had ranges
+ * (Clang otherwise outlines some of them in large functions such as
+ * folio_walk_start); everything else is one cold call out of line
+ * (memory.c), which answers "absent" at once on a machine that is not
+ * sparse.  PW_ALWAYS_INLINE is also what the walker's other hot helpers use.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define PW_ALWAYS_INLINE inline __attribute__((always_inline))
+#define PW_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PW_COLD __attribute__((cold))
+#else
+#define PW_ALWAYS_INLINE inline
+#define PW_LIKELY(x) (x)
+#define PW_COLD
+#endif
+
+PW_COLD bool pw_mem_pfn_valid_slow(const struct pw_machine *m, uint64_t pfn);
+PW_COLD uint64_t *pw_mem_frame_slow(const struct pw_machine *m, uint64_t pfn);
+PW_COLD struct page *pw_mem_page_slow(const struct pw_machine *m, uint64_t pfn);
+PW_COLD uint64_t pw_mem_frame_of_slow(const struct pw_machine *m,
+				      const uint64_t *p);
+PW_COLD uint64_t pw_mem_page_to_pfn_slow(const struct pw_machine *m,
+					 const struct page *page);
+
 static PW_ALWAYS_INLINE bool pw_pfn_valid_inline(const struct pw_machine *m,
 						 uint64_t pfn)
 {
-	if (pfn < m->layout.frames)
+	if (PW_LIKELY(pfn < m->layout.frames))
 		return true;
-	return m->layout.sparse && pw_mem_range_of(m, pfn);
+	return pw_mem_pfn_valid_slow(m, pfn);
 }
 
 /* The entries of frame @pfn, or NULL for a hole or beyond memory. */
 static PW_ALWAYS_INLINE uint64_t *pw_frame_inline(const struct pw_machine *m,
 						  uint64_t pfn)
 {
-	const struct pw_mem_range *r;
-
-	if (pfn < m->layout.frames)
+	if (PW_LIKELY(pfn < m->layout.frames))
 		return m->mem + pfn * PW_PTRS_PER_TABLE;
-	if (!m->layout.sparse || !(r = pw_mem_range_of(m, pfn)))
-		return NULL;
-	return r->base + (pfn - r->first_pfn) * PW_PTRS_PER_TABLE;
+	return pw_mem_frame_slow(m, pfn);
 }
 
 /* The struct page of frame @pfn, or NULL for a hole or beyond memory. */
 static PW_ALWAYS_INLINE struct page *pw_page_inline(const struct pw_machine *m,
 						    uint64_t pfn)
 {
-	const struct pw_mem_range *r;
-
-	if (pfn < m->layout.frames)
+	if (PW_LIKELY(pfn < m->layout.frames))
 		return &m->pages[pfn];
-	if (!m->layout.sparse || !(r = pw_mem_range_of(m, pfn)))
-		return NULL;
-	return &r->pages[pfn - r->first_pfn];
+	return pw_mem_page_slow(m, pfn);
 }
 
 /* pfn_valid and PageTable in one: a frame the machine counts as a table. */
@@ -346,19 +353,15 @@ static PW_ALWAYS_INLINE uint64_t *pw_table_of(const struct pw_machine *m,
 	return pw_frame_inline(m, pw_entry_pfn(v));
 }
 
-/* The frame that holds entry @p. */
+/* The frame that holds entry @p (UINT64_MAX if none does). */
 static PW_ALWAYS_INLINE uint64_t pw_frame_of(const struct pw_machine *m,
 					     const uint64_t *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)m->mem;
-	const struct pw_mem_range *r;
 
-	if (off < m->layout.frames * PW_PAGE_SIZE)
+	if (PW_LIKELY(off < m->mem_bytes))
 		return off / PW_PAGE_SIZE;
-	r = pw_mem_range_of_ptr(m, p);
-	return r ? r->first_pfn + ((uintptr_t)p - (uintptr_t)r->base) /
-					  PW_PAGE_SIZE :
-		   UINT64_MAX;
+	return pw_mem_frame_of_slow(m, p);
 }
 
 /*
@@ -429,12 +432,11 @@ static PW_ALWAYS_INLINE uint64_t
 pw_page_to_pfn_inline(const struct pw_machine *m, const struct page *page)
 {
 	uintptr_t off = (uintptr_t)page - (uintptr_t)m->pages;
-	const struct pw_mem_range *r;
 
-	if (off < m->layout.frames * sizeof(struct page))
-		return off / sizeof(struct page);
-	r = pw_mem_range_of_page(m, page);
-	return r ? r->first_pfn + (uint64_t)(page - r->pages) : UINT64_MAX;
+	/* In the flat part: an exact pointer difference, as before ranges. */
+	if (PW_LIKELY(off < m->pages_bytes))
+		return (uint64_t)(page - m->pages);
+	return pw_mem_page_to_pfn_slow(m, page);
 }
 
 static PW_ALWAYS_INLINE struct folio *pw_page_folio_inline(struct pw_machine *m,
@@ -468,7 +470,11 @@ static inline void pw_spin_unlock_inline(spinlock_t *l)
 static PW_ALWAYS_INLINE spinlock_t *pw_table_lock_inline(struct pw_machine *m,
 							 uint64_t *p)
 {
-	return &pw_page_inline(m, pw_frame_of(m, p))->ptl;
+	uintptr_t off = (uintptr_t)p - (uintptr_t)m->mem;
+
+	if (PW_LIKELY(off < m->mem_bytes))
+		return &m->pages[off / PW_PAGE_SIZE].ptl;
+	return &pw_mem_page_slow(m, pw_mem_frame_of_slow(m, p))->ptl;
 }
 
 /* Setup allocation (no budget): a zeroed table's PFN, or 0 when none. */

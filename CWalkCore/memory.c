@@ -172,6 +172,9 @@ int pw_mem_init(struct pw_machine *m, const struct pw_phys_range *ranges,
 		m->pages = m->ranges[0].pages;
 		m->layout.mem = m->mem;
 		m->layout.frames = m->ranges[0].end_pfn;
+		m->mem_bytes = (uintptr_t)m->layout.frames * PW_PAGE_SIZE;
+		m->pages_bytes =
+			(uintptr_t)m->layout.frames * sizeof(struct page);
 	}
 	m->layout.sparse = n > 1 || m->ranges[0].first_pfn != 0;
 	m->layout.encoding = encoding;
@@ -278,6 +281,49 @@ const struct pw_mem_range *pw_mem_range_of_page(const struct pw_machine *m,
 						const struct page *page)
 {
 	return range_of_addr(m, m->by_pages, true, (uintptr_t)page);
+}
+
+/* The slow paths of internal.h's lookups: PFNs and addresses outside the
+ * flat part, which exist only on a sparse machine. */
+bool pw_mem_pfn_valid_slow(const struct pw_machine *m, uint64_t pfn)
+{
+	return m->layout.sparse && pw_mem_range_of(m, pfn);
+}
+
+uint64_t *pw_mem_frame_slow(const struct pw_machine *m, uint64_t pfn)
+{
+	const struct pw_mem_range *r;
+
+	if (!m->layout.sparse || !(r = pw_mem_range_of(m, pfn)))
+		return NULL;
+	return r->base + (pfn - r->first_pfn) * PW_PTRS_PER_TABLE;
+}
+
+struct page *pw_mem_page_slow(const struct pw_machine *m, uint64_t pfn)
+{
+	const struct pw_mem_range *r;
+
+	if (!m->layout.sparse || !(r = pw_mem_range_of(m, pfn)))
+		return NULL;
+	return &r->pages[pfn - r->first_pfn];
+}
+
+uint64_t pw_mem_frame_of_slow(const struct pw_machine *m, const uint64_t *p)
+{
+	const struct pw_mem_range *r = pw_mem_range_of_ptr(m, p);
+
+	if (!r)
+		return UINT64_MAX;
+	return r->first_pfn +
+	       ((uintptr_t)p - (uintptr_t)r->base) / PW_PAGE_SIZE;
+}
+
+uint64_t pw_mem_page_to_pfn_slow(const struct pw_machine *m,
+				 const struct page *page)
+{
+	const struct pw_mem_range *r = pw_mem_range_of_page(m, page);
+
+	return r ? r->first_pfn + (uint64_t)(page - r->pages) : UINT64_MAX;
 }
 
 bool pw_pfn_valid(const struct pw_machine *m, uint64_t pfn)

@@ -971,6 +971,7 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 	unsigned long entry_size;
 	bool expose_page = true;
 	struct page *page = NULL;
+	uint64_t pfn = 0; /* the frame @page is, kept to skip page_to_pfn */
 	pgd_t *pgdp;
 	p4d_t *p4dp;
 	pud_t *pudp, pud;
@@ -1018,7 +1019,8 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 			pw_spin_unlock_inline(ptl);
 			goto pmd_table;
 		}
-		page = pw_page_inline(m, pw_entry_pfn(pud));
+		pfn = pw_entry_pfn(pud);
+		page = pw_page_inline(m, pfn);
 		goto found;
 	}
 
@@ -1046,20 +1048,24 @@ pmd_table:
 			pw_spin_unlock_inline(ptl);
 			goto pte_table;
 		} else if (lvl_present(m, PW_LEVEL_PMD, pmd)) {
+			/* vm_normal_page_pmd's page is the entry's frame */
+			pfn = pw_entry_pfn(pmd);
 			page = pw_vm_normal_page_pmd(vma, addr, pmd);
 			if (page)
 				goto found;
 			if ((flags & FW_ZEROPAGE) && m->cfg.huge_zero_pfn &&
 			    pw_entry_pfn(pmd) == m->cfg.huge_zero_pfn &&
 			    pw_pfn_valid_inline(m, m->cfg.huge_zero_pfn)) {
-				page = pw_page_inline(m, m->cfg.huge_zero_pfn);
+				pfn = m->cfg.huge_zero_pfn;
+				page = pw_page_inline(m, pfn);
 				expose_page = false;
 				goto found;
 			}
 		} else if ((flags & FW_MIGRATION) &&
 			   pw_mem_is_migration(m, pmd) &&
 			   pw_pfn_valid_inline(m, pw_mem_swp_offset(m, pmd))) {
-			page = pw_page_inline(m, pw_mem_swp_offset(m, pmd));
+			pfn = pw_mem_swp_offset(m, pmd);
+			page = pw_page_inline(m, pfn);
 			expose_page = false;
 			goto found;
 		}
@@ -1081,24 +1087,25 @@ pte_table:
 	if (pte & PW_PAGE_PRESENT) {
 		/* vm_normal_page: a normal page is not special and in memory;
 		 * anything else is decided (and reported) out of line. */
-		if (!(pte & PW_PAGE_SPECIAL) &&
-		    pw_pfn_valid_inline(m, pw_entry_pfn(pte)))
-			page = pw_page_inline(m, pw_entry_pfn(pte));
-		else
+		pfn = pw_entry_pfn(pte); /* vm_normal_page's page, if any */
+		page = (pte & PW_PAGE_SPECIAL) ? NULL : pw_page_inline(m, pfn);
+		if (!page)
 			page = pw_vm_normal_page(vma, addr, pte);
 		if (page)
 			goto found;
 		if ((flags & FW_ZEROPAGE) &&
 		    pw_entry_pfn(pte) == m->cfg.zero_pfn &&
 		    pw_pfn_valid_inline(m, m->cfg.zero_pfn)) {
-			page = pw_page_inline(m, m->cfg.zero_pfn);
+			pfn = m->cfg.zero_pfn;
+			page = pw_page_inline(m, pfn);
 			expose_page = false;
 			goto found;
 		}
 	} else if (pte != 0) {
 		if ((flags & FW_MIGRATION) && pw_mem_is_migration(m, pte) &&
 		    pw_pfn_valid_inline(m, pw_mem_swp_offset(m, pte))) {
-			page = pw_page_inline(m, pw_mem_swp_offset(m, pte));
+			pfn = pw_mem_swp_offset(m, pte);
+			page = pw_page_inline(m, pfn);
 			expose_page = false;
 			goto found;
 		}
@@ -1108,11 +1115,9 @@ not_found:
 	return NULL;
 found:
 	/* The page at @addr: an offset from the mapped page, not the folio. */
-	nth = pw_page_to_pfn_inline(m, page) +
-	      ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
-	fw->page = expose_page && pw_pfn_valid_inline(m, nth) ?
-			   pw_page_inline(m, nth) :
-			   NULL;
+	nth = pfn + ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
+	fw->page =
+		expose_page ? pw_page_inline(m, nth) : NULL; /* NULL: absent */
 	fw->ptl = ptl;
 	return pw_page_folio_inline(m, page);
 }

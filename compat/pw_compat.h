@@ -1306,16 +1306,19 @@ static inline unsigned long page_to_pfn(const struct page *page)
 {
 	return (unsigned long)(page - pw_compat_state.pages);
 }
+/** pfn_valid: frame @pfn is in the machine's memory (not a hole). */
+static inline bool pfn_valid(unsigned long pfn)
+{
+	/* pages covers frames [0, frames) of the machine, holes included. */
+	return pfn < pw_compat_state.frames &&
+	       pw_pfn_valid(pw_compat_state.machine, pfn);
+}
 /** The struct page of frame @pfn, or NULL beyond memory / without a machine. */
 static inline struct page *pfn_to_page(unsigned long pfn)
 {
-	if (!pw_compat_state.pages || pfn >= pw_compat_state.frames)
+	if (!pw_compat_state.pages || !pfn_valid(pfn))
 		return NULL;
 	return pw_compat_state.pages + pfn;
-}
-static inline bool pfn_valid(unsigned long pfn)
-{
-	return pfn < pw_compat_state.frames;
 }
 #define folio_pfn(f) page_to_pfn(&(f)->page)
 #define page_to_virt(p) ((void *)(p))
@@ -1902,10 +1905,8 @@ static inline spinlock_t *pud_lock(struct mm_struct *mm, pud_t *pud)
 static inline spinlock_t *pte_lockptr(struct mm_struct *mm, pmd_t *pmd)
 {
 	pw_compat_use_mm(mm);
-	return pw_table_lock(
-		pw_mm_machine(mm),
-		(uint64_t *)pw_machine_layout(pw_mm_machine(mm))->mem +
-			pmd_pfn(*pmd) * PW_PTRS_PER_TABLE);
+	return pw_table_lock(pw_mm_machine(mm),
+			     pw_pfn_to_frame(pw_mm_machine(mm), pmd_pfn(*pmd)));
 }
 
 /**
@@ -1969,8 +1970,9 @@ static inline pte_t *pte_offset_map_nolock(struct mm_struct *mm, pmd_t *pmd,
 }
 static inline pte_t *pte_offset_kernel(pmd_t *pmd, unsigned long addr)
 {
-	return (pte_t *)pw_machine_layout(pw_compat_state.machine)->mem +
-	       pmd_pfn(*pmd) * PW_PTRS_PER_TABLE + ((addr >> PAGE_SHIFT) & 511);
+	uint64_t *table = pw_pfn_to_frame(pw_compat_state.machine, pmd_pfn(*pmd));
+
+	return table ? (pte_t *)table + ((addr >> PAGE_SHIFT) & 511) : NULL;
 }
 
 /**
@@ -1981,16 +1983,14 @@ static inline pte_t *pte_offset_kernel(pmd_t *pmd, unsigned long addr)
 static inline void pte_unmap(pte_t *pte)
 {
 	struct pw_machine *m = pw_compat_state.machine;
-	const struct pw_machine_layout *l = m ? pw_machine_layout(m) : NULL;
-	uintptr_t p = (uintptr_t)pte, lo, hi;
+	uint64_t pfn;
 
-	if (!l)
+	if (!m)
 		return;
-	lo = (uintptr_t)(l->mem + l->table_base * PW_PTRS_PER_TABLE);
-	hi = (uintptr_t)(l->mem + l->frames * PW_PTRS_PER_TABLE);
-	if (!pte || p < lo || p >= hi)
-		pw_compat_event("pte_unmap of a table never mapped",
-				pw_compat_state.callback_addr, 0);
+	/* Inside a frame of the machine that is a page table. */
+	pfn = pte ? pw_frame_to_pfn(m, (const uint64_t *)pte) : UINT64_MAX;
+	if (pfn == UINT64_MAX || !pw_pfn_is_table(m, pfn))
+		pw_compat_event("pte_unmap of a table never mapped", pw_compat_state.callback_addr, 0);
 }
 
 /* hugetlb's lock: the PMD's split lock for PMD-sized pages, else the mm's. */
@@ -2830,22 +2830,18 @@ static inline int pw_compat_candidates(struct mm_walk *walk, uint64_t *p,
 				       bool pmd, spinlock_t **c)
 {
 	struct pw_machine *m = pw_compat_state.machine;
-	const struct pw_machine_layout *l;
 	int n = 0;
 
 	if (!m || !p)
 		return 0;
-	l = pw_machine_layout(m);
-	if (p >= l->mem && p < l->mem + l->frames * PW_PTRS_PER_TABLE)
+	if (pw_frame_to_pfn(m, p) != UINT64_MAX)
 		c[n++] = pw_table_lock(m, p);
 	if (pmd) {
 		uint64_t v = pw_entry_get(p);
 
 		if ((v & (_PAGE_PRESENT | _PAGE_PSE)) == _PAGE_PRESENT &&
-		    pw_entry_pfn(v) < l->frames)
-			c[n++] = pw_table_lock(
-				m,
-				l->mem + pw_entry_pfn(v) * PW_PTRS_PER_TABLE);
+		    pw_pfn_valid(m, pw_entry_pfn(v)))
+			c[n++] = pw_table_lock(m, pw_pfn_to_frame(m, pw_entry_pfn(v)));
 	}
 	if (walk->mm)
 		c[n++] = pw_mm_page_table_lock(walk->mm);

@@ -28,9 +28,9 @@ public struct PageFacts: Sendable, Equatable {
 }
 
 extension Machine {
-    /// Records the facts of frame `pfn` (ignored beyond memory).
+    /// Records the facts of frame `pfn` (ignored for a hole or beyond memory).
     public func setPageFacts(_ pfn: UInt64, _ facts: PageFacts) {
-        guard pfn < UInt64(layout.pointee.frames), let info = pw_machine_page_info(pointer) else { return }
+        guard isValid(pfn: pfn), let info = pw_machine_page_info(pointer) else { return }
         info[Int(pfn)].flags = facts.flags
         info[Int(pfn)].mapcount = facts.mapcount
         info[Int(pfn)].refcount = facts.refcount
@@ -38,9 +38,9 @@ extension Machine {
         info[Int(pfn)].nid = facts.nid
     }
 
-    /// The facts of frame `pfn` (zero beyond memory or when never recorded).
+    /// The facts of frame `pfn` (zero for a hole, beyond memory or when never recorded).
     public func pageFacts(_ pfn: UInt64) -> PageFacts {
-        guard pfn < UInt64(layout.pointee.frames), let info = pw_machine_page_info(pointer) else { return PageFacts() }
+        guard isValid(pfn: pfn), let info = pw_machine_page_info(pointer) else { return PageFacts() }
         let i = info[Int(pfn)]
         return PageFacts(flags: i.flags, mapcount: i.mapcount, refcount: i.refcount,
                          entireMapcount: i.entire_mapcount, nid: i.nid)

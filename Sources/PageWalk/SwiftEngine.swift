@@ -20,11 +20,10 @@ import Musl
 @usableFromInline
 struct _SwiftWalker<V: PageWalkVisitor> {
     @usableFromInline let m: OpaquePointer
-    /// The machine's flat part, frames `0 ..< frames` at `mem` (all of a `Machine(frames:)`).
+    /// The machine's flat part, frames `0 ..< frames` at `mem` (all of a `Machine(frames:)`); other
+    /// PFNs are looked up by the machine, which answers at once when it has no other memory.
     @usableFromInline let mem: UnsafeMutablePointer<UInt64>
     @usableFromInline let frames: UInt64
-    /// Memory beyond the flat part, or holes: other PFNs are looked up by the machine.
-    @usableFromInline let sparse: Bool
     @usableFromInline let shifts: (UInt32, UInt32, UInt32, UInt32, UInt32)
     @usableFromInline let folded: (Bool, Bool, Bool, Bool, Bool)
     @usableFromInline let trivial: (Bool, Bool, Bool, Bool, Bool)
@@ -40,10 +39,9 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         let lay = pw_machine_layout(machine)!.pointee
         m = machine
         // The memory layer's descriptor, read once: the loops below test `pfn < frames` inline
-        // and ask the machine only on a sparse machine.
+        // and ask the machine about any other PFN (a hole, or memory beyond the flat part).
         mem = lay.mem ?? _noFlatPart
         frames = lay.frames
-        sparse = lay.sparse
         shifts = lay.geo.shift
         folded = lay.geo.folded
         trivial = lay.trivial
@@ -111,7 +109,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     @inlinable @inline(__always) func table(_ value: UInt64) -> UnsafeMutablePointer<UInt64>? {
         let pfn = (value & PW_PFN_MASK) >> 12
         if pfn < frames { return mem + Int(pfn) * 512 }
-        return sparse ? pw_pfn_to_frame(m, pfn) : nil
+        return pw_pfn_to_frame(m, pfn)
     }
 
     /// `pXd_offset`: a folded level shares its parent's entry.

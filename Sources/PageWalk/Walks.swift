@@ -321,6 +321,21 @@ package func _withFolio<R>(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_ar
     }
 }
 
+/// `pfn_valid` and the frame of a PFN outside the flat part (a hole, or memory beyond it): out of
+/// line, as the flat part is the common case.
+@usableFromInline @inline(never)
+func _validOutsideFlatPart(_ m: OpaquePointer, _ pfn: UInt64) -> Bool { pw_pfn_valid(m, pfn) }
+
+@usableFromInline @inline(never)
+func _frameOutsideFlatPart(_ m: OpaquePointer, _ pfn: UInt64) -> UnsafeMutablePointer<UInt64>? {
+    pw_pfn_to_frame(m, pfn)
+}
+
+/// The decoders of a machine whose encoding is not the model's (out of line: never on the model's
+/// path).
+@usableFromInline @inline(never)
+func _entryOps(_ m: OpaquePointer) -> pw_entry_ops { pw_machine_entry_ops(m).unsafelyUnwrapped.pointee }
+
 /// `folio_walk_start` in Swift: the lookup, leaving the lock it holds in `ptlOut`.
 ///
 /// The machine's primitives are called out of line only where they decide or report something
@@ -330,12 +345,11 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
                           _ flags: FolioWalkFlags, _ ptlOut: inout OpaquePointer?) -> FolioWalk? {
     // Fields are read where used: copying the layout up front costs more than the loads.
     let lay = pw_machine_layout(m).unsafelyUnwrapped
-    // The memory layer's descriptor: PFNs below `frames` are in the flat part at `mem`; others
-    // exist only on a sparse machine, which looks them up.
+    // The memory layer's descriptor: PFNs below `frames` are in the flat part at `mem`; the
+    // machine looks up any other (a hole, or memory beyond the flat part).
     let mem = lay.pointee.mem ?? _noFlatPart
     let frames = lay.pointee.frames
-    let sparse = lay.pointee.sparse
-    let model = lay.pointee.encoding == PW_ENCODING_MODEL
+    var model: Bool { lay.pointee.encoding == PW_ENCODING_MODEL }
     var geo: pw_geometry { lay.pointee.geo }
     var trivial: (Bool, Bool, Bool, Bool, Bool) { lay.pointee.trivial }
     let mm = vma.pointee.vm_mm.unsafelyUnwrapped
@@ -343,13 +357,13 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
 
     @inline(__always) func pfnOf(_ v: UInt64) -> UInt64 { (v & pfnMask) >> 12 }
     /// `pfn_valid`: the flat part inline, the machine's ranges otherwise.
-    @inline(__always) func valid(_ pfn: UInt64) -> Bool { pfn < frames || (sparse && pw_pfn_valid(m, pfn)) }
+    @inline(__always) func valid(_ pfn: UInt64) -> Bool { pfn < frames || _validOutsideFlatPart(m, pfn) }
     /// Migration entries and their PFN, in the machine's encoding.
     @inline(__always) func isMigration(_ v: UInt64) -> Bool {
-        model ? pw_is_migration_entry(v) : pw_machine_entry_ops(m).unsafelyUnwrapped.pointee.is_migration(v)
+        model ? pw_is_migration_entry(v) : _entryOps(m).is_migration(v)
     }
     @inline(__always) func swapOffset(_ v: UInt64) -> UInt64 {
-        model ? pw_swp_offset(v) : pw_machine_entry_ops(m).unsafelyUnwrapped.pointee.swp_offset(v)
+        model ? pw_swp_offset(v) : _entryOps(m).swp_offset(v)
     }
     @inline(__always) func leaf(_ trivial: Bool, _ v: UInt64) -> Bool { !trivial && v & 0x81 == 0x81 }
     @inline(__always) func present(_ trivial: Bool, _ v: UInt64) -> Bool { trivial || v & 1 != 0 }
@@ -360,11 +374,8 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         if folded { return parent }
         let pfn = pfnOf(_loadEntry(parent))
         let index = Int((addr &>> UInt(shift)) & 511)
-        if pfn < frames {
-            let table: UnsafeMutablePointer<UInt64> = mem + Int(pfn) &* 512
-            return table + index
-        }
-        guard sparse, let table = pw_pfn_to_frame(m, pfn) else { return nil }
+        guard pfn < frames else { return _frameOutsideFlatPart(m, pfn).map { $0 + index } }
+        let table: UnsafeMutablePointer<UInt64> = mem + Int(pfn) &* 512
         return table + index
     }
     /// `pgd/p4d_none_or_clear_bad`: the common cases inline, a bad entry reported out of line.

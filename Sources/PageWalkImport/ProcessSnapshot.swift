@@ -454,19 +454,34 @@ private struct Importer {
             }
         }
 
-        // The machine: data frames, then the table region.
+        // The machine, built from physical ranges: the 2 MiB blocks that hold the PFNs seen (the
+        // frames between them are holes, as in the real machine's memory map), the spare block
+        // below `dataFrames` (the zero page when flags did not name one), then the table region.
+        // Only these frames cost struct pages, however far apart the PFNs are.
         let levels = lines.contains(where: { $0.end <= userLimit && $0.end > 1 << 47 }) ? 5 : 4
         let tables = countTables(plans: plans, hugeShift: hugeShift, levels: levels)
         summary.pageTables = tables
-        let frames = dataFrames + UInt64(tables) + 2 + options.spareTables
-        if frames > 1 << 28 {
-            throw ImportError(.tooLarge, "pagewalk: PFN 0x\(String(highest, radix: 16)) of \(name) needs \(frames) frames; a machine has at most 2^28")
+        var ranges: [PhysicalRange] = []
+        func addBlock(_ block: UInt64) {  // blocks come in ascending order
+            if let last = ranges.last, block <= last.firstPFN + last.frames {
+                ranges[ranges.count - 1].frames = max(last.frames, block + 512 - last.firstPFN)
+            } else {
+                ranges.append(PhysicalRange(firstPFN: block, frames: 512))
+            }
+        }
+        for p in unique { addBlock(p & ~511) }
+        addBlock(dataFrames - 512)
+        let tableFrames = UInt64(tables) + 2 + options.spareTables
+        ranges.append(PhysicalRange(firstPFN: dataFrames, frames: tableFrames))
+        let frames = ranges.reduce(0) { $0 + $1.frames }
+        if dataFrames + tableFrames > 1 << 28 {
+            throw ImportError(.tooLarge, "pagewalk: PFN 0x\(String(highest, radix: 16)) of \(name) needs \(frames) frames below PFN 0x\(String(dataFrames + tableFrames, radix: 16)); a machine has at most 2^28")
         }
         let zero = zeroPFN ?? (dataFrames - 512)
         let machine: Machine
         let space: AddressSpace
         do {
-            machine = try Machine(levels: levels, frames: frames, tableBase: dataFrames, zeroPFN: zero,
+            machine = try Machine(levels: levels, ranges: ranges, tableBase: dataFrames, zeroPFN: zero,
                                   hugeZeroPFN: hugeZeroPFN ?? 0)
             space = try machine.makeAddressSpace()
         } catch {

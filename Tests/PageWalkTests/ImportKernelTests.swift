@@ -44,9 +44,12 @@ struct ImportKernelTests {
         let low = try child.region("hole-low"), high = try child.region("hole-high")
         #expect(try snap.space.vma(containing: low.upperBound) == nil || snap.space.vma(containing: low.upperBound)!.start >= low.upperBound)
         #expect(try snap.space.vma(containing: high.lowerBound - 4096)?.range != snap.space.vma(containing: low.lowerBound)?.range)
-        // Every imported PFN is a data frame below the table region.
-        let layoutFrames = snap.machine.stats.frames
-        #expect(snap.summary.highestPFN < layoutFrames)
+        // Every imported PFN is a frame of the machine, below the table region; memory between the
+        // blocks it saw is a hole.
+        #expect(snap.machine.isValid(pfn: snap.summary.highestPFN))
+        let ranges = snap.machine.physicalRanges
+        #expect(snap.summary.highestPFN < ranges.last!.firstPFN)
+        #expect(ranges.dropLast().allSatisfy { $0.firstPFN % 512 == 0 && $0.frames % 512 == 0 })
         // Names are kept in the side table.
         #expect(snap.regions.contains { $0.name == "[heap]" && $0.kind == .heap })
         #expect(snap.regions.contains { $0.name == "[stack]" && $0.kind == .stack })

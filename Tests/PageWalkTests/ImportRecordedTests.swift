@@ -145,6 +145,29 @@ import Testing
         #expect(!snap.knowledge.consistent)
     }
 
+    /// PFNs far apart import into a machine of physical ranges: only the 2 MiB blocks seen and
+    /// the tables have frames (and struct pages), holes between, and the walks see both pages.
+    @Test func farApartPFNsImportIntoASparseMachine() throws {
+        let start = Self.anonStart
+        let high: UInt64 = (1 << 27) + 7
+        let rec = RecordedProcess(maps: "7f0000000000-7f0000002000 rw-p 00000000 00:00 0 \n",
+                                  pagemap: [start >> 12: PagemapEntry.presentBit | 5,
+                                            (start >> 12) + 1: PagemapEntry.presentBit | high])
+        let snap = try ProcessSnapshot.importProcess(from: rec)
+        let machine = snap.machine
+        #expect(machine.isValid(pfn: 5) && machine.isValid(pfn: high))
+        #expect(!machine.isValid(pfn: 1 << 20) && !machine.isValid(pfn: (1 << 27) - 1024))
+        #expect(machine.physicalRanges.count >= 3 && machine.stats.frames < 1 << 14)
+        let ours = try snap.pagemap(start..<(start + 2 * 4096))
+        #expect(ours.map(\.frame) == [5, high])
+        snap.space.mmapLockState = .read
+        for engine in [WalkEngine.c, .swift] {
+            let vma = try #require(snap.space.vma(containing: start))
+            let pfn = try snap.space.withFolio(at: start + 4096, in: vma, engine: engine) { $0.page }
+            #expect(pfn == high)
+        }
+    }
+
     @Test func malformedMapsAndMissingProcessesAreOneLineErrors() throws {
         let bad = RecordedProcess(maps: "7f0000000000-7f0000010000 rw-p zz 00:00 0\n", pagemap: [:])
         #expect(throws: ImportError.self) { try ProcessSnapshot.importProcess(from: bad) }
