@@ -99,6 +99,114 @@ enum _Invoke<V: PageWalkVisitor> {
         }
     }
 
+    /// A run of entries the C core hands over in one call (`mm_walk_ops.entry_run`): the walker's
+    /// own per-entry loop for holes, `pudEntry` / `pmdEntry` and installs, run here so that each
+    /// entry costs a specialized Swift call instead of a C-to-Swift crossing. It does exactly what
+    /// the C walker does per entry, in the same order (see `entry_run` in pagewalk.h), and stops
+    /// where the walker must take over: an entry to descend into.
+    @inlinable @inline(__always)
+    static func run(_ v: UnsafeMutablePointer<V>, _ r: UnsafeMutablePointer<mm_walk_run>,
+                    _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>,
+                    _ set: WalkCallbacks) -> Int32 {
+        let level = r.pointee.level
+        if level == Int32(PW_LEVEL_PTE.rawValue) { return installRun(v, r, w, slot, set) }
+        let context = WalkContext(w)
+        let size = UInt(1) &<< UInt(r.pointee.shift)
+        let end = r.pointee.end
+        let depth = Int(r.pointee.depth)
+        let hasHole = set.contains(.pteHole)
+        let isPMD = level == Int32(PW_LEVEL_PMD.rawValue)
+        let hasEntry = isPMD ? set.contains(.pmdEntry) : level == Int32(PW_LEVEL_PUD.rawValue) && set.contains(.pudEntry)
+        let handlerBelow = set.contains(.pteEntry) || (!isPMD && set.contains(.pmdEntry))
+        var e = r.pointee.entry.unsafelyUnwrapped
+        var a = r.pointee.addr
+        do {
+            while a != end {
+                let boundary = (a &+ size) & ~(size &- 1)
+                let next = boundary &- 1 < end &- 1 ? boundary : end
+                if e.pointee == 0 {
+                    if hasHole {
+                        let s = try v.pointee.pteHole(address: UInt64(a), next: UInt64(next), depth: depth,
+                                                      walk: context).rawValue
+                        if s != 0 { return s }
+                    }
+                } else if hasEntry {
+                    w.pointee.action = ACTION_SUBTREE
+                    let s: Int32
+                    if isPMD {
+                        s = try e.withMemoryRebound(to: PMD.self, capacity: 1) {
+                            try v.pointee.pmdEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context)
+                        }.rawValue
+                    } else {
+                        s = try e.withMemoryRebound(to: PUD.self, capacity: 1) {
+                            try v.pointee.pudEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context)
+                        }.rawValue
+                    }
+                    if s != 0 { return s }
+                    let action = w.pointee.action
+                    if action == ACTION_AGAIN { continue }
+                    if action != ACTION_CONTINUE && handlerBelow {
+                        r.pointee.entry = e
+                        r.pointee.addr = a
+                        r.pointee.entry_called = true
+                        return 0
+                    }
+                } else {
+                    r.pointee.entry = e
+                    r.pointee.addr = a
+                    r.pointee.entry_called = false
+                    return 0
+                }
+                e += 1
+                a = next
+            }
+        } catch {
+            return code(error, slot)
+        }
+        r.pointee.entry = e
+        r.pointee.addr = end
+        r.pointee.entry_called = false
+        return 0
+    }
+
+    /// The PTE loop of an installing walk (`install_pte` over none PTEs, `pteEntry` over the others),
+    /// as the C core runs it, for one table: `[addr, end)` up to the PTE of the first address at or
+    /// past `end - 4096`.
+    @inlinable @inline(__always)
+    static func installRun(_ v: UnsafeMutablePointer<V>, _ r: UnsafeMutablePointer<mm_walk_run>,
+                           _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>,
+                           _ set: WalkCallbacks) -> Int32 {
+        let context = WalkContext(w)
+        let end = r.pointee.end
+        let last: UInt = end > 4096 ? end &- 4096 : 0
+        let hasPTE = set.contains(.pteEntry)
+        var p = r.pointee.entry.unsafelyUnwrapped
+        var a = r.pointee.addr
+        do {
+            while true {
+                if p.pointee == 0 {
+                    switch try v.pointee.installPTE(address: UInt64(a), next: UInt64(a &+ 4096), walk: context) {
+                    case .install(let pte):
+                        p.pointee = pte.rawValue
+                    case .stop(let value):
+                        precondition(value > 0, "a stop value must be positive; throw an error instead")
+                        return value
+                    }
+                } else if hasPTE {
+                    let s = try p.withMemoryRebound(to: PTE.self, capacity: 1) {
+                        try v.pointee.pteEntry(&$0.pointee, address: UInt64(a), next: UInt64(a &+ 4096), walk: context)
+                    }.rawValue
+                    if s != 0 { return s }
+                }
+                if a >= last { return 0 }
+                a &+= 4096
+                p += 1
+            }
+        } catch {
+            return code(error, slot)
+        }
+    }
+
     @inlinable @inline(__always)
     static func hole(_ v: UnsafeMutablePointer<V>, _ a: UInt, _ n: UInt, _ depth: Int32,
                      _ w: UnsafeMutablePointer<mm_walk>, _ slot: UnsafeMutablePointer<(any Error)?>) -> Int32 {

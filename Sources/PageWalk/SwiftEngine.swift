@@ -172,6 +172,30 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         _Invoke<V>.hole(v, addr, next, depth, w, error)
     }
 
+    /// A run of none entries of level `l` from `entry` on, each reported to `pteHole` as the level
+    /// loop would, in a loop of its own: stops at the first entry that is not none (read again after
+    /// every callback) or at `end`, and moves `entry` and `addr` there.
+    @inlinable @inline(__always)
+    func holeRun(_ l: Int, _ entry: inout UnsafeMutablePointer<UInt64>, _ addr: inout UInt, _ end: UInt,
+                 _ depth: Int32) -> Int32 {
+        let size: UInt = 1 << shift(l)
+        var e = entry
+        var a = addr
+        defer {
+            entry = e
+            addr = a
+        }
+        repeat {
+            let boundary = (a &+ size) & ~(size &- 1)
+            let next = boundary &- 1 < end &- 1 ? boundary : end
+            let err = hole(a, next, depth)
+            if err != 0 { return err }
+            e += 1
+            a = next
+        } while a != end && e.pointee == 0
+        return 0
+    }
+
     // MARK: PTE level
 
     @inlinable
@@ -233,10 +257,15 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         let hasHandler = set.contains(.pteEntry)
         let hasInstall = set.contains(.installPTE)
         let depth = realDepth(3)
+        let holeRuns = !hasInstall && set.contains(.pteHole) && !isTrivial(3)
         guard var pmd = offset(3, pud, start) else { return 0 }
         var addr = start
         var err: Int32 = 0
         repeat {
+            if holeRuns && pmd.pointee == 0 {
+                err = holeRun(3, &pmd, &addr, end, depth)
+                if err != 0 || addr == end { return err }
+            }
             var again = true
             while again {
                 again = false
@@ -281,10 +310,15 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         let hasHandler = set.contains(.pmdEntry) || set.contains(.pteEntry)
         let hasInstall = set.contains(.installPTE)
         let depth = realDepth(2)
+        let holeRuns = !hasInstall && set.contains(.pteHole) && !isTrivial(2)
         guard var pud = offset(2, p4d, start) else { return 0 }
         var addr = start
         var err: Int32 = 0
         repeat {
+            if holeRuns && pud.pointee == 0 {
+                err = holeRun(2, &pud, &addr, end, depth)
+                if err != 0 || addr == end { return err }
+            }
             let next = addrEnd(2, addr, end)
             var again = true
             while again {
@@ -329,10 +363,15 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         let hasHandler = set.contains(.pudEntry) || set.contains(.pmdEntry) || set.contains(.pteEntry)
         let hasInstall = set.contains(.installPTE)
         let depth = realDepth(1)
+        let holeRuns = !hasInstall && set.contains(.pteHole) && !isTrivial(1)
         guard var p4d = offset(1, pgd, start) else { return 0 }
         var addr = start
         var err: Int32 = 0
         repeat {
+            if holeRuns && p4d.pointee == 0 {
+                err = holeRun(1, &p4d, &addr, end, depth)
+                if err != 0 || addr == end { return err }
+            }
             let next = addrEnd(1, addr, end)
             repeat {
                 if noneOrClearBad(1, PW_LEVEL_P4D, p4d) {
