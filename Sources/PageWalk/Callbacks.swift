@@ -124,10 +124,11 @@ enum _Invoke<V: PageWalkVisitor> {
             while a != end {
                 let boundary = (a &+ size) & ~(size &- 1)
                 let next = boundary &- 1 < end &- 1 ? boundary : end
-                if e.pointee == 0 {
+                // An acquire load, as the walker's own (another walker may split this entry).
+                if _loadEntry(e) == 0 {
                     if hasHole {
-                        let s = try v.pointee.pteHole(address: UInt64(a), next: UInt64(next), depth: depth,
-                                                      walk: context).rawValue
+                        let s = _as(try v.pointee.pteHole(address: UInt64(a), next: UInt64(next), depth: depth,
+                                                          walk: context), WalkStep.self).rawValue
                         if s != 0 { return s }
                     }
                 } else if hasEntry {
@@ -135,12 +136,14 @@ enum _Invoke<V: PageWalkVisitor> {
                     let s: Int32
                     if isPMD {
                         s = try e.withMemoryRebound(to: PMD.self, capacity: 1) {
-                            try v.pointee.pmdEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context)
-                        }.rawValue
+                            _as(try v.pointee.pmdEntry(&$0.pointee, address: UInt64(a), next: UInt64(next),
+                                                       walk: context), WalkStep.self).rawValue
+                        }
                     } else {
                         s = try e.withMemoryRebound(to: PUD.self, capacity: 1) {
-                            try v.pointee.pudEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context)
-                        }.rawValue
+                            _as(try v.pointee.pudEntry(&$0.pointee, address: UInt64(a), next: UInt64(next),
+                                                       walk: context), WalkStep.self).rawValue
+                        }
                     }
                     if s != 0 { return s }
                     let action = w.pointee.action
@@ -185,7 +188,8 @@ enum _Invoke<V: PageWalkVisitor> {
         do {
             while true {
                 if p.pointee == 0 {
-                    switch try v.pointee.installPTE(address: UInt64(a), next: UInt64(a &+ 4096), walk: context) {
+                    switch _as(try v.pointee.installPTE(address: UInt64(a), next: UInt64(a &+ 4096), walk: context),
+                               InstallStep.self) {
                     case .install(let pte):
                         p.pointee = pte.rawValue
                     case .stop(let value):
@@ -194,8 +198,9 @@ enum _Invoke<V: PageWalkVisitor> {
                     }
                 } else if hasPTE {
                     let s = try p.withMemoryRebound(to: PTE.self, capacity: 1) {
-                        try v.pointee.pteEntry(&$0.pointee, address: UInt64(a), next: UInt64(a &+ 4096), walk: context)
-                    }.rawValue
+                        _as(try v.pointee.pteEntry(&$0.pointee, address: UInt64(a), next: UInt64(a &+ 4096),
+                                                   walk: context), WalkStep.self).rawValue
+                    }
                     if s != 0 { return s }
                 }
                 if a >= last { return 0 }

@@ -192,7 +192,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
             if err != 0 { return err }
             e += 1
             a = next
-        } while a != end && e.pointee == 0
+        } while a != end && _load(e) == 0
         return 0
     }
 
@@ -262,7 +262,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         var addr = start
         var err: Int32 = 0
         repeat {
-            if holeRuns && pmd.pointee == 0 {
+            if holeRuns && _load(pmd) == 0 {
                 err = holeRun(3, &pmd, &addr, end, depth)
                 if err != 0 || addr == end { return err }
             }
@@ -315,7 +315,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         var addr = start
         var err: Int32 = 0
         repeat {
-            if holeRuns && pud.pointee == 0 {
+            if holeRuns && _load(pud) == 0 {
                 err = holeRun(2, &pud, &addr, end, depth)
                 if err != 0 || addr == end { return err }
             }
@@ -368,7 +368,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         var addr = start
         var err: Int32 = 0
         repeat {
-            if holeRuns && p4d.pointee == 0 {
+            if holeRuns && _load(p4d) == 0 {
                 err = holeRun(1, &p4d, &addr, end, depth)
                 if err != 0 || addr == end { return err }
             }
