@@ -135,15 +135,13 @@ enum _Invoke<V: PageWalkVisitor> {
                     w.pointee.action = ACTION_SUBTREE
                     let s: Int32
                     if isPMD {
-                        s = try e.withMemoryRebound(to: PMD.self, capacity: 1) {
-                            _as(try v.pointee.pmdEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context),
-                                WalkStep.self)
-                        }.rawValue
+                        s = _as(try e.withMemoryRebound(to: PMD.self, capacity: 1) {
+                            try v.pointee.pmdEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context)
+                        }, WalkStep.self).rawValue
                     } else {
-                        s = try e.withMemoryRebound(to: PUD.self, capacity: 1) {
-                            _as(try v.pointee.pudEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context),
-                                WalkStep.self)
-                        }.rawValue
+                        s = _as(try e.withMemoryRebound(to: PUD.self, capacity: 1) {
+                            try v.pointee.pudEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context)
+                        }, WalkStep.self).rawValue
                     }
                     if s != 0 { return s }
                     let action = w.pointee.action
@@ -197,10 +195,9 @@ enum _Invoke<V: PageWalkVisitor> {
                         return value
                     }
                 } else if hasPTE {
-                    let s = try p.withMemoryRebound(to: PTE.self, capacity: 1) {
-                        _as(try v.pointee.pteEntry(&$0.pointee, address: UInt64(a), next: UInt64(a &+ 4096), walk: context),
-                            WalkStep.self)
-                    }.rawValue
+                    let s = _as(try p.withMemoryRebound(to: PTE.self, capacity: 1) {
+                        try v.pointee.pteEntry(&$0.pointee, address: UInt64(a), next: UInt64(a &+ 4096), walk: context)
+                    }, WalkStep.self).rawValue
                     if s != 0 { return s }
                 }
                 if a >= last { return 0 }
