@@ -89,7 +89,6 @@ public struct ImagePagemapVisitor: PageWalkVisitor {
         softDirtyVMAs = Set(maps.filter { $0.softDirty }.map { $0.start })
     }
 
-
     func vmaFlags(_ walk: WalkContext) -> UInt64 {
         guard let v = walk.vma else { return 0 }
         return softDirtyVMAs.contains(v.start) ? Self.softDirty : 0
