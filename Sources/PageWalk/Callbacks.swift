@@ -124,8 +124,9 @@ enum _Invoke<V: PageWalkVisitor> {
             while a != end {
                 let boundary = (a &+ size) & ~(size &- 1)
                 let next = boundary &- 1 < end &- 1 ? boundary : end
-                // An acquire load, as the walker's own (another walker may split this entry).
-                if _loadEntry(e) == 0 {
+                // Atomic (another walker may split this entry); relaxed suffices for the none
+                // test: the walker loads the entry again, with acquire, before reading under it.
+                if _loadRelaxed(e) == 0 {
                     if hasHole {
                         let s = _as(try v.pointee.pteHole(address: UInt64(a), next: UInt64(next), depth: depth,
                                                           walk: context), WalkStep.self).rawValue
