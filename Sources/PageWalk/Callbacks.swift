@@ -124,7 +124,9 @@ enum _Invoke<V: PageWalkVisitor> {
             while a != end {
                 let boundary = (a &+ size) & ~(size &- 1)
                 let next = boundary &- 1 < end &- 1 ? boundary : end
-                if e.pointee == 0 {
+                // Atomic (another walker may split this entry); relaxed suffices for the none
+                // test: the walker loads the entry again, with acquire, before reading under it.
+                if _loadRelaxed(e) == 0 {
                     if hasHole {
                         let s = _as(try v.pointee.pteHole(address: UInt64(a), next: UInt64(next), depth: depth,
                                                           walk: context), WalkStep.self).rawValue

@@ -108,13 +108,18 @@ public enum MachineEvent: Sendable, Equatable {
         }
     }
 
-    /// What the core prints for an event when no handler is set (as `pw_emit` does), or nil.
-    var defaultReport: String? {
-        switch self {
-        case .assertionFailed(let name): "pagewalk: lock assertion failed: \(name)"
-        case .warning: "pagewalk: WARN_ON_ONCE"
-        case .destroyedAddressSpaceUsed: "pagewalk: address space used after pw_mm_destroy()"
-        default: nil
+    /// The line the core prints on stderr for a C event when no hook is set (`pw_emit`'s, with
+    /// the entry point that made it), or nil for an event it does not print. A `Machine` without
+    /// a handler prints the same.
+    public static func defaultReport(_ e: pw_event) -> String? {
+        let at = e.`where`.map { String(cString: $0) + ": " } ?? ""
+        switch MachineEvent(e) {
+        case .assertionFailed(let name): return "pagewalk: \(at)lock assertion failed: \(name)"
+        case .warning: return "pagewalk: WARN_ON_ONCE"
+        case .destroyedAddressSpaceUsed:
+            let mm = e.mm.map { "0x" + String(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer($0))), radix: 16) }
+            return "pagewalk: \(at)address space \(mm ?? "(nil)") used after pw_mm_destroy()"
+        default: return nil
         }
     }
 }
@@ -201,7 +206,7 @@ public final class Machine: @unchecked Sendable {
     private func installEventHook() {
         pw_machine_set_event_hook(pointer, { ctx, event in
             Unmanaged<Machine>.fromOpaque(ctx.unsafelyUnwrapped).takeUnretainedValue()
-                .deliver(MachineEvent(event.unsafelyUnwrapped.pointee))
+                .deliver(event.unsafelyUnwrapped.pointee)
         }, Unmanaged.passUnretained(self).toOpaque())
     }
 
@@ -216,10 +221,10 @@ public final class Machine: @unchecked Sendable {
     }
 
     /// Calls the handler, or reports as the core does without one.
-    private func deliver(_ event: MachineEvent) {
+    private func deliver(_ event: pw_event) {
         if let handler = eventHandler.withLock({ $0 }) {
-            handler(event)
-        } else if let line = event.defaultReport {
+            handler(MachineEvent(event))
+        } else if let line = MachineEvent.defaultReport(event) {
             let text = line + "\n"
             _ = text.withCString { write(2, $0, strlen($0)) }
         }

@@ -190,7 +190,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
             if err != 0 { return err }
             e += 1
             a = next
-        } while a != end && e.pointee == 0
+        } while a != end && _loadRelaxed(e) == 0
         return 0
     }
 
@@ -260,7 +260,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         var addr = start
         var err: Int32 = 0
         repeat {
-            if holeRuns && pmd.pointee == 0 {
+            if holeRuns && _loadRelaxed(pmd) == 0 {
                 err = holeRun(3, &pmd, &addr, end, depth)
                 if err != 0 || addr == end { return err }
             }
@@ -313,7 +313,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         var addr = start
         var err: Int32 = 0
         repeat {
-            if holeRuns && pud.pointee == 0 {
+            if holeRuns && _loadRelaxed(pud) == 0 {
                 err = holeRun(2, &pud, &addr, end, depth)
                 if err != 0 || addr == end { return err }
             }
@@ -366,7 +366,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         var addr = start
         var err: Int32 = 0
         repeat {
-            if holeRuns && p4d.pointee == 0 {
+            if holeRuns && _loadRelaxed(p4d) == 0 {
                 err = holeRun(1, &p4d, &addr, end, depth)
                 if err != 0 || addr == end { return err }
             }
@@ -618,4 +618,13 @@ func _onSwift<V: PageWalkVisitor>(
 @inlinable @inline(__always)
 func _loadEntry(_ p: UnsafeMutablePointer<UInt64>) -> UInt64 {
     UnsafeMutableRawPointer(p).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .acquiring)
+}
+
+/// A relaxed atomic load of an entry, for the hole runs' "is it none" tests: nothing is read
+/// through a none entry, and an entry that is not none is loaded again with acquire (`_load`)
+/// before the table it points to is read. Still atomic (no tearing, no data race), but leaves
+/// the compiler free to schedule the loop as with a plain load.
+@inlinable @inline(__always)
+func _loadRelaxed(_ p: UnsafeMutablePointer<UInt64>) -> UInt64 {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed)
 }

@@ -415,7 +415,7 @@ extension PageWalkVisitor {
 
     @inlinable @inline(__always)
     static func _check<R, E>(_ declared: R.Type, _ expected: E.Type, _ name: String) throws(PageWalkVisitorError) {
-        if declared is UnimplementedCallback.Type || declared is E.Type { return }
+        if declared == UnimplementedCallback.self || declared == E.self { return }
         throw _resultTypeError(Self.self, name, R.self, E.self)
     }
 }
@@ -430,7 +430,11 @@ func _resultTypeError(_ visitor: Any.Type, _ callback: String, _ declared: Any.T
 
 /// Whether a callback's result type says it is implemented.
 @inlinable @inline(__always)
-func _implemented<R>(_ result: R.Type) -> Bool { !(result is UnimplementedCallback.Type) }
+func _implemented<R>(_ result: R.Type) -> Bool {
+    // A metatype comparison: two constant metadata addresses once specialized (a cast to
+    // `UnimplementedCallback.Type` is not always folded).
+    result != UnimplementedCallback.self
+}
 
 /// A callback's result as the type the walker expects; the walk checked the type before it started.
 @inlinable @inline(__always)

@@ -292,7 +292,7 @@ extension AddressSpace {
         try _withFolio(machine.pointer, vma.pointer, UInt(address), flags, engine, body)
     }
 
-    /// As ``withFolio(at:in:flags:engine:_:)-(_,_,_,_,(FolioWalk)->R)``, for a `body` that returns an
+    /// As the `withFolio(at:in:flags:engine:_:)` above, for a `body` that returns an
     /// optional: one level of optional, nil both when nothing is mapped and when `body` returns nil.
     @inlinable
     public func withFolio<R>(at address: UInt64, in vma: VMA, flags: FolioWalkFlags = [], engine: WalkEngine = .c,

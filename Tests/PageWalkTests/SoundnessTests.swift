@@ -203,6 +203,21 @@ struct PresentPTEs: PageWalkVisitor {
         event.level = pw_level(rawValue: 17)
         #expect(MachineEvent(event) == .unknown(kind: PW_EVENT_BAD.rawValue))
     }
+
+    @Test func withoutAHandlerEventsArePrintedAsTheCoreDoes() {
+        var event = pw_event()
+        event.kind = PW_EVENT_ASSERT_FAIL
+        event.assertion = PW_ASSERT_MMAP_LOCKED
+        #expect(MachineEvent.defaultReport(event) == "pagewalk: lock assertion failed: mmap_locked")
+        "walk_page_range".withCString { name in
+            event.`where` = name
+            #expect(MachineEvent.defaultReport(event) == "pagewalk: walk_page_range: lock assertion failed: mmap_locked")
+        }
+        event.kind = PW_EVENT_SPLIT_PMD
+        #expect(MachineEvent.defaultReport(event) == nil)
+        event.kind = pw_event_kind(rawValue: 99)
+        #expect(MachineEvent.defaultReport(event) == nil)
+    }
 }
 
 /// Records each PTE and PMD callback's `[address, next)`.
