@@ -118,6 +118,7 @@ let package = Package(
                 "PageWalk",
                 "PageWalkImport",
                 "PageWalkConformance",
+                "PageWalkImage",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/PageWalkTests",
