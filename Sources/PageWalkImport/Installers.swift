@@ -18,8 +18,6 @@ public struct ClearSoftDirtyVisitor: PageWalkVisitor {
 
     public init() {}
 
-    public var callbacks: WalkCallbacks { [.pmdEntry, .testWalk] }
-
     static let softDirty = EntryFlags.softDirty.rawValue
     static let writable = EntryFlags.writable.rawValue
 
@@ -62,11 +60,11 @@ extension ProcessSnapshot {
     /// - Returns: the entries changed.
     @discardableResult
     public func clearSoftDirty(engine: WalkEngine = .c) throws -> Int {
-        space.withMmapWriteLock {
-            for vma in space.vmas { vma.removeFlags(.softDirty) }
+        try space.withMmapWriteLock {
+            for vma in space.vmas { try vma.removeFlags(.softDirty) }
         }
         var visitor = ClearSoftDirtyVisitor()
-        let end = space.vmas.last?.end ?? 0
+        let end = try space.vmas.last?.end ?? 0
         if end > 0 {
             _ = try space.withMmapReadLock { try space.walkPageRange(0..<end, visitor: &visitor, engine: engine) }
         }
@@ -86,8 +84,6 @@ public struct GuardInstallVisitor: PageWalkVisitor {
     public var pages = 0
 
     public init() {}
-
-    public var callbacks: WalkCallbacks { [.pudEntry, .pmdEntry, .pteEntry, .installPTE] }
 
     public mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         entry.isLeaf ? .stop(1) : .proceed
@@ -117,8 +113,6 @@ public struct GuardInstallVisitor: PageWalkVisitor {
 struct GuardZapVisitor: PageWalkVisitor {
     let start: UInt64
     let end: UInt64
-
-    var callbacks: WalkCallbacks { [.pudEntry, .pmdEntry, .pteEntry] }
 
     mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if entry.isLeaf && address & ((1 << 30) - 1) == 0 && next - address == 1 << 30 {
@@ -174,14 +168,15 @@ extension ProcessSnapshot {
         var addr = range.lowerBound
         try space.withMmapReadLock {
             while addr < end {
-                guard let vma = space.findVMA(addr), vma.start < end else {
+                guard let vma = space.findVMA(addr), try vma.start < end else {
                     unmapped = true
                     break
                 }
-                if vma.start > addr { unmapped = true }
-                let s = max(addr, vma.start), e = min(end, vma.end)
-                if !vma.flags.isDisjoint(with: refused) { throw GuardInstallError.invalid }
-                vma.insertFlags(.maybeGuard)
+                let info = try vma.info
+                if info.start > addr { unmapped = true }
+                let s = max(addr, info.start), e = min(end, info.end)
+                if !info.flags.isDisjoint(with: refused) { throw GuardInstallError.invalid }
+                try vma.insertFlags(.maybeGuard)
                 var installed: Int? = nil
                 for _ in 0..<3 {
                     var visitor = GuardInstallVisitor()
