@@ -14,6 +14,7 @@
  * mm's top table.
  */
 #include "pagewalk_image.h"
+#include "image_internal.h"
 
 #include "pagewalk.h"
 #include "pagewalk_machine.h"
@@ -43,18 +44,6 @@ static void hash_frame(struct loaded *ld, const uint64_t *f)
 		ld->digest ^= f[i];
 		ld->digest *= 0x100000001b3ULL;
 	}
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
 }
 
 /*
@@ -113,11 +102,12 @@ static int load_root(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 	int below, rc = 0;
 
 	if (pgd % PAGE)
-		return fail(err, errlen, "top table 0x%llx: not page aligned",
-			    (unsigned long long)pgd);
+		return pw_image_fail(err, errlen,
+				     "top table 0x%llx: not page aligned",
+				     (unsigned long long)pgd);
 	src = pw_image_frame(img, pgd / PAGE);
 	if (!src)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"top table 0x%llx: outside the image's memory (a hole or beyond its last segment at 0x%llx): wrong CR3?",
 			(unsigned long long)pgd,
@@ -125,8 +115,8 @@ static int load_root(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 	for (int l = 0; l < PW_NR_LEVELS; l++) {
 		ld.seen[l] = calloc((size_t)(ld.frames / 8 + 1), 1);
 		if (!ld.seen[l])
-			rc = fail(err, errlen,
-				  "out of memory loading page tables");
+			rc = pw_image_fail(err, errlen,
+					   "out of memory loading page tables");
 	}
 	if (rc == 0) {
 		memcpy(dst, src, PAGE);
@@ -155,11 +145,11 @@ int pw_machine_open_image(struct pw_image *img, int levels, uint64_t kernel_pgd,
 
 	*out = NULL;
 	if (levels != 4 && levels != 5)
-		return fail(err, errlen, "%d levels: x86-64 has 4 or 5",
-			    levels);
+		return pw_image_fail(err, errlen,
+				     "%d levels: x86-64 has 4 or 5", levels);
 	ranges = calloc(n + 1, sizeof(*ranges));
 	if (!ranges)
-		return fail(err, errlen, "out of memory");
+		return pw_image_fail(err, errlen, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const struct pw_image_segment *s = pw_image_segment_at(img, i);
 		ranges[i].first_pfn = s->paddr / PAGE;
@@ -180,7 +170,7 @@ int pw_machine_open_image(struct pw_image *img, int levels, uint64_t kernel_pgd,
 				      &m);
 	free(ranges);
 	if (rc)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"the image's %zu segments up to physical 0x%llx cannot be a machine's memory (error %d)",
 			n, (unsigned long long)(max * PAGE), rc);
@@ -201,8 +191,8 @@ int pw_image_mm_create(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 
 	*out = NULL;
 	if (!mm)
-		return fail(err, errlen,
-			    "out of memory creating an address space");
+		return pw_image_fail(err, errlen,
+				     "out of memory creating an address space");
 	if (load_root(m, img, pgd, pw_mm_pgd(mm), err, errlen)) {
 		pw_mm_destroy(mm);
 		return -1;
