@@ -84,7 +84,7 @@ import Glibc
         header.replaceSubrange(0..<4, with: [0x7f, 0x45, 0x4c, 0x46])
         header[4] = 2; header[5] = 1; header[16] = 4; header[18] = 62; header[54] = 56; header[56] = 3
         header[32] = 64
-        FileManager.default.createFile(atPath: path, contents: Data(header))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(header))
         #expect(throws: ImageError.self) { try MemoryImage(path: path) }
         for args in [["image", path], ["image", "ptdump", path], ["image", "pagemap", path, "0", "1000"]] {
             let r = try pagewalk(args)
