@@ -32,14 +32,6 @@ let package = Package(
             sources: ["CWalkCore"],
             publicHeadersPath: "include"
         ),
-        // Memory images of real machines (ELF cores, raw memory) as
-        // physical memory, their notes, and x86-64 Linux's entry encoding.
-        .target(
-            name: "CWalkImage",
-            dependencies: ["CWalkCore"],
-            path: "CWalkImage",
-            publicHeadersPath: "include"
-        ),
         // PageWalk's own kernel-style walk clients (mincore, pagemap, guard, clear_refs, smaps,
         // numa_maps, PAGEMAP_SCAN, ptdump), written in the kernel's vocabulary and built
         // through the compatibility layer in compat/ (docs/KERNEL-CLIENTS.md).
@@ -50,6 +42,14 @@ let package = Package(
             sources: ["KernelClients"],
             publicHeadersPath: "KernelClients/include",
             cSettings: [.headerSearchPath("compat")]
+        ),
+        // Memory images of real machines (ELF cores, raw memory) as
+        // physical memory, their notes, and x86-64 Linux's entry encoding.
+        .target(
+            name: "CWalkImage",
+            dependencies: ["CWalkCore"],
+            path: "CWalkImage",
+            publicHeadersPath: "include"
         ),
         // The conformance scenario replayer (a test harness, not part of the core).
         .target(
@@ -100,7 +100,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/pagewalk",
-            swiftSettings: strictInCI
+            swiftSettings: strictInCI,
+            // Kernel-style clients loaded by `pagewalk client` call the core's symbols.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]
         ),
         // The benchmark's C side: C visitors, batched visitors and bare loops.
         .target(
@@ -134,7 +136,9 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/PageWalkTests",
-            swiftSettings: strictInCI
+            swiftSettings: strictInCI,
+            // The kernel-client tests load shared objects that call the core's symbols.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]
         ),
     ]
 )

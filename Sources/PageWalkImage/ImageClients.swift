@@ -89,8 +89,6 @@ public struct ImagePagemapVisitor: PageWalkVisitor {
         softDirtyVMAs = Set(maps.filter { $0.softDirty }.map { $0.start })
     }
 
-    public var callbacks: WalkCallbacks { [.pmdEntry, .pteEntry, .pteHole, .hugetlbEntry] }
-
     func vmaFlags(_ walk: WalkContext) -> UInt64 {
         guard let v = walk.vma else { return 0 }
         return softDirtyVMAs.contains(v.start) ? Self.softDirty : 0
@@ -215,7 +213,6 @@ public struct Translation: Sendable, Equatable {
 struct TranslateVisitor: PageWalkVisitor {
     let levels: Int
     var steps: [(PageTableLevel, UInt64)] = []
-    var callbacks: WalkCallbacks { [.pgdEntry, .p4dEntry, .pudEntry, .pmdEntry, .pteEntry] }
 
     mutating func pgdEntry(_ e: inout PGD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         steps.append((.pgd, e.rawValue))
@@ -314,7 +311,6 @@ public func x86AddressMarkers(levels: Int) -> [(UInt64, String)] {
 struct PTDumpVisitor: PageWalkVisitor {
     var ranges: [ImagePTDumpRange] = []
     var cur: (start: UInt64, end: UInt64, level: PageTableLevel, flags: String)? = nil
-    var callbacks: WalkCallbacks { [.pudEntry, .pmdEntry, .pteEntry] }
 
     mutating func note(_ start: UInt64, _ end: UInt64, _ level: PageTableLevel, _ e: X86Entry) {
         guard e.isPresent else { flush(); return }
@@ -387,7 +383,6 @@ public struct FullWalkCounts: Sendable, Equatable {
 
 struct FullWalkVisitor: PageWalkVisitor {
     var c = FullWalkCounts()
-    var callbacks: WalkCallbacks { [.pgdEntry, .p4dEntry, .pudEntry, .pmdEntry, .pteEntry, .pteHole] }
 
     mutating func pgdEntry(_ e: inout PGD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         c.entries[0] += 1

@@ -49,7 +49,7 @@ import Glibc
         #expect(l.machine.geometry.levels == 5)
         #expect(l.spaces.count == 2 && l.spaces[0].isKernel && !l.spaces[1].isKernel)
         #expect(l.extra == Array("hello".utf8))
-        #expect(try l.spaces[1].vmas.map { try $0.start..<$0.end } == [0x400000..<0x800000])
+        #expect(try l.spaces[1].vmas.map { try $0.range } == [0x400000..<0x800000])
         #expect(try l.spaces[1].entry(.pte, at: 0x400000) == 0x10067)
         #expect(try l.spaces[0].entry(.pte, at: 0xffff_8880_0000_0000) == 0x20063)
         #expect(l.machine.folio(containing: 0x4ff)! == (head: 0x400, order: 9))

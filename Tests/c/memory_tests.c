@@ -275,6 +275,11 @@ static void test_bad_ranges(void)
 		      pw_machine_entry_ops(m) == x86);
 		pw_machine_destroy(m);
 		m = NULL;
+		CHECK(pw_entry_ops_get((enum pw_entry_encoding)99) == NULL);
+		CHECK(pw_machine_create_ranges(&cfg, &ok, 1,
+					       (enum pw_entry_encoding)99,
+					       &m) == -EOPNOTSUPP);
+		CHECK(m == NULL);
 		cfg.levels = 6;
 		CHECK(pw_machine_create_ranges(&cfg, &ok, 1, PW_ENCODING_MODEL,
 					       &m) == -EINVAL);
