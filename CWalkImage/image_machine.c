@@ -84,6 +84,17 @@ static void load_tables(struct loaded *ld, uint64_t pfn, int level,
 	}
 }
 
+/* Every table under the top table @top, whose entries point to level @below. */
+static void load_below(struct loaded *ld, const uint64_t *top, int below)
+{
+	for (int i = 0; i < PW_PTRS_PER_TABLE; i++) {
+		uint64_t e = top[i];
+		if ((e & PW_X86_PRESENT) && !(e & PW_X86_PSE))
+			load_tables(ld, (e & PW_X86_PFN_MASK) >> 12, below,
+				    PW_LEVEL_PTE);
+	}
+}
+
 /* The levels of a machine, top to bottom, that are real. */
 static void real_levels(const struct pw_machine *m, int *first_below_top)
 {
@@ -121,12 +132,7 @@ static int load_root(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 	if (rc == 0) {
 		memcpy(dst, src, PAGE);
 		real_levels(m, &below);
-		for (int i = 0; i < PW_PTRS_PER_TABLE; i++) {
-			uint64_t e = src[i];
-			if ((e & PW_X86_PRESENT) && !(e & PW_X86_PSE))
-				load_tables(&ld, (e & PW_X86_PFN_MASK) >> 12,
-					    below, PW_LEVEL_PTE);
-		}
+		load_below(&ld, src, below);
 	}
 	for (int l = 0; l < PW_NR_LEVELS; l++)
 		free(ld.seen[l]);
@@ -217,12 +223,7 @@ uint64_t pw_image_tables_digest(struct pw_image *img, uint64_t pgd, int levels,
 		      NULL;
 	if (ok) {
 		hash_frame(&ld, top);
-		for (int i = 0; i < PW_PTRS_PER_TABLE; i++) {
-			uint64_t e = top[i];
-			if ((e & PW_X86_PRESENT) && !(e & PW_X86_PSE))
-				load_tables(&ld, (e & PW_X86_PFN_MASK) >> 12,
-					    below, PW_LEVEL_PTE);
-		}
+		load_below(&ld, top, below);
 	}
 	for (int l = 0; l < PW_NR_LEVELS; l++)
 		free(ld.seen[l]);
