@@ -131,6 +131,7 @@ let package = Package(
                 "PageWalk",
                 "PageWalkImport",
                 "PageWalkConformance",
+                "PageWalkImage",
                 "CKernelClients",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],

@@ -16,6 +16,7 @@
 #endif
 
 #include "pagewalk_image.h"
+#include "image_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,7 +69,7 @@ struct pw_image {
 	uint64_t zero_fill;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int pw_image_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -177,7 +178,7 @@ static int parse_vmcoreinfo(struct pw_image *img, const unsigned char *d,
 	while (n && t[n - 1] == 0)
 		n--;
 	if (memchr(t, 0, n))
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"VMCOREINFO note at file offset 0x%llx: a NUL byte inside the text: not a VMCOREINFO note",
 			(unsigned long long)where);
@@ -195,7 +196,7 @@ static int parse_vmcoreinfo(struct pw_image *img, const unsigned char *d,
 #define NUM(key, base, field, flag)                                                            \
 	if ((val = vmci_value(t, n, key, &vl))) {                                              \
 		if (!parse_num(val, vl, base, &x))                                             \
-			return fail(                                                           \
+			return pw_image_fail(                                                  \
 				err, errlen,                                                   \
 				"VMCOREINFO note at file offset 0x%llx: %s%.*s: not a number", \
 				(unsigned long long)where, key,                                \
@@ -210,7 +211,7 @@ static int parse_vmcoreinfo(struct pw_image *img, const unsigned char *d,
 	NUM("NUMBER(sme_mask)=", 10, sme_mask, (void)0)
 	if ((val = vmci_value(t, n, "NUMBER(pgtable_l5_enabled)=", &vl))) {
 		if (!parse_num(val, vl, 10, &x) || x > 1)
-			return fail(
+			return pw_image_fail(
 				err, errlen,
 				"VMCOREINFO note at file offset 0x%llx: NUMBER(pgtable_l5_enabled)=%.*s: not 0 or 1",
 				(unsigned long long)where,
@@ -229,7 +230,7 @@ static int add_cpu(struct pw_image *img, char *err, size_t errlen,
 		   uint64_t where)
 {
 	if (img->nr_cpus >= MAX_CPUS)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"notes at file offset 0x%llx: more than %u CPU notes: not a real dump",
 			(unsigned long long)where, MAX_CPUS);
@@ -237,8 +238,9 @@ static int add_cpu(struct pw_image *img, char *err, size_t errlen,
 		struct pw_image_cpu *n =
 			realloc(img->cpus, (img->nr_cpus + 16) * sizeof *n);
 		if (!n)
-			return fail(err, errlen,
-				    "out of memory reading the CPU notes");
+			return pw_image_fail(
+				err, errlen,
+				"out of memory reading the CPU notes");
 		img->cpus = n;
 	}
 	memset(&img->cpus[img->nr_cpus], 0, sizeof img->cpus[0]);
@@ -257,7 +259,7 @@ static int parse_notes(struct pw_image *img, uint64_t off, uint64_t size,
 	while (i < size) {
 		uint64_t at = off + i;
 		if (size - i < 12)
-			return fail(
+			return pw_image_fail(
 				err, errlen,
 				"note at file offset 0x%llx: %llu bytes left, a note header needs 12: truncated notes",
 				(unsigned long long)at,
@@ -268,7 +270,7 @@ static int parse_notes(struct pw_image *img, uint64_t off, uint64_t size,
 		uint64_t desc_off = name_off + NOTE_ALIGN((uint64_t)namesz);
 		uint64_t next = desc_off + NOTE_ALIGN((uint64_t)descsz);
 		if (desc_off > size || next > size || next < desc_off)
-			return fail(
+			return pw_image_fail(
 				err, errlen,
 				"note at file offset 0x%llx: name %u + desc %u bytes run past the note segment's end (0x%llx): bogus note",
 				(unsigned long long)at, namesz, descsz,
@@ -288,18 +290,18 @@ static int parse_notes(struct pw_image *img, uint64_t off, uint64_t size,
 			/* QEMUCPUState: u32 version, u32 size, registers...;
 			 * version 1: CR3 at 416, CR4 at 424. */
 			if (descsz < 432)
-				return fail(
+				return pw_image_fail(
 					err, errlen,
 					"QEMU CPU note at file offset 0x%llx: %u bytes, CR3 and CR4 need 432: truncated note",
 					(unsigned long long)at, descsz);
 			uint32_t version = rd32(desc), qsize = rd32(desc + 4);
 			if (version != 1)
-				return fail(
+				return pw_image_fail(
 					err, errlen,
 					"QEMU CPU note at file offset 0x%llx: version %u, only version 1 is known",
 					(unsigned long long)at, version);
 			if (qsize < 432 || qsize > descsz)
-				return fail(
+				return pw_image_fail(
 					err, errlen,
 					"QEMU CPU note at file offset 0x%llx: says %u bytes in a %u-byte note: bogus note",
 					(unsigned long long)at, qsize, descsz);
@@ -315,7 +317,7 @@ static int parse_notes(struct pw_image *img, uint64_t off, uint64_t size,
 			c->cr4 = rd64(desc + 424);
 		} else if (is_vmci) {
 			if (img->vmci.present)
-				return fail(
+				return pw_image_fail(
 					err, errlen,
 					"VMCOREINFO note at file offset 0x%llx: a second VMCOREINFO note: bogus notes",
 					(unsigned long long)at);
@@ -341,24 +343,24 @@ static int add_segment(struct pw_image *img, size_t *cap, uint64_t paddr,
 		       size_t errlen, size_t index)
 {
 	if (paddr % PAGE)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"segment %zu: physical address 0x%llx is not page aligned: absurd segment",
 			index, (unsigned long long)paddr);
 	if (filesz > memsz)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"segment %zu: %llu bytes in the file but %llu in memory: absurd segment",
 			index, (unsigned long long)filesz,
 			(unsigned long long)memsz);
 	if (paddr >= MAX_PADDR || memsz > MAX_PADDR - paddr)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"segment %zu: physical 0x%llx + 0x%llx passes 2^52, beyond any x86-64 machine: absurd segment",
 			index, (unsigned long long)paddr,
 			(unsigned long long)memsz);
 	if (!in_file(off, filesz, img->len))
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"segment %zu: file bytes 0x%llx + 0x%llx run past the end of the file (0x%zx bytes): truncated file",
 			index, (unsigned long long)off,
@@ -366,7 +368,7 @@ static int add_segment(struct pw_image *img, size_t *cap, uint64_t paddr,
 	uint64_t frames = memsz / PAGE;
 	img->zero_fill += memsz - filesz;
 	if (img->zero_fill > MAX_ZERO_FILL)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"segment %zu: segments describe %llu bytes of memory the file does not hold (more than 1 TiB): absurd segment",
 			index, (unsigned long long)img->zero_fill);
@@ -376,8 +378,9 @@ static int add_segment(struct pw_image *img, size_t *cap, uint64_t paddr,
 		size_t nc = *cap ? *cap * 2 : 8;
 		struct seg *n = realloc(img->segs, nc * sizeof *n);
 		if (!n)
-			return fail(err, errlen,
-				    "out of memory reading the segments");
+			return pw_image_fail(
+				err, errlen,
+				"out of memory reading the segments");
 		img->segs = n;
 		*cap = nc;
 	}
@@ -398,14 +401,14 @@ static int add_segment(struct pw_image *img, size_t *cap, uint64_t paddr,
 static int finish_segments(struct pw_image *img, char *err, size_t errlen)
 {
 	if (img->nr_segs == 0)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"no memory: the image has no segment of at least one page");
 	qsort(img->segs, img->nr_segs, sizeof img->segs[0], seg_cmp);
 	for (size_t i = 1; i < img->nr_segs; i++) {
 		const struct seg *a = &img->segs[i - 1], *b = &img->segs[i];
 		if (a->first_pfn + a->nr_frames > b->first_pfn)
-			return fail(
+			return pw_image_fail(
 				err, errlen,
 				"segments overlap: physical 0x%llx-0x%llx and 0x%llx-0x%llx: absurd segments",
 				(unsigned long long)a->pub.paddr,
@@ -425,7 +428,7 @@ static int finish_segments(struct pw_image *img, char *err, size_t errlen)
 		/* Unaligned bytes, or memory the file does not hold: an
 		 * anonymous shadow (zero until a frame is copied in). */
 		if (s->nr_frames > SIZE_MAX / PAGE)
-			return fail(
+			return pw_image_fail(
 				err, errlen,
 				"segment at 0x%llx: too large for this host",
 				(unsigned long long)s->pub.paddr);
@@ -435,7 +438,7 @@ static int finish_segments(struct pw_image *img, char *err, size_t errlen)
 				0);
 		if (sh == MAP_FAILED) {
 			s->shadow_len = 0;
-			return fail(
+			return pw_image_fail(
 				err, errlen,
 				"segment at 0x%llx: cannot reserve %llu bytes of address space: %s",
 				(unsigned long long)s->pub.paddr,
@@ -450,7 +453,7 @@ static int finish_segments(struct pw_image *img, char *err, size_t errlen)
 				0);
 		if (st == MAP_FAILED) {
 			s->state_len = 0;
-			return fail(
+			return pw_image_fail(
 				err, errlen,
 				"segment at 0x%llx: cannot reserve its frame states: %s",
 				(unsigned long long)s->pub.paddr,
@@ -471,28 +474,28 @@ static int parse_elf(struct pw_image *img, char *err, size_t errlen)
 	size_t cap = 0;
 
 	if (len < 64)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"ELF header: the file has %zu bytes, the header needs 64: truncated file",
 			len);
 	if (b[4] != 2)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"ELF header: class %u, only ELF64 cores are memory images",
 			b[4]);
 	if (b[5] != 1)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"ELF header: data encoding %u, only little-endian (x86-64) is supported",
 			b[5]);
 	uint16_t type = rd16(b + 16), machine = rd16(b + 18);
 	if (type != 4)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"ELF header: type %u is not a core file (ET_CORE = 4)",
 			type);
 	if (machine != 62)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"ELF header: machine %u is not x86-64 (62): only x86-64 images are supported",
 			machine);
@@ -502,24 +505,24 @@ static int parse_elf(struct pw_image *img, char *err, size_t errlen)
 	if (phnum == 0xffff) {
 		/* PN_XNUM: the count is in section header 0's sh_info. */
 		if (!in_file(shoff, 64, len))
-			return fail(
+			return pw_image_fail(
 				err, errlen,
 				"ELF header: e_phnum is PN_XNUM but section header 0 at 0x%llx is outside the file: truncated file",
 				(unsigned long long)shoff);
 		phnum = rd32(b + shoff + 44);
 	}
 	if (phentsize != 56)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"ELF header: program header size %u, ELF64 needs 56: bogus header",
 			phentsize);
 	if (phnum > MAX_SEGMENTS)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"ELF header: %llu program headers, more than %u: absurd header",
 			(unsigned long long)phnum, MAX_SEGMENTS);
 	if (!in_file(phoff, phnum * 56, len))
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"program headers: %llu at file offset 0x%llx run past the end of the file (0x%zx bytes): truncated file",
 			(unsigned long long)phnum, (unsigned long long)phoff,
@@ -531,7 +534,7 @@ static int parse_elf(struct pw_image *img, char *err, size_t errlen)
 		uint64_t filesz = rd64(ph + 32), memsz = rd64(ph + 40);
 		if (ptype == 4 /* PT_NOTE */) {
 			if (!in_file(off, filesz, len))
-				return fail(
+				return pw_image_fail(
 					err, errlen,
 					"note segment %llu: bytes 0x%llx + 0x%llx run past the end of the file (0x%zx bytes): truncated file",
 					(unsigned long long)i,
@@ -553,9 +556,10 @@ static int parse_raw(struct pw_image *img, char *err, size_t errlen)
 	size_t cap = 0;
 
 	if (img->len < PAGE)
-		return fail(err, errlen,
-			    "raw image: %zu bytes, less than one 4 KiB page",
-			    img->len);
+		return pw_image_fail(
+			err, errlen,
+			"raw image: %zu bytes, less than one 4 KiB page",
+			img->len);
 	if (add_segment(img, &cap, 0, img->len / PAGE * PAGE, 0,
 			img->len / PAGE * PAGE, err, errlen, 0))
 		return -1;
@@ -583,7 +587,7 @@ int pw_image_parse(void *data, size_t len, unsigned flags,
 
 	*out = NULL;
 	if (!img)
-		return fail(err, errlen, "out of memory");
+		return pw_image_fail(err, errlen, "out of memory");
 	img->base = data;
 	img->len = len;
 	img->vmci.pgtable_l5 = -1;
@@ -606,20 +610,21 @@ int pw_image_open(const char *path, unsigned flags, struct pw_image **out,
 	*out = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "%s: cannot open: %s", path,
-			    strerror(errno));
+		return pw_image_fail(err, errlen, "%s: cannot open: %s", path,
+				     strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(err, errlen, "%s: not a regular file", path);
+		return pw_image_fail(err, errlen, "%s: not a regular file",
+				     path);
 	}
 	if (st.st_size == 0) {
 		close(fd);
-		return fail(err, errlen, "%s: empty file", path);
+		return pw_image_fail(err, errlen, "%s: empty file", path);
 	}
 	if ((uint64_t)st.st_size > SIZE_MAX) {
 		close(fd);
-		return fail(err, errlen, "%s: too large to map on this host",
-			    path);
+		return pw_image_fail(err, errlen,
+				     "%s: too large to map on this host", path);
 	}
 	/* Private and writable: walks that write see their writes, the file
 	 * never does. */
@@ -627,12 +632,12 @@ int pw_image_open(const char *path, unsigned flags, struct pw_image **out,
 		   MAP_PRIVATE | MAP_NORESERVE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
-		return fail(err, errlen, "%s: cannot map: %s", path,
-			    strerror(errno));
+		return pw_image_fail(err, errlen, "%s: cannot map: %s", path,
+				     strerror(errno));
 	img = calloc(1, sizeof *img);
 	if (!img) {
 		munmap(map, (size_t)st.st_size);
-		return fail(err, errlen, "out of memory");
+		return pw_image_fail(err, errlen, "out of memory");
 	}
 	img->base = map;
 	img->len = (size_t)st.st_size;

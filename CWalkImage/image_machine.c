@@ -14,6 +14,7 @@
  * mm's top table.
  */
 #include "pagewalk_image.h"
+#include "image_internal.h"
 
 #include "pagewalk.h"
 #include "pagewalk_machine.h"
@@ -43,18 +44,6 @@ static void hash_frame(struct loaded *ld, const uint64_t *f)
 		ld->digest ^= f[i];
 		ld->digest *= 0x100000001b3ULL;
 	}
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
 }
 
 /*
@@ -95,6 +84,17 @@ static void load_tables(struct loaded *ld, uint64_t pfn, int level,
 	}
 }
 
+/* Every table under the top table @top, whose entries point to level @below. */
+static void load_below(struct loaded *ld, const uint64_t *top, int below)
+{
+	for (int i = 0; i < PW_PTRS_PER_TABLE; i++) {
+		uint64_t e = top[i];
+		if ((e & PW_X86_PRESENT) && !(e & PW_X86_PSE))
+			load_tables(ld, (e & PW_X86_PFN_MASK) >> 12, below,
+				    PW_LEVEL_PTE);
+	}
+}
+
 /* The levels of a machine, top to bottom, that are real. */
 static void real_levels(const struct pw_machine *m, int *first_below_top)
 {
@@ -113,11 +113,12 @@ static int load_root(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 	int below, rc = 0;
 
 	if (pgd % PAGE)
-		return fail(err, errlen, "top table 0x%llx: not page aligned",
-			    (unsigned long long)pgd);
+		return pw_image_fail(err, errlen,
+				     "top table 0x%llx: not page aligned",
+				     (unsigned long long)pgd);
 	src = pw_image_frame(img, pgd / PAGE);
 	if (!src)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"top table 0x%llx: outside the image's memory (a hole or beyond its last segment at 0x%llx): wrong CR3?",
 			(unsigned long long)pgd,
@@ -125,18 +126,13 @@ static int load_root(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 	for (int l = 0; l < PW_NR_LEVELS; l++) {
 		ld.seen[l] = calloc((size_t)(ld.frames / 8 + 1), 1);
 		if (!ld.seen[l])
-			rc = fail(err, errlen,
-				  "out of memory loading page tables");
+			rc = pw_image_fail(err, errlen,
+					   "out of memory loading page tables");
 	}
 	if (rc == 0) {
 		memcpy(dst, src, PAGE);
 		real_levels(m, &below);
-		for (int i = 0; i < PW_PTRS_PER_TABLE; i++) {
-			uint64_t e = src[i];
-			if ((e & PW_X86_PRESENT) && !(e & PW_X86_PSE))
-				load_tables(&ld, (e & PW_X86_PFN_MASK) >> 12,
-					    below, PW_LEVEL_PTE);
-		}
+		load_below(&ld, src, below);
 	}
 	for (int l = 0; l < PW_NR_LEVELS; l++)
 		free(ld.seen[l]);
@@ -155,11 +151,11 @@ int pw_machine_open_image(struct pw_image *img, int levels, uint64_t kernel_pgd,
 
 	*out = NULL;
 	if (levels != 4 && levels != 5)
-		return fail(err, errlen, "%d levels: x86-64 has 4 or 5",
-			    levels);
+		return pw_image_fail(err, errlen,
+				     "%d levels: x86-64 has 4 or 5", levels);
 	ranges = calloc(n + 1, sizeof(*ranges));
 	if (!ranges)
-		return fail(err, errlen, "out of memory");
+		return pw_image_fail(err, errlen, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const struct pw_image_segment *s = pw_image_segment_at(img, i);
 		ranges[i].first_pfn = s->paddr / PAGE;
@@ -180,7 +176,7 @@ int pw_machine_open_image(struct pw_image *img, int levels, uint64_t kernel_pgd,
 				      &m);
 	free(ranges);
 	if (rc)
-		return fail(
+		return pw_image_fail(
 			err, errlen,
 			"the image's %zu segments up to physical 0x%llx cannot be a machine's memory (error %d)",
 			n, (unsigned long long)(max * PAGE), rc);
@@ -201,8 +197,8 @@ int pw_image_mm_create(struct pw_machine *m, struct pw_image *img, uint64_t pgd,
 
 	*out = NULL;
 	if (!mm)
-		return fail(err, errlen,
-			    "out of memory creating an address space");
+		return pw_image_fail(err, errlen,
+				     "out of memory creating an address space");
 	if (load_root(m, img, pgd, pw_mm_pgd(mm), err, errlen)) {
 		pw_mm_destroy(mm);
 		return -1;
@@ -227,12 +223,7 @@ uint64_t pw_image_tables_digest(struct pw_image *img, uint64_t pgd, int levels,
 		      NULL;
 	if (ok) {
 		hash_frame(&ld, top);
-		for (int i = 0; i < PW_PTRS_PER_TABLE; i++) {
-			uint64_t e = top[i];
-			if ((e & PW_X86_PRESENT) && !(e & PW_X86_PSE))
-				load_tables(&ld, (e & PW_X86_PFN_MASK) >> 12,
-					    below, PW_LEVEL_PTE);
-		}
+		load_below(&ld, top, below);
 	}
 	for (int l = 0; l < PW_NR_LEVELS; l++)
 		free(ld.seen[l]);

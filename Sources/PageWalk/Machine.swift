@@ -187,19 +187,29 @@ public final class Machine: @unchecked Sendable {
     ///   - tableBase: first frame of the page-table region; frames below it are data.
     ///   - zeroPFN: the shared zero page.
     ///   - hugeZeroPFN: the huge zero page, 0 for none.
-    public init(levels: Int = 4, frames: UInt64, tableBase: UInt64, zeroPFN: UInt64 = 1,
-                hugeZeroPFN: UInt64 = 0) throws(PageWalkError) {
+    public convenience init(levels: Int = 4, frames: UInt64, tableBase: UInt64, zeroPFN: UInt64 = 1,
+                            hugeZeroPFN: UInt64 = 0) throws(PageWalkError) {
         var config = pw_machine_config(levels: Int32(levels), frames: frames, table_base: tableBase,
                                        zero_pfn: zeroPFN, huge_zero_pfn: hugeZeroPFN)
         var m: OpaquePointer?
         let err = pw_machine_create(&config, &m)
         guard err == 0, let m else { throw PageWalkError(errno: err) }
-        pointer = m
-        geometry = Geometry(pw_machine_geometry(m).pointee)
-        layout = pw_machine_layout(m)
-        owner = nil
+        self.init(adopting: m)
+    }
+
+    /// Takes ownership of a machine made in C (for example over a memory image by
+    /// `pw_machine_open_image`); `owner` is kept alive as long as the machine (the image
+    /// whose memory it uses).
+    public init(adopting machine: OpaquePointer, keepingAlive owner: AnyObject? = nil) {
+        pointer = machine
+        geometry = Geometry(pw_machine_geometry(machine).pointee)
+        layout = pw_machine_layout(machine)
+        self.owner = owner
         installEventHook()
     }
+
+    /// What the machine's memory belongs to, kept alive with it (nil: the machine's own).
+    private let owner: AnyObject?
 
     /// Sets the C hook, once, before any walk can run; it never changes, so walker threads read
     /// it without a lock. The handler behind it is swapped under `eventHandler`'s lock.
@@ -230,19 +240,6 @@ public final class Machine: @unchecked Sendable {
         }
     }
 
-    /// Takes ownership of a machine made in C (for example over a memory image by
-    /// `pw_machine_open_image`); `owner` is kept alive as long as the machine (the image
-    /// whose memory it uses).
-    public init(adopting machine: OpaquePointer, keepingAlive owner: AnyObject? = nil) {
-        pointer = machine
-        geometry = Geometry(pw_machine_geometry(machine).pointee)
-        layout = pw_machine_layout(machine)
-        self.owner = owner
-        installEventHook()
-    }
-
-    private let owner: AnyObject?
-
     /// Creates a machine whose physical memory is `ranges`: frames between them are holes
     /// (absent: entries that point into them are bad, and never read), and page tables may lie
     /// in any range. The C side is `pw_machine_create_ranges`.
@@ -253,19 +250,15 @@ public final class Machine: @unchecked Sendable {
     ///   - tableBase: the first frame the table allocator hands out (from machine-mapped ranges).
     ///   - zeroPFN: the shared zero page.
     ///   - hugeZeroPFN: the huge zero page, 0 for none.
-    public init(levels: Int = 4, ranges: [PhysicalRange], tableBase: UInt64, zeroPFN: UInt64 = 1,
-                hugeZeroPFN: UInt64 = 0) throws(PageWalkError) {
+    public convenience init(levels: Int = 4, ranges: [PhysicalRange], tableBase: UInt64, zeroPFN: UInt64 = 1,
+                            hugeZeroPFN: UInt64 = 0) throws(PageWalkError) {
         var config = pw_machine_config(levels: Int32(levels), frames: 0, table_base: tableBase,
                                        zero_pfn: zeroPFN, huge_zero_pfn: hugeZeroPFN)
         let raw = ranges.map { pw_phys_range(first_pfn: $0.firstPFN, nr_frames: $0.frames, base: $0.memory) }
         var m: OpaquePointer?
         let err = pw_machine_create_ranges(&config, raw, raw.count, PW_ENCODING_MODEL, &m)
         guard err == 0, let m else { throw PageWalkError(errno: err) }
-        pointer = m
-        geometry = Geometry(pw_machine_geometry(m).pointee)
-        layout = pw_machine_layout(m)
-        owner = nil
-        installEventHook()
+        self.init(adopting: m)
     }
 
     /// The machine's physical ranges, sorted by first frame (one `0 ..< frames` range for a

@@ -328,21 +328,21 @@ struct PTDumpVisitor: PageWalkVisitor {
         cur = nil
     }
 
-    mutating func pudEntry(_ e: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
-        let x = X86Entry(e.rawValue)
+    /// A PUD or PMD entry: a present PSE entry is a leaf, noted and not descended into.
+    mutating func upper(_ level: PageTableLevel, _ raw: UInt64, _ address: UInt64, _ next: UInt64,
+                        _ walk: WalkContext) -> WalkStep {
+        let x = X86Entry(raw)
         if x.isPresent && x.isHuge {
-            note(address, next, .pud, x)
+            note(address, next, level, x)
             walk.action = .continue
         }
         return .proceed
     }
+    mutating func pudEntry(_ e: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
+        upper(.pud, e.rawValue, address, next, walk)
+    }
     mutating func pmdEntry(_ e: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
-        let x = X86Entry(e.rawValue)
-        if x.isPresent && x.isHuge {
-            note(address, next, .pmd, x)
-            walk.action = .continue
-        }
-        return .proceed
+        upper(.pmd, e.rawValue, address, next, walk)
     }
     mutating func pteEntry(_ e: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         note(address, next, .pte, X86Entry(e.rawValue))
@@ -392,21 +392,20 @@ struct FullWalkVisitor: PageWalkVisitor {
         c.entries[1] += 1
         return .proceed
     }
-    mutating func pudEntry(_ e: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
-        c.entries[2] += 1
-        if e.rawValue & 0x81 == 0x81 {
+    /// A PUD or PMD entry: a present PSE entry is a leaf, not descended into.
+    mutating func upper(_ level: Int, _ raw: UInt64, _ walk: WalkContext) -> WalkStep {
+        c.entries[level] += 1
+        if raw & 0x81 == 0x81 {
             c.presentLeaves += 1
             walk.action = .continue
         }
         return .proceed
     }
+    mutating func pudEntry(_ e: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
+        upper(2, e.rawValue, walk)
+    }
     mutating func pmdEntry(_ e: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
-        c.entries[3] += 1
-        if e.rawValue & 0x81 == 0x81 {
-            c.presentLeaves += 1
-            walk.action = .continue
-        }
-        return .proceed
+        upper(3, e.rawValue, walk)
     }
     mutating func pteEntry(_ e: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         c.entries[4] += 1

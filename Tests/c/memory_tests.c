@@ -251,7 +251,31 @@ static void test_bad_ranges(void)
 		CHECK(pw_machine_create_ranges(&cfg, &odd, 1, PW_ENCODING_MODEL,
 					       &m) == -EINVAL);
 		CHECK(m == NULL);
-		/* An encoding without decoders is refused. */
+		/* The x86-64 Linux encoding (entry_x86.c, for images): a
+		 * PROT_NONE entry is present with its PFN inverted, swap types
+		 * come back in the model's numbering. */
+		const struct pw_entry_ops *x86 =
+			pw_entry_ops_get(PW_ENCODING_X86_64);
+		CHECK(x86 && x86->encoding == PW_ENCODING_X86_64);
+		CHECK(x86 && x86->present(0x000fffffe0078160ULL) &&
+		      x86->pfn(0x000fffffe0078160ULL) == 0x1ff87);
+		CHECK(x86 && x86->is_swap(0x07fffffffffbfe08ULL) &&
+		      x86->swp_type(0x07fffffffffbfe08ULL) == 0 &&
+		      x86->swp_offset(0x07fffffffffbfe08ULL) == 0x200);
+		CHECK(x86 &&
+		      x86->is_migration(
+			      x86->swp_entry(PW_SWP_MIGRATION_WRITE, 5)) &&
+		      x86->swp_type(
+			      x86->swp_entry(PW_SWP_MIGRATION_WRITE, 5)) ==
+			      PW_SWP_MIGRATION_WRITE &&
+		      x86->swp_offset(
+			      x86->swp_entry(PW_SWP_MIGRATION_WRITE, 5)) == 5);
+		CHECK(pw_machine_create_ranges(&cfg, &ok, 1, PW_ENCODING_X86_64,
+					       &m) == 0 &&
+		      pw_machine_entry_ops(m) == x86);
+		pw_machine_destroy(m);
+		m = NULL;
+		CHECK(pw_entry_ops_get((enum pw_entry_encoding)99) == NULL);
 		CHECK(pw_machine_create_ranges(&cfg, &ok, 1,
 					       (enum pw_entry_encoding)99,
 					       &m) == -EOPNOTSUPP);

@@ -38,6 +38,30 @@ def cr3_of(pagewalk, elf):
             return line.split("CR3 0x")[1].split()[0]
     return None
 
+def check_kernel_half(pagewalk, elf, label):
+    """The kernel half, two ways: VMCOREINFO says where init_top_pgt is (symbol - __START_KERNEL_map
+    + phys_base); translating the symbol's address through the CR3's kernel half must land there,
+    and so must the walk from VMCOREINFO's own root (--pgd)."""
+    out = subprocess.run([pagewalk, "image", elf], capture_output=True, text=True, check=True).stdout
+    sym = kpgd = None
+    for line in out.splitlines():
+        if "init_top_pgt 0x" in line:
+            sym = line.split("init_top_pgt 0x")[1].split(",")[0]
+        if "kernel top table at physical 0x" in line:
+            kpgd = int(line.split("kernel top table at physical 0x")[1].split()[0], 16)
+    if sym is None or kpgd is None:
+        print(f"FAIL {label}: no VMCOREINFO (init_top_pgt) in the dump")
+        return False
+    for extra in ([], ["--pgd", "%x" % kpgd]):
+        r = subprocess.run([pagewalk, "image", "translate", elf] + extra + [sym], capture_output=True, text=True)
+        got = next((l.split("-> 0x")[1].split()[0] for l in r.stdout.splitlines() if "-> 0x" in l), None)
+        if r.returncode != 0 or got is None or int(got, 16) != kpgd:
+            print(f"FAIL {label}: init_top_pgt 0x{sym} translates to {got} {'from --pgd' if extra else 'from CR3'}, "
+                  f"VMCOREINFO says 0x{kpgd:x}")
+            return False
+    print(f"ok   {label}: init_top_pgt 0x{sym} -> 0x{kpgd:x} through the CR3's kernel half and from VMCOREINFO's root")
+    return True
+
 def check(pagewalk, image, extra, regions, pm, label):
     bad_total = pages = 0
     kinds = {}
@@ -108,6 +132,7 @@ def main():
         with open(mapsfile, "w") as f:
             f.write("\n".join(maps) + "\n")
         ok &= check(pagewalk, elf, ["--maps", mapsfile], regions, pm, f"{name} (ELF dump, VMAs)")
+        ok &= check_kernel_half(pagewalk, elf, f"{name} (kernel half)")
         raw = os.path.join(outdir, name + ".mem")
         if os.path.exists(raw):
             cr3 = cr3_of(pagewalk, elf)
