@@ -49,7 +49,7 @@ let package = Package(
             dependencies: ["PageWalk"],
             path: "Sources/PageWalkImport",
             // Members of C types reached through PageWalk's API do not leak in: what this module
-            // uses is Swift API (and LookupTests fails if one of its files imports CWalkCore).
+            // uses is Swift API (and ImportBoundaryTests fails if one of its files imports CWalkCore).
             swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")] + strictInCI
         ),
         // Conformance-scenario replay on every engine, for the tests and the CLI.
@@ -92,15 +92,27 @@ let package = Package(
             name: "pagewalk-testchild",
             path: "Tests/TestChild"
         ),
+        // One test target per module: the walker API and both engines; the import against the
+        // running kernel and recorded processes; every conformance case on every engine.
         .testTarget(
             name: "PageWalkTests",
             dependencies: [
                 "PageWalk",
-                "PageWalkImport",
-                "PageWalkConformance",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/PageWalkTests",
+            swiftSettings: strictInCI
+        ),
+        .testTarget(
+            name: "PageWalkImportTests",
+            dependencies: ["PageWalk", "PageWalkImport"],
+            path: "Tests/PageWalkImportTests",
+            swiftSettings: strictInCI
+        ),
+        .testTarget(
+            name: "PageWalkConformanceTests",
+            dependencies: ["PageWalk", "PageWalkConformance"],
+            path: "Tests/PageWalkConformanceTests",
             swiftSettings: strictInCI
         ),
     ]
