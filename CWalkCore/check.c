@@ -241,19 +241,25 @@ static const char *const level_names[PW_NR_LEVELS] = {
 static int reach_table(struct check *c, uint64_t pfn, int l, unsigned long addr)
 {
 	const char *from = l < 0 ? "top" : level_names[l];
+	const struct pw_mem_range *r = pw_mem_range_of(c->m, pfn);
+	uint64_t bit;
 
-	if (!(c->m->pages[pfn].flags & PW_PG_TABLE))
+	if (!r || !pw_pfn_is_table_inline(c->m, pfn))
 		return fail(
 			c,
 			"%s entry for %#lx points to frame %#llx, which is not an allocated table",
 			from, addr, (unsigned long long)pfn);
-	if (c->seen[pfn / 8] & (1u << (pfn % 8)))
+	/* One bit per frame of memory, holes left out. */
+	bit = r->dense + (pfn - r->first_pfn);
+	if (c->seen[bit / 8] & (1u << (bit % 8)))
 		return fail(
 			c,
 			"table frame %#llx is reachable twice (again from the %s entry for %#lx)",
 			(unsigned long long)pfn, from, addr);
-	c->seen[pfn / 8] |= (unsigned char)(1u << (pfn % 8));
-	c->tables++;
+	c->seen[bit / 8] |= (unsigned char)(1u << (bit % 8));
+	/* Tables in creator-supplied memory are not the allocator's. */
+	if (r->owned)
+		c->tables++;
 	return 0;
 }
 
@@ -271,7 +277,10 @@ static int check_table(struct check *c, const uint64_t *table, int l,
 			base | ((unsigned long)i << m->layout.geo.shift[l]);
 		uint64_t v = table[i];
 
-		if (!pw_entry_is_table(m, v))
+		/* Whatever looks like a table pointer into frames that can
+		 * hold tables must point to a table. */
+		if ((v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) != PW_PAGE_PRESENT ||
+		    !pw_pfn_may_be_table(m, pw_entry_pfn(v)))
 			continue;
 		err = reach_table(c, pw_entry_pfn(v), l, addr);
 		if (!err)
@@ -291,7 +300,7 @@ static int check_tables(struct check *c)
 	size_t i;
 	int err;
 
-	c->seen = calloc((size_t)(m->cfg.frames + 7) / 8, 1);
+	c->seen = calloc((size_t)(m->nr_frames + 7) / 8, 1);
 	if (!c->seen) {
 		fail(c, "out of memory");
 		return -ENOMEM;
@@ -322,6 +331,11 @@ static int mm_check(const struct mm_struct *mm, bool merged, char *err,
 
 	if (err && errlen)
 		err[0] = '\0';
+	ret = pw_mm_alive(mm);
+	if (ret) {
+		fail(&c, "the mm was destroyed by pw_mm_destroy()");
+		return ret;
+	}
 	ret = check_vmas(&c, merged);
 	if (!ret)
 		ret = check_ids(&c);

@@ -23,10 +23,15 @@ void pw_emit(struct pw_machine *m, const struct pw_event *ev)
 			assert_names[ev->assertion]);
 	else if (ev->kind == PW_EVENT_WARN)
 		fprintf(stderr, "pagewalk: WARN_ON_ONCE\n");
+	else if (ev->kind == PW_EVENT_MM_DESTROYED)
+		fprintf(stderr,
+			"pagewalk: address space %p used after "
+			"pw_mm_destroy()\n",
+			(void *)ev->mm);
 }
 
-void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
-		    enum pw_assert what)
+int pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
+		   enum pw_assert what)
 {
 	struct pw_event ev = { .kind = PW_EVENT_ASSERT_FAIL,
 			       .assertion = what,
@@ -35,6 +40,18 @@ void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
 	atomic_fetch_add_explicit(&m->nr_assert_failures, 1,
 				  memory_order_relaxed);
 	pw_emit(m, &ev);
+	return atomic_load_explicit(&m->strict, memory_order_relaxed) ?
+		       -ENOLCK :
+		       0;
+}
+
+int pw_report_destroyed_mm(struct mm_struct *mm)
+{
+	struct pw_event ev = { .kind = PW_EVENT_MM_DESTROYED, .mm = mm };
+
+	atomic_fetch_add_explicit(&mm->m->nr_warnings, 1, memory_order_relaxed);
+	pw_emit(mm->m, &ev);
+	return -ESRCH;
 }
 
 void pw_warn(struct pw_machine *m)

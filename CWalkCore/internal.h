@@ -56,27 +56,50 @@ struct mm_struct {
 	struct vm_area_struct **by_id; /* index id - 1 */
 	size_t nr_ids, cap_ids;
 	struct pw_spinlock page_table_lock;
+	bool dead; /* destroyed: poisoned until machine teardown */
+	struct mm_struct *next_dead; /* the machine's list of destroyed mms */
+};
+
+/* One physical range of a machine (memory.c). */
+struct pw_mem_range {
+	uint64_t first_pfn, end_pfn; /* frames [first_pfn, end_pfn) */
+	uint64_t *base;              /* their entries */
+	struct page *pages;          /* their struct pages */
+	uint64_t dense;              /* frames in the ranges before this one */
+	bool owned;                  /* base mapped by the machine: allocatable,
+	                                and a frame is a table iff PW_PG_TABLE */
 };
 
 struct pw_machine {
 	struct pw_machine_config cfg;
 	/* geometry and trivial levels live in the layout only */
 	struct pw_machine_layout layout;
-	uint64_t *mem; /* frames * 512 entries */
-	size_t mem_bytes;
-	struct page *pages;
-	size_t pages_bytes;
+	/* ---- memory (memory.c) ---- */
+	uint64_t *mem;      /* the flat part: layout.frames frames at PFN 0 */
+	struct page *pages; /* their struct pages */
+	struct pw_mem_range *ranges; /* sorted by PFN */
+	size_t nr_ranges;
+	struct pw_phys_range *pub_ranges; /* layout.ranges */
+	size_t *by_base,
+		*by_pages;  /* range indices sorted by base / pages address */
+	uint64_t nr_frames; /* frames in all ranges */
+	const struct pw_entry_ops *eops;
+	atomic_size_t last_range; /* last range a slow lookup hit */
 	pthread_mutex_t alloc_lock;
-	uint64_t next_table;   /* bump pointer in the table region */
+	size_t alloc_range;    /* range the bump pointer is in */
+	uint64_t next_table;   /* bump pointer */
 	uint64_t *free_tables; /* stack of freed table frames */
 	size_t nr_free, cap_free;
 	int64_t alloc_budget; /* walker allocations left; < 0: no limit */
+	/* ---- the rest ---- */
 	pw_event_fn hook;
 	void *hook_ctx;
+	atomic_bool strict; /* failed lock assertions fail the walk */
 	struct pw_machine_stats stats; /* table counters: under alloc_lock */
 	/* event counters: any thread, any lock */
 	atomic_uint_least64_t nr_assert_failures, nr_warnings, nr_bad_entries;
 	struct mm_struct *init_mm;
+	struct mm_struct *dead_mms; /* destroyed, poisoned (mm->next_dead) */
 	struct mm_struct **mms;
 	size_t nr_mms;
 	struct address_space **maps;
@@ -86,8 +109,18 @@ struct pw_machine {
 /* ---- events ---------------------------------------------------------- */
 
 void pw_emit(struct pw_machine *m, const struct pw_event *ev);
-void pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
-		    enum pw_assert what);
+/* Reports a failed assertion; 0, or -ENOLCK on a strict machine. */
+int pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
+		   enum pw_assert what);
+/* Reports a use of destroyed @mm (PW_EVENT_MM_DESTROYED); -ESRCH. */
+int pw_report_destroyed_mm(struct mm_struct *mm);
+
+/* 0 for a live mm; for one pw_mm_destroy() poisoned, reports the use and
+ * returns -ESRCH. */
+static inline int pw_mm_alive(const struct mm_struct *mm)
+{
+	return mm->dead ? pw_report_destroyed_mm((struct mm_struct *)mm) : 0;
+}
 
 /* ---- entries shared between threads ------------------------------------- */
 
@@ -129,12 +162,122 @@ static inline unsigned long pw_addr_end(const struct pw_machine *m,
 	return (boundary - 1 < end - 1) ? boundary : end;
 }
 
-/* ---- entry predicates -------------------------------------------------- */
+/* ---- physical memory (memory.c) ------------------------------------------ */
 
-static inline bool pw_pfn_valid(const struct pw_machine *m, uint64_t pfn)
+/*
+ * Every PFN and frame lookup goes through these.  The flat part (frames
+ * [0, layout.frames) at m->mem, which is all of a machine made by
+ * pw_machine_create()) is plain pointer arithmetic; anything else is a
+ * search over the ranges, out of line, only on a sparse machine.
+ */
+
+/* Sets up @m's memory from @ranges: 0, -EINVAL or -ENOMEM (memory.c). */
+int pw_mem_init(struct pw_machine *m, const struct pw_phys_range *ranges,
+		size_t nr_ranges, enum pw_entry_encoding encoding);
+/* Unmaps what pw_mem_init() mapped. */
+void pw_mem_destroy(struct pw_machine *m);
+
+/* The range holding @pfn, or NULL (the slow path of the lookups below). */
+const struct pw_mem_range *pw_mem_range_of(const struct pw_machine *m,
+					   uint64_t pfn);
+/* The range whose frames hold @p, or NULL. */
+const struct pw_mem_range *pw_mem_range_of_ptr(const struct pw_machine *m,
+					       const void *p);
+/* The range whose struct pages hold @page, or NULL. */
+const struct pw_mem_range *pw_mem_range_of_page(const struct pw_machine *m,
+						const struct page *page);
+
+static inline bool pw_pfn_valid_inline(const struct pw_machine *m, uint64_t pfn)
 {
-	return pfn < m->cfg.frames;
+	if (pfn < m->layout.frames)
+		return true;
+	return m->layout.sparse && pw_mem_range_of(m, pfn);
 }
+
+/* The entries of frame @pfn, or NULL for a hole or beyond memory. */
+static inline uint64_t *pw_frame_inline(const struct pw_machine *m,
+					uint64_t pfn)
+{
+	const struct pw_mem_range *r;
+
+	if (pfn < m->layout.frames)
+		return m->mem + pfn * PW_PTRS_PER_TABLE;
+	if (!m->layout.sparse || !(r = pw_mem_range_of(m, pfn)))
+		return NULL;
+	return r->base + (pfn - r->first_pfn) * PW_PTRS_PER_TABLE;
+}
+
+/* The struct page of frame @pfn, or NULL for a hole or beyond memory. */
+static inline struct page *pw_page_inline(const struct pw_machine *m,
+					  uint64_t pfn)
+{
+	const struct pw_mem_range *r;
+
+	if (pfn < m->layout.frames)
+		return &m->pages[pfn];
+	if (!m->layout.sparse || !(r = pw_mem_range_of(m, pfn)))
+		return NULL;
+	return &r->pages[pfn - r->first_pfn];
+}
+
+/* pfn_valid and PageTable in one: a frame the machine counts as a table. */
+static inline bool pw_pfn_is_table_inline(const struct pw_machine *m,
+					  uint64_t pfn)
+{
+	const struct pw_mem_range *r;
+
+	if (pfn < m->layout.frames) /* the flat part is range 0 */
+		r = &m->ranges[0];
+	else if (!m->layout.sparse || !(r = pw_mem_range_of(m, pfn)))
+		return false;
+	return !r->owned || (r->pages[pfn - r->first_pfn].flags & PW_PG_TABLE);
+}
+
+/* Whether frame @pfn could hold a table the allocator handed out: not a
+ * hole, and either creator-supplied or at or above table_base. */
+static inline bool pw_pfn_may_be_table(const struct pw_machine *m, uint64_t pfn)
+{
+	const struct pw_mem_range *r = pw_mem_range_of(m, pfn);
+
+	return r && (!r->owned || pfn >= m->cfg.table_base);
+}
+
+/* ---- entry encoding ------------------------------------------------------ */
+
+/*
+ * The machine's decoding of non-present entries.  The model's encoding
+ * is inline; another one goes through the machine's pw_entry_ops.
+ */
+static inline bool pw_mem_is_migration(const struct pw_machine *m, uint64_t v)
+{
+	if (m->layout.encoding == PW_ENCODING_MODEL)
+		return pw_is_migration_entry(v);
+	return m->eops->is_migration(v);
+}
+
+static inline unsigned pw_mem_swp_type(const struct pw_machine *m, uint64_t v)
+{
+	if (m->layout.encoding == PW_ENCODING_MODEL)
+		return pw_swp_type(v);
+	return m->eops->swp_type(v);
+}
+
+static inline uint64_t pw_mem_swp_offset(const struct pw_machine *m, uint64_t v)
+{
+	if (m->layout.encoding == PW_ENCODING_MODEL)
+		return pw_swp_offset(v);
+	return m->eops->swp_offset(v);
+}
+
+static inline uint64_t pw_mem_swp_entry(const struct pw_machine *m,
+					unsigned type, uint64_t offset)
+{
+	if (m->layout.encoding == PW_ENCODING_MODEL)
+		return pw_swp_entry(type, offset);
+	return m->eops->swp_entry(type, offset);
+}
+
+/* ---- entry predicates -------------------------------------------------- */
 
 static inline bool lvl_none(const struct pw_machine *m, enum pw_level l,
 			    uint64_t v)
@@ -157,19 +300,26 @@ static inline bool lvl_leaf(const struct pw_machine *m, enum pw_level l,
 		       (PW_PAGE_PRESENT | PW_PAGE_HUGE);
 }
 
-/* The table an entry points to, or NULL when its PFN is beyond memory. */
+/* The table an entry points to, or NULL when its PFN is a hole or beyond
+ * memory. */
 static inline uint64_t *pw_table_of(const struct pw_machine *m, uint64_t v)
 {
-	uint64_t pfn = pw_entry_pfn(v);
-
-	return pw_pfn_valid(m, pfn) ? m->mem + pfn * PW_PTRS_PER_TABLE : NULL;
+	return pw_frame_inline(m, pw_entry_pfn(v));
 }
 
 /* The frame that holds entry @p. */
 static inline uint64_t pw_frame_of(const struct pw_machine *m,
 				   const uint64_t *p)
 {
-	return (uint64_t)(p - m->mem) / PW_PTRS_PER_TABLE;
+	uintptr_t off = (uintptr_t)p - (uintptr_t)m->mem;
+	const struct pw_mem_range *r;
+
+	if (off < m->layout.frames * PW_PAGE_SIZE)
+		return off / PW_PAGE_SIZE;
+	r = pw_mem_range_of_ptr(m, p);
+	return r ? r->first_pfn + ((uintptr_t)p - (uintptr_t)r->base) /
+					  PW_PAGE_SIZE :
+		   UINT64_MAX;
 }
 
 /*
@@ -209,7 +359,7 @@ static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m,
 	if (v == 0)
 		return true;
 	if (!(v & PW_PAGE_PRESENT) || (v & PW_PAGE_HUGE) ||
-	    !pw_pfn_valid(m, pw_entry_pfn(v))) {
+	    !pw_pfn_valid_inline(m, pw_entry_pfn(v))) {
 		pw_report_bad(m, l, v);
 		pw_store(p, 0);
 		return true;
@@ -228,7 +378,7 @@ static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp,
 	pmd_t v = *pmdp;
 
 	if ((v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) == PW_PAGE_PRESENT &&
-	    pw_pfn_valid(m, pw_entry_pfn(v)))
+	    pw_entry_pfn(v) < m->layout.frames)
 		return m->mem + pw_entry_pfn(v) * PW_PTRS_PER_TABLE +
 		       pw_index(m, PW_LEVEL_PTE, addr);
 	return pw_pte_offset_map(m, pmdp, addr);
@@ -238,7 +388,13 @@ static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp,
 static inline uint64_t pw_page_to_pfn_inline(const struct pw_machine *m,
 					     const struct page *page)
 {
-	return (uint64_t)(page - m->pages);
+	uintptr_t off = (uintptr_t)page - (uintptr_t)m->pages;
+	const struct pw_mem_range *r;
+
+	if (off < m->layout.frames * sizeof(struct page))
+		return off / sizeof(struct page);
+	r = pw_mem_range_of_page(m, page);
+	return r ? r->first_pfn + (uint64_t)(page - r->pages) : UINT64_MAX;
 }
 
 static inline struct folio *pw_page_folio_inline(struct pw_machine *m,
@@ -246,7 +402,7 @@ static inline struct folio *pw_page_folio_inline(struct pw_machine *m,
 {
 	uint64_t head1 = page->head1;
 
-	return (struct folio *)(head1 ? &m->pages[head1 - 1] : page);
+	return (struct folio *)(head1 ? pw_page_inline(m, head1 - 1) : page);
 }
 
 /* ---- locks ------------------------------------------------------------- */
@@ -272,7 +428,7 @@ static inline void pw_spin_unlock_inline(spinlock_t *l)
 static inline spinlock_t *pw_table_lock_inline(struct pw_machine *m,
 					       uint64_t *p)
 {
-	return &m->pages[pw_frame_of(m, p)].ptl;
+	return &pw_page_inline(m, pw_frame_of(m, p))->ptl;
 }
 
 /* Setup allocation (no budget): a zeroed table's PFN, or 0 when none. */
@@ -297,8 +453,8 @@ static inline int pw_level_below(const struct pw_machine *m, int l)
 /* Points to a page table that the allocator handed out (not to garbage). */
 static inline bool pw_is_live_table(const struct pw_machine *m, uint64_t v)
 {
-	return pw_entry_is_table(m, v) &&
-	       (m->pages[pw_entry_pfn(v)].flags & PW_PG_TABLE);
+	return (v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) == PW_PAGE_PRESENT &&
+	       pw_pfn_is_table_inline(m, pw_entry_pfn(v));
 }
 
 struct pw_range;

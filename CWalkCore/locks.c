@@ -93,46 +93,54 @@ spinlock_t *pw_mm_page_table_lock(struct mm_struct *mm)
 	return &mm->page_table_lock;
 }
 
-void pw_i_mmap_assert_held(struct address_space *mapping)
+int pw_i_mmap_assert_held(struct address_space *mapping)
 {
-	if (!atomic_load(&mapping->i_mmap_held))
-		pw_assert_fail(mapping->m, NULL, PW_ASSERT_I_MMAP_HELD);
+	if (atomic_load(&mapping->i_mmap_held))
+		return 0;
+	return pw_assert_fail(mapping->m, NULL, PW_ASSERT_I_MMAP_HELD);
 }
 
-void pw_mmap_assert_locked(struct mm_struct *mm)
+int pw_mmap_assert_locked(struct mm_struct *mm)
 {
-	if (pw_mm_lock_state(mm) == PW_LOCK_NONE)
-		pw_assert_fail(mm->m, mm, PW_ASSERT_MMAP_LOCKED);
+	if (pw_mm_lock_state(mm) != PW_LOCK_NONE)
+		return 0;
+	return pw_assert_fail(mm->m, mm, PW_ASSERT_MMAP_LOCKED);
 }
 
-void pw_mmap_assert_write_locked(struct mm_struct *mm)
+int pw_mmap_assert_write_locked(struct mm_struct *mm)
 {
-	if (pw_mm_lock_state(mm) != PW_LOCK_WRITE)
-		pw_assert_fail(mm->m, mm, PW_ASSERT_MMAP_WRITE_LOCKED);
+	if (pw_mm_lock_state(mm) == PW_LOCK_WRITE)
+		return 0;
+	return pw_assert_fail(mm->m, mm, PW_ASSERT_MMAP_WRITE_LOCKED);
 }
 
-void pw_vma_start_write(struct vm_area_struct *vma)
+int pw_vma_start_write(struct vm_area_struct *vma)
 {
 	struct pw_event ev = { .kind = PW_EVENT_VMA_START_WRITE,
 			       .vma = vma,
 			       .mm = vma->vm_mm };
+	int err = pw_mmap_assert_write_locked(vma->vm_mm);
 
-	pw_mmap_assert_write_locked(vma->vm_mm);
+	if (err)
+		return err;
 	pw_emit(vma->vm_mm->m, &ev);
 	vma->lock_state = PW_LOCK_WRITE;
+	return 0;
 }
 
-void pw_vma_assert_locked(struct vm_area_struct *vma)
+int pw_vma_assert_locked(struct vm_area_struct *vma)
 {
-	if (vma->lock_state == PW_LOCK_NONE)
-		pw_assert_fail(vma->vm_mm->m, vma->vm_mm, PW_ASSERT_VMA_LOCKED);
+	if (vma->lock_state != PW_LOCK_NONE)
+		return 0;
+	return pw_assert_fail(vma->vm_mm->m, vma->vm_mm, PW_ASSERT_VMA_LOCKED);
 }
 
-void pw_vma_assert_write_locked(struct vm_area_struct *vma)
+int pw_vma_assert_write_locked(struct vm_area_struct *vma)
 {
-	if (vma->lock_state != PW_LOCK_WRITE)
-		pw_assert_fail(vma->vm_mm->m, vma->vm_mm,
-			       PW_ASSERT_VMA_WRITE_LOCKED);
+	if (vma->lock_state == PW_LOCK_WRITE)
+		return 0;
+	return pw_assert_fail(vma->vm_mm->m, vma->vm_mm,
+			      PW_ASSERT_VMA_WRITE_LOCKED);
 }
 
 void pw_vma_set_lock_state(struct vm_area_struct *vma, enum pw_lock_state state)

@@ -1,4 +1,4 @@
-/* machine.c - a machine's creation, destruction and configuration; for now also its memory (frames, pages, folios, table allocator). */
+/* machine.c - a machine's creation, destruction and configuration. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -9,14 +9,6 @@
 #define PW_MAX_FRAMES (1ULL << 28)
 
 /* ---- the machine ----------------------------------------------------------- */
-
-static void *map_zeroed(size_t bytes)
-{
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
 
 static void set_geometry(struct pw_machine *m, int levels)
 {
@@ -45,43 +37,34 @@ static void set_geometry(struct pw_machine *m, int levels)
 		m->layout.trivial[l] = g->folded[l + 1];
 	m->layout.trivial[PW_LEVEL_PTE] = false;
 }
-int pw_machine_create(const struct pw_machine_config *config,
-		      struct pw_machine **out)
+static int create(const struct pw_machine_config *config,
+		  const struct pw_phys_range *ranges, size_t nr_ranges,
+		  enum pw_entry_encoding encoding, struct pw_machine **out)
 {
 	struct pw_machine *m;
+	int err;
 
 	*out = NULL;
-	if (config->levels < 2 || config->levels > 5 || config->frames == 0 ||
-	    config->frames > PW_MAX_FRAMES ||
-	    config->table_base >= config->frames)
+	if (config->levels < 2 || config->levels > 5)
 		return -EINVAL;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	m->cfg = *config;
-	m->mem_bytes = config->frames * PW_PAGE_SIZE;
-	m->pages_bytes = config->frames * sizeof(struct page);
-	m->mem = map_zeroed(m->mem_bytes);
-	m->pages = map_zeroed(m->pages_bytes);
 	pthread_mutex_init(&m->alloc_lock, NULL);
-	/* Frame 0 is never handed out as a table: PFN 0 means "none" to the
-	 * allocator's callers. */
-	m->next_table = config->table_base ? config->table_base : 1;
 	m->alloc_budget = -1;
-	m->layout = (struct pw_machine_layout){
-		.mem = m->mem,
-		.frames = config->frames,
-		.table_base = config->table_base,
-		.zero_pfn = config->zero_pfn,
-		.huge_zero_pfn = config->huge_zero_pfn,
-	};
+	m->layout =
+		(struct pw_machine_layout){ .table_base = config->table_base,
+					    .zero_pfn = config->zero_pfn,
+					    .huge_zero_pfn =
+						    config->huge_zero_pfn };
 	set_geometry(m, config->levels);
-	m->stats.frames = config->frames;
-	m->stats.table_frames = config->frames - config->table_base;
-	if (!m->mem || !m->pages) {
+	err = pw_mem_init(m, ranges, nr_ranges, encoding);
+	if (err) {
 		pw_machine_destroy(m);
-		return -ENOMEM;
+		return err;
 	}
+	m->cfg.frames = m->layout.end_pfn;
 	m->init_mm = pw_mm_new(m, true);
 	if (!m->init_mm) {
 		pw_machine_destroy(m);
@@ -89,6 +72,27 @@ int pw_machine_create(const struct pw_machine_config *config,
 	}
 	*out = m;
 	return 0;
+}
+
+int pw_machine_create(const struct pw_machine_config *config,
+		      struct pw_machine **out)
+{
+	struct pw_phys_range all = { .first_pfn = 0,
+				     .nr_frames = config->frames };
+
+	*out = NULL;
+	if (config->frames == 0 || config->frames > PW_MAX_FRAMES ||
+	    config->table_base >= config->frames)
+		return -EINVAL;
+	return create(config, &all, 1, PW_ENCODING_MODEL, out);
+}
+
+int pw_machine_create_ranges(const struct pw_machine_config *config,
+			     const struct pw_phys_range *ranges,
+			     size_t nr_ranges, enum pw_entry_encoding encoding,
+			     struct pw_machine **out)
+{
+	return create(config, ranges, nr_ranges, encoding, out);
 }
 
 void pw_machine_destroy(struct pw_machine *m)
@@ -99,17 +103,19 @@ void pw_machine_destroy(struct pw_machine *m)
 		return;
 	for (i = 0; i < m->nr_mms; i++)
 		pw_mm_free(m->mms[i]);
+	while (m->dead_mms) {
+		struct mm_struct *mm = m->dead_mms;
+
+		m->dead_mms = mm->next_dead;
+		pw_mm_free(mm);
+	}
 	free(m->mms);
 	for (i = 0; i < m->nr_maps; i++) {
 		free(m->maps[i]->vmas);
 		free(m->maps[i]);
 	}
 	free(m->maps);
-	free(m->free_tables);
-	if (m->mem)
-		munmap(m->mem, m->mem_bytes);
-	if (m->pages)
-		munmap(m->pages, m->pages_bytes);
+	pw_mem_destroy(m);
 	pthread_mutex_destroy(&m->alloc_lock);
 	free(m);
 }
@@ -130,6 +136,17 @@ void pw_machine_set_event_hook(struct pw_machine *m, pw_event_fn fn, void *ctx)
 	m->hook_ctx = ctx;
 }
 
+void pw_machine_set_strict(struct pw_machine *m, bool strict)
+{
+	atomic_store_explicit(&m->strict, strict, memory_order_relaxed);
+}
+
+bool pw_machine_strict(const struct pw_machine *m)
+{
+	return atomic_load_explicit(&((struct pw_machine *)m)->strict,
+				    memory_order_relaxed);
+}
+
 void pw_machine_set_alloc_budget(struct pw_machine *m, int64_t n)
 {
 	pthread_mutex_lock(&m->alloc_lock);
@@ -148,138 +165,4 @@ void pw_machine_get_stats(const struct pw_machine *m,
 	stats->assert_failures = atomic_load(&mm->nr_assert_failures);
 	stats->warnings = atomic_load(&mm->nr_warnings);
 	stats->bad_entries = atomic_load(&mm->nr_bad_entries);
-}
-
-/* ---- pages and folios ------------------------------------------------------ */
-
-int pw_folio_declare(struct pw_machine *m, uint64_t head, unsigned order)
-{
-	uint64_t i, nr;
-
-	if (order > 18)
-		return -EINVAL;
-	nr = 1ULL << order;
-	if (head >= m->cfg.frames || nr > m->cfg.frames - head)
-		return -EINVAL;
-	m->pages[head].head1 = 0;
-	m->pages[head].order = order;
-	for (i = 1; i < nr; i++) {
-		m->pages[head + i].head1 = head + 1;
-		m->pages[head + i].order = 0;
-	}
-	return 0;
-}
-
-struct page *pw_pfn_to_page(struct pw_machine *m, uint64_t pfn)
-{
-	return pw_pfn_valid(m, pfn) ? &m->pages[pfn] : NULL;
-}
-
-uint64_t pw_page_to_pfn(const struct pw_machine *m, const struct page *page)
-{
-	return (uint64_t)(page - m->pages);
-}
-
-struct folio *pw_page_folio(struct pw_machine *m, struct page *page)
-{
-	uint64_t head1 = page->head1;
-
-	return (struct folio *)(head1 ? &m->pages[head1 - 1] : page);
-}
-
-uint64_t pw_folio_pfn(const struct pw_machine *m, const struct folio *folio)
-{
-	return pw_page_to_pfn(m, (const struct page *)folio);
-}
-
-unsigned pw_folio_order(const struct pw_machine *m, const struct folio *folio)
-{
-	(void)m;
-	return ((const struct page *)folio)->order;
-}
-
-/* ---- table allocation ------------------------------------------------------ */
-
-uint64_t pw_table_alloc(struct pw_machine *m)
-{
-	uint64_t pfn = 0;
-
-	pthread_mutex_lock(&m->alloc_lock);
-	if (m->nr_free)
-		pfn = m->free_tables[--m->nr_free];
-	else if (m->next_table < m->cfg.frames)
-		pfn = m->next_table++;
-	if (pfn) {
-		memset(m->mem + pfn * PW_PTRS_PER_TABLE, 0, PW_PAGE_SIZE);
-		m->pages[pfn].flags |= PW_PG_TABLE;
-		if (++m->stats.tables_in_use > m->stats.tables_peak)
-			m->stats.tables_peak = m->stats.tables_in_use;
-	}
-	pthread_mutex_unlock(&m->alloc_lock);
-	return pfn;
-}
-
-void pw_table_free(struct pw_machine *m, uint64_t pfn)
-{
-	pthread_mutex_lock(&m->alloc_lock);
-	if (m->nr_free == m->cap_free) {
-		size_t cap = m->cap_free ? m->cap_free * 2 : 64;
-		uint64_t *p = realloc(m->free_tables, cap * sizeof(*p));
-
-		if (!p) {
-			/* Leaking one frame beats corrupting the allocator. */
-			pthread_mutex_unlock(&m->alloc_lock);
-			return;
-		}
-		m->free_tables = p;
-		m->cap_free = cap;
-	}
-	m->pages[pfn].flags &= ~PW_PG_TABLE;
-	m->free_tables[m->nr_free++] = pfn;
-	m->stats.tables_in_use--;
-	pthread_mutex_unlock(&m->alloc_lock);
-}
-
-int pw_table_alloc_into(struct mm_struct *mm, uint64_t *slot)
-{
-	struct pw_machine *m = mm->m;
-	uint64_t pfn;
-	bool allowed;
-
-	pthread_mutex_lock(&m->alloc_lock);
-	allowed = m->alloc_budget != 0;
-	if (allowed && m->alloc_budget > 0)
-		m->alloc_budget--;
-	if (allowed)
-		m->stats.table_allocs++;
-	else
-		m->stats.table_alloc_fails++;
-	pthread_mutex_unlock(&m->alloc_lock);
-	if (!allowed)
-		return -ENOMEM;
-	pfn = pw_table_alloc(m);
-	if (!pfn)
-		return -ENOMEM;
-	pw_spin_lock_inline(&mm->page_table_lock);
-	if (pw_load(slot) == 0) {
-		/* release: the zeroed table before the entry naming it */
-		pw_store(slot, PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT));
-		pfn = 0;
-	}
-	pw_spin_unlock_inline(&mm->page_table_lock);
-	if (pfn) /* somebody populated it first */
-		pw_table_free(m, pfn);
-	return 0;
-}
-
-bool pw_entry_is_table(const struct pw_machine *m, uint64_t v)
-{
-	uint64_t pfn = pw_entry_pfn(v);
-
-	return (v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) == PW_PAGE_PRESENT &&
-	       pfn >= m->cfg.table_base && pfn < m->cfg.frames;
-}
-const struct pw_machine_layout *pw_machine_layout(const struct pw_machine *m)
-{
-	return &m->layout;
 }

@@ -24,7 +24,7 @@ struct mm_struct *pw_mm_new(struct pw_machine *m, bool kernel)
 	}
 	mm->m = m;
 	mm->kernel = kernel;
-	mm->pgd = m->mem + mm->pgd_pfn * PW_PTRS_PER_TABLE;
+	mm->pgd = pw_frame_inline(m, mm->pgd_pfn);
 	pw_mmap_lock_init(&mm->mmap_lock);
 	m->mms[m->nr_mms++] = mm;
 	return mm;
@@ -83,7 +83,7 @@ static void free_tables(struct pw_machine *m, uint64_t *table, int l)
 			continue;
 		free_tables(m, pw_table_of(m, v), pw_level_below(m, l));
 		/* A frame reachable twice was freed the first time. */
-		if (m->pages[pw_entry_pfn(v)].flags & PW_PG_TABLE)
+		if (pw_page_inline(m, pw_entry_pfn(v))->flags & PW_PG_TABLE)
 			pw_table_free(m, pw_entry_pfn(v));
 		table[i] = 0;
 	}
@@ -101,6 +101,8 @@ void pw_mm_destroy(struct mm_struct *mm)
 		pw_warn(m);
 		return;
 	}
+	if (pw_mm_alive(mm))
+		return; /* destroyed twice: reported */
 	while (mm->nr_vmas)
 		pw_vma_remove(mm->vmas[mm->nr_vmas - 1]);
 	free_tables(m, mm->pgd, PW_LEVEL_PGD);
@@ -113,5 +115,21 @@ void pw_mm_destroy(struct mm_struct *mm)
 			break;
 		}
 	}
-	pw_mm_free(mm); /* its VMAs are gone: by_id holds only NULLs */
+	/*
+	 * Poison rather than free: the struct (and its lock, which a caller
+	 * may still take) lives on with no VMAs and no tables until the
+	 * machine goes, so later use is reported instead of reading freed
+	 * memory.
+	 */
+	free(mm->by_id);
+	free(mm->vmas);
+	mm->by_id = NULL;
+	mm->vmas = NULL;
+	mm->nr_ids = mm->cap_ids = 0;
+	mm->nr_vmas = mm->cap_vmas = 0;
+	mm->pgd = NULL;
+	mm->pgd_pfn = 0;
+	mm->dead = true;
+	mm->next_dead = m->dead_mms;
+	m->dead_mms = mm;
 }

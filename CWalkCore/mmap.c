@@ -51,6 +51,9 @@ int pw_mmap(struct mm_struct *mm, unsigned long start, unsigned long len,
 
 	if (out)
 		*out = NULL;
+	err = pw_mm_alive(mm);
+	if (err)
+		return err;
 	err = mmap_check(mm, start, &len, flags, mapping, pgoff, hugetlb_shift);
 	if (err)
 		return err;
@@ -186,6 +189,9 @@ int pw_munmap(struct mm_struct *mm, unsigned long start, unsigned long len)
 	unsigned long end;
 	int err;
 
+	err = pw_mm_alive(mm);
+	if (err)
+		return err;
 	if (len == 0)
 		return -EINVAL;
 	err = user_range(mm, start, len, &end);

@@ -27,19 +27,21 @@ static uint64_t protect_value(uint64_t v, unsigned long flags)
  * garbage and left alone. */
 static void protect_entry(struct pw_range *r, uint64_t *p, int role)
 {
+	const struct pw_machine *m = r->mm->m;
 	uint64_t v = *p;
 
 	if (role < PW_LEVEL_PUD)
 		return;
-	if (pw_is_migration_entry(v)) {
+	if (pw_mem_is_migration(m, v)) {
 		/* "A protection check is difficult so just be safe and
 		 * disable write": the kernel does it whatever the new flags. */
-		if (pw_swp_type(v) == PW_SWP_MIGRATION_WRITE)
-			*p = pw_swp_entry(
+		if (pw_mem_swp_type(m, v) == PW_SWP_MIGRATION_WRITE)
+			*p = pw_mem_swp_entry(
+				m,
 				pw_vma_is_anonymous(r->vma) ?
 					PW_SWP_MIGRATION_READ_EXCLUSIVE :
 					PW_SWP_MIGRATION_READ,
-				pw_swp_offset(v));
+				pw_mem_swp_offset(m, v));
 		return;
 	}
 	if (!(v & PW_PAGE_PRESENT))
@@ -160,7 +162,10 @@ int pw_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len,
 {
 	struct vm_area_struct *spare[2];
 	unsigned long addr, end;
+	int err = pw_mm_alive(mm);
 
+	if (err)
+		return err;
 	if (mm->kernel || (start & (PAGE_SIZE - 1)) || (prot & ~PW_VM_PROT))
 		return -EINVAL;
 	if (len == 0)

@@ -227,7 +227,7 @@ again:
 			uint64_t v = pw_load(pmd);
 
 			if (lvl_leaf(m, PW_LEVEL_PMD, v) ||
-			    pw_is_migration_entry(v))
+			    pw_mem_is_migration(m, v))
 				pw_split_huge_pmd(walk->vma, pmd, addr);
 		} else if (lvl_leaf(m, PW_LEVEL_PMD, pw_load(pmd)) ||
 			   !lvl_present(m, PW_LEVEL_PMD, pw_load(pmd)))
@@ -520,23 +520,26 @@ static int __walk_page_range(unsigned long start, unsigned long end,
 
 /* ---- locks and checks ------------------------------------------------------------ */
 
-static void process_mm_walk_lock(struct mm_struct *mm, enum page_walk_lock lock)
+/* The lock assertions of a walk: 0, or -ENOLCK on a strict machine. */
+static int process_mm_walk_lock(struct mm_struct *mm, enum page_walk_lock lock)
 {
 	if (lock == PGWALK_RDLOCK)
-		pw_mmap_assert_locked(mm);
-	else if (lock != PGWALK_VMA_RDLOCK_VERIFY)
-		pw_mmap_assert_write_locked(mm);
+		return pw_mmap_assert_locked(mm);
+	if (lock != PGWALK_VMA_RDLOCK_VERIFY)
+		return pw_mmap_assert_write_locked(mm);
+	return 0;
 }
 
-static void process_vma_walk_lock(struct vm_area_struct *vma,
-				  enum page_walk_lock lock)
+static int process_vma_walk_lock(struct vm_area_struct *vma,
+				 enum page_walk_lock lock)
 {
 	switch (lock) {
-	case PGWALK_WRLOCK: pw_vma_start_write(vma); break;
-	case PGWALK_WRLOCK_VERIFY: pw_vma_assert_write_locked(vma); break;
-	case PGWALK_VMA_RDLOCK_VERIFY: pw_vma_assert_locked(vma); break;
+	case PGWALK_WRLOCK: return pw_vma_start_write(vma);
+	case PGWALK_WRLOCK_VERIFY: return pw_vma_assert_write_locked(vma);
+	case PGWALK_VMA_RDLOCK_VERIFY: return pw_vma_assert_locked(vma);
 	case PGWALK_RDLOCK: break;
 	}
+	return 0;
 }
 
 /* Only walk_page_range_mm() may install PTEs. */
@@ -558,7 +561,11 @@ int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
 
 	if (start >= end || !mm)
 		return -EINVAL;
-	process_mm_walk_lock(mm, ops->walk_lock);
+	err = pw_mm_alive(mm);
+	if (!err)
+		err = process_mm_walk_lock(mm, ops->walk_lock);
+	if (err)
+		return err;
 
 	vma = pw_find_vma(mm, start);
 	do {
@@ -573,7 +580,9 @@ int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
 			if (ops->pte_hole)
 				err = ops->pte_hole(start, next, -1, &walk);
 		} else { /* inside a VMA */
-			process_vma_walk_lock(vma, ops->walk_lock);
+			err = process_vma_walk_lock(vma, ops->walk_lock);
+			if (err)
+				break;
 			walk.vma = vma;
 			next = end < vma->vm_end ? end : vma->vm_end;
 			vma = pw_find_vma(mm, vma->vm_end);
@@ -626,9 +635,13 @@ int walk_kernel_page_table_range(struct pw_machine *m, unsigned long start,
 				 const struct mm_walk_ops *ops, pgd_t *pgd,
 				 void *private)
 {
+	int err;
+
 	if (start >= end || !check_ops_valid(ops))
 		return -EINVAL;
-	pw_mmap_assert_locked(m->init_mm);
+	err = pw_mmap_assert_locked(m->init_mm);
+	if (err)
+		return err;
 	return walk_kernel_page_table_range_lockless(m, start, end, ops, pgd,
 						     private);
 }
@@ -642,13 +655,18 @@ int walk_page_range_debug(struct mm_struct *mm, unsigned long start,
 				.pgd = pgd,
 				.private = private,
 				.no_vma = true };
+	int err;
 
 	if (mm && mm->kernel)
 		return walk_kernel_page_table_range(mm->m, start, end, ops, pgd,
 						    private);
 	if (start >= end || !mm || !check_ops_valid(ops))
 		return -EINVAL;
-	pw_mmap_assert_write_locked(mm);
+	err = pw_mm_alive(mm);
+	if (!err)
+		err = pw_mmap_assert_write_locked(mm);
+	if (err)
+		return err;
 	return walk_pgd_range(start, end, &walk);
 }
 
@@ -659,6 +677,7 @@ int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
 	struct mm_walk walk = {
 		.ops = ops, .mm = vma->vm_mm, .vma = vma, .private = private
 	};
+	int err;
 
 	if (start >= end || !walk.mm)
 		return -EINVAL;
@@ -666,8 +685,11 @@ int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
 		return -EINVAL;
 	if (!check_ops_valid(ops))
 		return -EINVAL;
-	process_mm_walk_lock(walk.mm, ops->walk_lock);
-	process_vma_walk_lock(vma, ops->walk_lock);
+	err = process_mm_walk_lock(walk.mm, ops->walk_lock);
+	if (!err)
+		err = process_vma_walk_lock(vma, ops->walk_lock);
+	if (err)
+		return err;
 	return __walk_page_range(start, end, &walk);
 }
 
@@ -677,11 +699,15 @@ int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops,
 	struct mm_walk walk = {
 		.ops = ops, .mm = vma->vm_mm, .vma = vma, .private = private
 	};
+	int err;
 
 	if (!walk.mm || !check_ops_valid(ops))
 		return -EINVAL;
-	process_mm_walk_lock(walk.mm, ops->walk_lock);
-	process_vma_walk_lock(vma, ops->walk_lock);
+	err = process_mm_walk_lock(walk.mm, ops->walk_lock);
+	if (!err)
+		err = process_vma_walk_lock(vma, ops->walk_lock);
+	if (err)
+		return err;
 	return __walk_page_range(vma->vm_start, vma->vm_end, &walk);
 }
 
@@ -697,7 +723,9 @@ int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 
 	if (!check_ops_valid(ops))
 		return -EINVAL;
-	pw_i_mmap_assert_held(mapping);
+	err = pw_i_mmap_assert_held(mapping);
+	if (err)
+		return err;
 	/* No pages: nothing to walk (the kernel's last = first - 1 would
 	 * wrap to the whole file when first is 0). */
 	if (nr == 0)
@@ -760,8 +788,9 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 	spinlock_t *ptl;
 	uint64_t nth;
 
-	pw_mmap_assert_locked(mm);
 	fw->vma = vma;
+	if (pw_mmap_assert_locked(mm))
+		return NULL; /* strict machine: reported, and no folio */
 
 	if (addr < vma->vm_start || addr >= vma->vm_end) {
 		pw_warn(m);
@@ -791,14 +820,14 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 		fw->pud = pud;
 		if (!lvl_present(m, PW_LEVEL_PUD, pud) ||
 		    (pud & PW_PAGE_SPECIAL) ||
-		    !pw_pfn_valid(m, pw_entry_pfn(pud))) {
+		    !pw_pfn_valid_inline(m, pw_entry_pfn(pud))) {
 			pw_spin_unlock_inline(ptl);
 			goto not_found;
 		} else if (!lvl_leaf(m, PW_LEVEL_PUD, pud)) {
 			pw_spin_unlock_inline(ptl);
 			goto pmd_table;
 		}
-		page = &m->pages[pw_entry_pfn(pud)];
+		page = pw_page_inline(m, pw_entry_pfn(pud));
 		goto found;
 	}
 
@@ -831,15 +860,15 @@ pmd_table:
 				goto found;
 			if ((flags & FW_ZEROPAGE) && m->cfg.huge_zero_pfn &&
 			    pw_entry_pfn(pmd) == m->cfg.huge_zero_pfn &&
-			    pw_pfn_valid(m, m->cfg.huge_zero_pfn)) {
-				page = &m->pages[m->cfg.huge_zero_pfn];
+			    pw_pfn_valid_inline(m, m->cfg.huge_zero_pfn)) {
+				page = pw_page_inline(m, m->cfg.huge_zero_pfn);
 				expose_page = false;
 				goto found;
 			}
 		} else if ((flags & FW_MIGRATION) &&
-			   pw_is_migration_entry(pmd) &&
-			   pw_pfn_valid(m, pw_swp_offset(pmd))) {
-			page = &m->pages[pw_swp_offset(pmd)];
+			   pw_mem_is_migration(m, pmd) &&
+			   pw_pfn_valid_inline(m, pw_mem_swp_offset(m, pmd))) {
+			page = pw_page_inline(m, pw_mem_swp_offset(m, pmd));
 			expose_page = false;
 			goto found;
 		}
@@ -862,23 +891,23 @@ pte_table:
 		/* vm_normal_page: a normal page is not special and in memory;
 		 * anything else is decided (and reported) out of line. */
 		if (!(pte & PW_PAGE_SPECIAL) &&
-		    pw_pfn_valid(m, pw_entry_pfn(pte)))
-			page = &m->pages[pw_entry_pfn(pte)];
+		    pw_pfn_valid_inline(m, pw_entry_pfn(pte)))
+			page = pw_page_inline(m, pw_entry_pfn(pte));
 		else
 			page = pw_vm_normal_page(vma, addr, pte);
 		if (page)
 			goto found;
 		if ((flags & FW_ZEROPAGE) &&
 		    pw_entry_pfn(pte) == m->cfg.zero_pfn &&
-		    pw_pfn_valid(m, m->cfg.zero_pfn)) {
-			page = &m->pages[m->cfg.zero_pfn];
+		    pw_pfn_valid_inline(m, m->cfg.zero_pfn)) {
+			page = pw_page_inline(m, m->cfg.zero_pfn);
 			expose_page = false;
 			goto found;
 		}
 	} else if (pte != 0) {
-		if ((flags & FW_MIGRATION) && pw_is_migration_entry(pte) &&
-		    pw_pfn_valid(m, pw_swp_offset(pte))) {
-			page = &m->pages[pw_swp_offset(pte)];
+		if ((flags & FW_MIGRATION) && pw_mem_is_migration(m, pte) &&
+		    pw_pfn_valid_inline(m, pw_mem_swp_offset(m, pte))) {
+			page = pw_page_inline(m, pw_mem_swp_offset(m, pte));
 			expose_page = false;
 			goto found;
 		}
@@ -890,7 +919,9 @@ found:
 	/* The page at @addr: an offset from the mapped page, not the folio. */
 	nth = pw_page_to_pfn_inline(m, page) +
 	      ((addr & (entry_size - 1)) >> PW_PAGE_SHIFT);
-	fw->page = expose_page && pw_pfn_valid(m, nth) ? &m->pages[nth] : NULL;
+	fw->page = expose_page && pw_pfn_valid_inline(m, nth) ?
+			   pw_page_inline(m, nth) :
+			   NULL;
 	fw->ptl = ptl;
 	return pw_page_folio_inline(m, page);
 }

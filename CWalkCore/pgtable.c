@@ -33,9 +33,10 @@ pte_t *pw_pte_offset_map(struct pw_machine *m, pmd_t *pmdp, unsigned long addr)
 {
 	pmd_t v = pw_load(pmdp);
 
-	if (v == 0 || pw_is_migration_entry(v) || lvl_leaf(m, PW_LEVEL_PMD, v))
+	if (v == 0 || pw_mem_is_migration(m, v) || lvl_leaf(m, PW_LEVEL_PMD, v))
 		return NULL;
-	if (!(v & PW_PAGE_PRESENT) || !pw_pfn_valid(m, pw_entry_pfn(v))) {
+	if (!(v & PW_PAGE_PRESENT) ||
+	    !pw_pfn_valid_inline(m, pw_entry_pfn(v))) {
 		pw_report_bad(m, PW_LEVEL_PMD, v);
 		pw_store(pmdp, 0);
 		return NULL;
@@ -63,12 +64,12 @@ void pw_fill_split_pmd(const struct pw_machine *m, pte_t *pte, pmd_t v)
 {
 	unsigned i;
 
-	if (pw_is_migration_entry(v)) {
-		unsigned type = pw_swp_type(v);
-		uint64_t off = pw_swp_offset(v);
+	if (pw_mem_is_migration(m, v)) {
+		unsigned type = pw_mem_swp_type(m, v);
+		uint64_t off = pw_mem_swp_offset(m, v);
 
 		for (i = 0; i < PW_PTRS_PER_TABLE; i++)
-			pte[i] = pw_swp_entry(type, off + i);
+			pte[i] = pw_mem_swp_entry(m, type, off + i);
 	} else if (is_huge_zero(m, v)) {
 		uint64_t flags =
 			(v & ~PW_PFN_MASK & ~PW_PAGE_HUGE) | PW_PAGE_SPECIAL;
@@ -98,11 +99,11 @@ void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 	/* As the kernel's split_huge_pmd(): nothing to do, and no lock taken,
 	 * unless the entry looks like a leaf or a migration entry. */
 	v = pw_load(pmd);
-	if (!lvl_leaf(m, PW_LEVEL_PMD, v) && !pw_is_migration_entry(v))
+	if (!lvl_leaf(m, PW_LEVEL_PMD, v) && !pw_mem_is_migration(m, v))
 		return;
 	pw_spin_lock_inline(ptl);
 	v = pw_load(pmd);
-	if (!lvl_leaf(m, PW_LEVEL_PMD, v) && !pw_is_migration_entry(v)) {
+	if (!lvl_leaf(m, PW_LEVEL_PMD, v) && !pw_mem_is_migration(m, v)) {
 		pw_spin_unlock_inline(ptl);
 		return;
 	}
@@ -121,7 +122,7 @@ void pw_split_huge_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 		pw_spin_unlock_inline(ptl);
 		return;
 	}
-	pw_fill_split_pmd(m, m->mem + pfn * PW_PTRS_PER_TABLE, v);
+	pw_fill_split_pmd(m, pw_frame_inline(m, pfn), v);
 	/* release: the filled table before the entry naming it */
 	pw_store(pmd, PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT));
 	pw_spin_unlock_inline(ptl);
@@ -172,6 +173,7 @@ struct page *pw_vm_normal_page(struct vm_area_struct *vma, unsigned long addr,
 {
 	struct pw_machine *m = vma->vm_mm->m;
 	uint64_t pfn = pw_entry_pfn(pte);
+	struct page *page;
 
 	(void)addr;
 	if (pte & PW_PAGE_SPECIAL) {
@@ -180,11 +182,10 @@ struct page *pw_vm_normal_page(struct vm_area_struct *vma, unsigned long addr,
 			pw_report_bad(m, PW_LEVEL_PTE, pte);
 		return NULL;
 	}
-	if (!pw_pfn_valid(m, pfn)) {
+	page = pw_page_inline(m, pfn);
+	if (!page)
 		pw_report_bad(m, PW_LEVEL_PTE, pte);
-		return NULL;
-	}
-	return &m->pages[pfn];
+	return page;
 }
 
 struct page *pw_vm_normal_page_pmd(struct vm_area_struct *vma,
@@ -195,10 +196,9 @@ struct page *pw_vm_normal_page_pmd(struct vm_area_struct *vma,
 
 	(void)addr;
 	if ((pmd & PW_PAGE_SPECIAL) ||
-	    (vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP)) ||
-	    is_huge_zero(m, pmd) || !pw_pfn_valid(m, pfn))
+	    (vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP)) || is_huge_zero(m, pmd))
 		return NULL;
-	return &m->pages[pfn];
+	return pw_page_inline(m, pfn);
 }
 
 pte_t *pw_pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmdp,
@@ -268,18 +268,27 @@ int pw_mm_get_entry(const struct mm_struct *mm, enum pw_level level,
 		    unsigned long addr, uint64_t *value)
 {
 	int err;
-	uint64_t *p = entry_slot(mm, level, addr, false, &err);
+	uint64_t *p;
 
-	*value = p ? pw_load(p) : 0;
+	*value = 0;
+	err = pw_mm_alive(mm);
+	if (err)
+		return err;
+	p = entry_slot(mm, level, addr, false, &err);
+	if (p)
+		*value = pw_load(p);
 	return err;
 }
 
 int pw_mm_set_entry(struct mm_struct *mm, enum pw_level level,
 		    unsigned long addr, uint64_t value)
 {
-	int err;
-	uint64_t *p = entry_slot(mm, level, addr, true, &err);
+	int err = pw_mm_alive(mm);
+	uint64_t *p;
 
+	if (err)
+		return err;
+	p = entry_slot(mm, level, addr, true, &err);
 	if (p)
 		pw_store(p, value);
 	return err;
@@ -318,6 +327,8 @@ static void dump_table(const struct mm_struct *mm, const uint64_t *table,
 
 void pw_mm_dump(const struct mm_struct *mm, pw_dump_fn fn, void *ctx)
 {
+	if (pw_mm_alive(mm))
+		return;
 	dump_table(mm, mm->pgd, PW_LEVEL_PGD, 0, fn, ctx);
 }
 
@@ -347,13 +358,13 @@ static bool table_is_empty(const uint64_t *table)
 
 /* A huge entry that is split, rather than cleared or left, when a range
  * covers only part of it. */
-static bool is_splittable(int role, uint64_t v)
+static bool is_splittable(const struct pw_machine *m, int role, uint64_t v)
 {
 	bool leaf = (v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) ==
 		    (PW_PAGE_PRESENT | PW_PAGE_HUGE);
 
 	if (role == PW_LEVEL_PMD)
-		return leaf || pw_is_migration_entry(v);
+		return leaf || pw_mem_is_migration(m, v);
 	return role == PW_LEVEL_PUD && leaf;
 }
 
@@ -389,7 +400,7 @@ static void split_partial(struct pw_range *r, uint64_t *p, int role,
 		*p = 0;
 		return;
 	}
-	pw_fill_split_pmd(m, m->mem + pfn * PW_PTRS_PER_TABLE, *p);
+	pw_fill_split_pmd(m, pw_frame_inline(m, pfn), *p);
 	*p = PW_PAGE_TABLE | (pfn << PW_PAGE_SHIFT);
 }
 
@@ -399,7 +410,7 @@ static void free_if_empty(struct pw_machine *m, uint64_t *p)
 {
 	uint64_t pfn = pw_entry_pfn(*p);
 
-	if (table_is_empty(m->mem + pfn * PW_PTRS_PER_TABLE)) {
+	if (table_is_empty(pw_frame_inline(m, pfn))) {
 		*p = 0;
 		pw_table_free(m, pfn);
 	}
@@ -423,7 +434,7 @@ static void range_entry(struct pw_range *r, uint64_t *p, int l,
 		r->leaf(r, p, role);
 		return;
 	}
-	if (!whole && is_splittable(role, *p))
+	if (!whole && is_splittable(m, role, *p))
 		split_partial(r, p, role, addr);
 	if (pw_is_live_table(m, *p)) {
 		range_table(r, pw_table_of(m, *p), pw_level_below(m, l), addr,

@@ -289,6 +289,9 @@ struct vm_area_struct *pw_vma_add(struct mm_struct *mm, unsigned long start,
 	struct vm_area_struct *vma;
 	size_t at;
 
+	*err = pw_mm_alive(mm);
+	if (*err)
+		return NULL;
 	*err = -EINVAL;
 	if (start >= end || (start | end) & (PW_PAGE_SIZE - 1) ||
 	    end > mm->m->layout.geo.task_size || mm->kernel)

@@ -91,6 +91,21 @@ static inline void pte_unmap_unlock(pte_t *pte, spinlock_t *ptl)
 /* The walk API (include/linux/pagewalk.h)                                   */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Locks.  Each entry point asserts the locks its kernel twin asserts (per
+ * ops->walk_lock, or the kernel mm's mmap_lock, or the i_mmap_rwsem).  A
+ * failed assertion reports PW_EVENT_ASSERT_FAIL and, as after the
+ * kernel's WARN, the walk goes on -- unless the machine is strict
+ * (pw_machine_set_strict()): then the entry point returns -ENOLCK at once
+ * (folio_walk_start() returns NULL), before calling back about the VMA or
+ * range whose lock is missing.
+ *
+ * Address spaces.  An mm destroyed by pw_mm_destroy() stays poisoned
+ * until its machine is destroyed: walk_page_range(), walk_page_range_mm()
+ * and walk_page_range_debug() report PW_EVENT_MM_DESTROYED for it and
+ * return -ESRCH.
+ */
+
 struct mm_walk;
 
 /** Locking requirement of a walk (ops->walk_lock). */
@@ -145,8 +160,13 @@ struct mm_walk_ops {
 		       struct mm_walk *walk);
 	/** After walking a VMA whose pre_vma succeeded (also after an error). */
 	void (*post_vma)(struct mm_walk *walk);
-	/** Fills *ptep with the PTE to install over each empty PTE; missing
-	 *  tables are allocated.  Only walk_page_range_mm() accepts it. */
+	/**
+	 * Fills *ptep with the PTE to install over each empty PTE; missing
+	 * tables are allocated.  Only walk_page_range_mm() accepts it.  With
+	 * install_pte set, populated PTEs go to pte_entry (or pte_range) only;
+	 * without pte_entry they are skipped, silently: a walk that installs
+	 * never reports what was already there unless it asks for it.
+	 */
 	int (*install_pte)(unsigned long addr, unsigned long next, pte_t *ptep,
 			   struct mm_walk *walk);
 	/** Which locks the walk asserts or takes. */
@@ -192,7 +212,10 @@ struct mm_walk {
  * Walks [start, end) of @mm VMA by VMA: holes between VMAs are reported
  * with depth -1, test_walk / PFNMAP decide per VMA, pre_vma and post_vma
  * bracket each VMA.  Returns 0, a callback's non-zero value, or -EINVAL
- * (start >= end, install_pte set).  Asserts locks per ops->walk_lock.
+ * (start >= end, install_pte set).  Asserts locks per ops->walk_lock; on
+ * a strict machine a failed assertion returns -ENOLCK
+ * (pw_machine_set_strict()).  An @mm destroyed by pw_mm_destroy() is
+ * reported (PW_EVENT_MM_DESTROYED) and returns -ESRCH.
  */
 int walk_page_range(struct mm_struct *mm, unsigned long start,
 		    unsigned long end, const struct mm_walk_ops *ops,

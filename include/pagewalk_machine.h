@@ -242,6 +242,9 @@ enum pw_event_kind {
 	PW_EVENT_SPLIT_PMD,   /**< split_huge_pmd acted */
 	PW_EVENT_SPLIT_PUD,   /**< split_huge_pud acted */
 	PW_EVENT_VMA_START_WRITE, /**< vma_start_write write-locked a VMA */
+	/** An address space was used after pw_mm_destroy(): walked, mapped,
+	 *  written or destroyed again.  The call fails with -ESRCH. */
+	PW_EVENT_MM_DESTROYED,
 };
 
 /** Which lock assertion failed (PW_EVENT_ASSERT_FAIL). */
@@ -260,9 +263,11 @@ struct pw_event {
 	enum pw_level level;      /**< PW_EVENT_BAD: the level checked */
 	uint64_t value;           /**< PW_EVENT_BAD: the entry */
 	unsigned long addr;       /**< PW_EVENT_SPLIT_*: the aligned address */
-	const struct vm_area_struct
-		*vma;         /**< SPLIT_*, VMA_START_WRITE: the VMA */
-	struct mm_struct *mm; /**< the address space concerned, if any */
+	/** PW_EVENT_SPLIT_*, PW_EVENT_VMA_START_WRITE: the VMA */
+	const struct vm_area_struct *vma;
+	/** The address space concerned, if any (PW_EVENT_MM_DESTROYED: the
+	 *  destroyed one, which may only be compared, not used). */
+	struct mm_struct *mm;
 };
 
 /**
@@ -273,11 +278,14 @@ typedef void (*pw_event_fn)(void *ctx, const struct pw_event *event);
 
 /** Counters of a machine, filled by pw_machine_get_stats(). */
 struct pw_machine_stats {
-	uint64_t frames;        /**< physical frames */
-	uint64_t table_frames;  /**< frames in the table region */
-	uint64_t tables_in_use; /**< page tables currently allocated */
-	uint64_t tables_peak;   /**< most tables ever in use at once */
-	uint64_t table_allocs;  /**< walker allocations (__pXd_alloc) made */
+	uint64_t frames;       /**< physical frames */
+	uint64_t table_frames; /**< frames in the table region */
+	/** Page tables currently allocated: every mm's top-level table
+	 *  included, the kernel address space's (init_mm, which every
+	 *  machine has) too, so a new machine counts 1. */
+	uint64_t tables_in_use;
+	uint64_t tables_peak;  /**< most tables ever in use at once */
+	uint64_t table_allocs; /**< walker allocations (__pXd_alloc) made */
 	uint64_t table_alloc_fails; /**< walker allocations refused */
 	uint64_t assert_failures;   /**< failed lock assertions */
 	uint64_t warnings;          /**< WARN_ON_ONCE hits */
@@ -291,6 +299,88 @@ struct pw_machine_stats {
  */
 int pw_machine_create(const struct pw_machine_config *config,
 		      struct pw_machine **out);
+
+/**
+ * How a machine encodes the entries that are not present (swap, migration,
+ * markers).  Present entries and their PFN follow the x86-64 hardware
+ * layout (PW_PAGE_*, PW_PFN_MASK) in every encoding.
+ */
+enum pw_entry_encoding {
+	PW_ENCODING_MODEL =
+		0, /**< the conformance model's (MODEL.md): swap type
+	                             in bits 1..5, offset in bits 12..62; what
+	                             pw_swp_entry() and friends build */
+	PW_ENCODING_X86_64 =
+		1, /**< x86-64 Linux's, for memory images; reserved:
+	                             creating a machine with it fails with
+	                             -EOPNOTSUPP until its decoders exist */
+};
+
+/**
+ * The decoders of one encoding.  Types are reported in the model's
+ * numbering (PW_SWP_*), whatever the encoding stores, so that callers
+ * never depend on the encoding.
+ */
+struct pw_entry_ops {
+	enum pw_entry_encoding encoding; /**< which encoding */
+	const char *name;                /**< "model", "x86-64" */
+	bool (*present)(uint64_t entry); /**< maps a frame or table */
+	uint64_t (*pfn)(uint64_t entry); /**< PFN of a present entry */
+	bool (*is_swap)(uint64_t entry); /**< not none, not present */
+	unsigned (*swp_type)(
+		uint64_t entry); /**< PW_SWP_* type of a swap entry */
+	uint64_t (*swp_offset)(
+		uint64_t entry); /**< offset (a PFN for migration) */
+	uint64_t (*swp_entry)(unsigned type,
+			      uint64_t offset); /**< builds one */
+	bool (*is_migration)(uint64_t entry);   /**< a migration entry */
+};
+
+/** The decoders of @encoding, or NULL when PageWalk has none for it yet. */
+const struct pw_entry_ops *pw_entry_ops_get(enum pw_entry_encoding encoding);
+
+/** The decoders of @m's encoding. */
+const struct pw_entry_ops *pw_machine_entry_ops(const struct pw_machine *m);
+
+/**
+ * One range of physical memory: frames @first_pfn .. @first_pfn +
+ * @nr_frames - 1, each PW_PTRS_PER_TABLE entries (4 KiB) at @base + (pfn -
+ * @first_pfn) * PW_PTRS_PER_TABLE.
+ */
+struct pw_phys_range {
+	uint64_t first_pfn; /**< first frame */
+	uint64_t nr_frames; /**< frames in the range (> 0) */
+	uint64_t *base; /**< the frames' memory, 8-byte aligned, owned by the
+	                         creator and left alone by pw_machine_destroy()
+	                         (e.g. an mmap(MAP_PRIVATE) of an image file: the
+	                         machine's writes go to a private copy); NULL: the
+	                         machine maps zeroed memory, which its table
+	                         allocator may hand out */
+};
+
+/**
+ * Creates a machine whose physical memory is @ranges (@nr_ranges of them,
+ * sorted by first_pfn, not overlapping; frames between them are holes:
+ * pw_pfn_valid() is false there, entries pointing into them are bad and
+ * never dereferenced).  @config gives the levels, zero_pfn and
+ * huge_zero_pfn; its frames is ignored (pw_machine_config() then reports
+ * one past the highest frame) and its table_base is the first frame the
+ * table allocator may hand out, from the machine-mapped ranges only (base
+ * NULL).  Page tables may lie anywhere: in machine-mapped ranges a frame is
+ * a table when the allocator handed it out, in creator-supplied ranges any
+ * frame may be one.  Every frame has a struct page (an order-0 folio until
+ * pw_folio_declare()).  The top tables of init_mm and of later mms come
+ * from the allocator, so it needs at least one free frame.
+ *
+ * Returns 0 and sets *out; -EINVAL for bad ranges (none, empty, unsorted,
+ * overlapping, beyond the 40-bit PFN field, misaligned base) or levels;
+ * -EOPNOTSUPP for an encoding without decoders; -ENOMEM.
+ * pw_machine_create() is this with one machine-mapped range [0, frames).
+ */
+int pw_machine_create_ranges(const struct pw_machine_config *config,
+			     const struct pw_phys_range *ranges,
+			     size_t nr_ranges, enum pw_entry_encoding encoding,
+			     struct pw_machine **out);
 
 /** Destroys a machine and every mm, VMA and mapping it owns. */
 void pw_machine_destroy(struct pw_machine *m);
@@ -310,17 +400,34 @@ void pw_machine_set_event_hook(struct pw_machine *m, pw_event_fn fn, void *ctx);
  */
 void pw_machine_set_alloc_budget(struct pw_machine *m, int64_t n);
 
+/**
+ * Makes lock assertions fatal to the walk (@strict true) or not (false,
+ * the default).  Either way a failed assertion reports
+ * PW_EVENT_ASSERT_FAIL and counts in stats.assert_failures; on a strict
+ * machine the walk entry point that made it also returns -ENOLCK at once,
+ * before any callback for the VMA (or range) it asserted about, and
+ * folio_walk_start() returns NULL.  The pw_*_assert_* functions and
+ * pw_vma_start_write() return -ENOLCK then, so other walkers can do the
+ * same.  A misuse that a non-strict walk would shrug off (walking without
+ * the mmap_lock) then cannot pass unnoticed.
+ */
+void pw_machine_set_strict(struct pw_machine *m, bool strict);
+
+/** True if @m is strict (pw_machine_set_strict()). */
+bool pw_machine_strict(const struct pw_machine *m);
+
 /** Fills @stats with the machine's counters. */
 void pw_machine_get_stats(const struct pw_machine *m,
 			  struct pw_machine_stats *stats);
 
 /**
  * Declares frames @head .. @head + 2^@order - 1 one folio.  Returns 0, or
- * -EINVAL if the range is not in memory or @order is over 18.
+ * -EINVAL if the frames are not all in one physical range or @order is
+ * over 18.
  */
 int pw_folio_declare(struct pw_machine *m, uint64_t head, unsigned order);
 
-/** The struct page of frame @pfn, or NULL beyond memory. */
+/** The struct page of frame @pfn, or NULL for a hole or beyond memory. */
 struct page *pw_pfn_to_page(struct pw_machine *m, uint64_t pfn);
 
 /** The frame number of @page. */
@@ -402,12 +509,12 @@ typedef void (*pw_dump_fn)(void *ctx, enum pw_level level, unsigned long addr,
 
 /**
  * Visits every non-zero entry of @mm's tables, depth first.  Descends into
- * present, non-huge entries whose PFN is in the table region.
+ * the entries pw_entry_is_table() accepts.
  */
 void pw_mm_dump(const struct mm_struct *mm, pw_dump_fn fn, void *ctx);
 
-/** True if @value points to a page table: present, not huge, PFN in the
- *  table region of @m. */
+/** True if @value points to a page table: present, not huge, and its PFN
+ *  a table frame of @m (pw_pfn_is_table()). */
 bool pw_entry_is_table(const struct pw_machine *m, uint64_t value);
 
 /**
@@ -597,10 +704,21 @@ int pw_mm_check_merged(const struct mm_struct *mm, char *err, size_t errlen);
 /**
  * Destroys user address space @mm: removes and frees its VMAs (leaving
  * their mappings' i_mmap), frees every page table reachable from its top
- * level and the top level itself through the table allocator, and frees
- * the mm.  A table frame reachable twice (only raw entry writes can make
- * one) is freed once.  The kernel mm (init_mm) is never destroyed: for
- * it this reports a WARN and does nothing.  @mm may be NULL.
+ * level and the top level itself through the table allocator.  A table
+ * frame reachable twice (only raw entry writes can make one) is freed
+ * once.  The kernel mm (init_mm) is never destroyed: for it this reports
+ * a WARN and does nothing.  @mm may be NULL.
+ *
+ * The mm_struct itself stays allocated, poisoned, until the machine is
+ * destroyed, so that using it afterwards is reported instead of reading
+ * freed memory: a walk entry point (walk_page_range, walk_page_range_mm,
+ * walk_page_range_debug), pw_mmap(), pw_munmap(), pw_mprotect(),
+ * pw_vma_add(), pw_mm_set_entry(), pw_mm_get_entry(), pw_mm_check(),
+ * pw_mm_check_merged(), pw_mm_dump() (which then visits nothing) and a
+ * second pw_mm_destroy() each report PW_EVENT_MM_DESTROYED (without a
+ * hook: one line on stderr), count it in stats.warnings, and fail with
+ * -ESRCH (pw_vma_add() sets *err; pw_mm_destroy() returns nothing).  The
+ * mm has no VMAs, and pw_mm_pgd() returns NULL.
  */
 void pw_mm_destroy(struct mm_struct *mm);
 
@@ -609,22 +727,52 @@ void pw_mm_destroy(struct mm_struct *mm);
 /* ------------------------------------------------------------------------ */
 
 /**
- * The raw layout of a machine, for reading tables directly.  Table frame
- * PFN p holds PW_PTRS_PER_TABLE entries at mem + p * PW_PTRS_PER_TABLE.
+ * The raw layout of a machine, for reading tables directly; what a walker
+ * reads once before its loops.  The flat part is frames 0 .. frames - 1
+ * at mem: frame PFN p holds PW_PTRS_PER_TABLE entries at mem + p *
+ * PW_PTRS_PER_TABLE.  A machine made by pw_machine_create() is all flat
+ * part.  When @sparse, memory also lies elsewhere (or has holes, or does
+ * not start at PFN 0): a PFN at or above @frames is looked up with
+ * pw_pfn_to_frame(), which answers NULL for a hole.  So a walker's test is
+ * "pfn < frames ? mem + pfn * 512 : sparse ? pw_pfn_to_frame() : NULL".
  */
 struct pw_machine_layout {
-	uint64_t *mem;              /**< frames * 512 entries */
-	uint64_t frames;            /**< physical frames */
-	uint64_t table_base;        /**< first frame of the table region */
-	uint64_t zero_pfn;          /**< the shared zero page */
+	uint64_t *mem;       /**< the flat part: frames * 512 entries
+	                                   (NULL when no range starts at PFN 0) */
+	uint64_t frames;     /**< frames in the flat part */
+	uint64_t table_base; /**< first frame the table allocator hands out */
+	uint64_t zero_pfn;   /**< the shared zero page */
 	uint64_t huge_zero_pfn;     /**< the huge zero page, 0 for none */
 	struct pw_geometry geo;     /**< the geometry */
 	bool trivial[PW_NR_LEVELS]; /**< level never none/bad, always present
 	                                   (the level below it is folded) */
+	bool sparse; /**< memory beyond the flat part, or holes */
+	enum pw_entry_encoding
+		encoding; /**< how non-present entries are encoded */
+	uint64_t end_pfn; /**< one past the highest frame */
+	size_t nr_ranges; /**< physical ranges (1 for a flat machine) */
+	const struct pw_phys_range *ranges; /**< sorted by first_pfn; base is
+	                                   where each range's frames are, whoever
+	                                   mapped them */
 };
 
 /** The layout of @m; valid for the machine's lifetime. */
 const struct pw_machine_layout *pw_machine_layout(const struct pw_machine *m);
+
+/** pfn_valid: true if frame @pfn is in one of @m's ranges (not a hole). */
+bool pw_pfn_valid(const struct pw_machine *m, uint64_t pfn);
+
+/** The PW_PTRS_PER_TABLE entries of frame @pfn, or NULL for a hole or
+ *  beyond memory (the kernel's pfn_to_kaddr, checked). */
+uint64_t *pw_pfn_to_frame(const struct pw_machine *m, uint64_t pfn);
+
+/** The frame that holds @p (virt_to_pfn), or UINT64_MAX when @p is not in
+ *  @m's memory. */
+uint64_t pw_frame_to_pfn(const struct pw_machine *m, const uint64_t *p);
+
+/** True if frame @pfn is a page table: handed out by the table allocator,
+ *  or any frame of a creator-supplied range (PageTable()). */
+bool pw_pfn_is_table(const struct pw_machine *m, uint64_t pfn);
 
 /**
  * pgd_none_or_clear_bad / p4d_none_or_clear_bad for entry @p of level
@@ -700,23 +848,33 @@ void pw_warn(struct pw_machine *m);
 /** Reports a bad entry of level @level (PW_EVENT_BAD). */
 void pw_report_bad(struct pw_machine *m, enum pw_level level, uint64_t value);
 
-/** Asserts that @mm's mmap_lock is held (reports PW_EVENT_ASSERT_FAIL). */
-void pw_mmap_assert_locked(struct mm_struct *mm);
+/*
+ * The lock assertions.  Each reports PW_EVENT_ASSERT_FAIL when the lock is
+ * not held as required, and returns 0, or -ENOLCK when it failed on a
+ * strict machine (pw_machine_set_strict()).
+ */
 
-/** Asserts that @mm's mmap_lock is held for write. */
-void pw_mmap_assert_write_locked(struct mm_struct *mm);
+/** Asserts that @mm's mmap_lock is held.  0 or -ENOLCK. */
+int pw_mmap_assert_locked(struct mm_struct *mm);
 
-/** Write-locks @vma (asserting the mmap write lock) and reports it. */
-void pw_vma_start_write(struct vm_area_struct *vma);
+/** Asserts that @mm's mmap_lock is held for write.  0 or -ENOLCK. */
+int pw_mmap_assert_write_locked(struct mm_struct *mm);
 
-/** Asserts that @vma's lock is held. */
-void pw_vma_assert_locked(struct vm_area_struct *vma);
+/**
+ * Write-locks @vma (asserting the mmap write lock) and reports it with
+ * PW_EVENT_VMA_START_WRITE.  0, or -ENOLCK when the assertion failed on a
+ * strict machine; the VMA is then left as it was.
+ */
+int pw_vma_start_write(struct vm_area_struct *vma);
 
-/** Asserts that @vma's lock is held for write. */
-void pw_vma_assert_write_locked(struct vm_area_struct *vma);
+/** Asserts that @vma's lock is held.  0 or -ENOLCK. */
+int pw_vma_assert_locked(struct vm_area_struct *vma);
 
-/** Asserts that @mapping's i_mmap_rwsem is held. */
-void pw_i_mmap_assert_held(struct address_space *mapping);
+/** Asserts that @vma's lock is held for write.  0 or -ENOLCK. */
+int pw_vma_assert_write_locked(struct vm_area_struct *vma);
+
+/** Asserts that @mapping's i_mmap_rwsem is held.  0 or -ENOLCK. */
+int pw_i_mmap_assert_held(struct address_space *mapping);
 
 /**
  * Reads the entry at @p once, as the kernel's READ_ONCE / pXdp_get_lockless:

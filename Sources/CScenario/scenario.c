@@ -355,6 +355,9 @@ static void on_event(void *ctx, const struct pw_event *ev)
 	case PW_EVENT_VMA_START_WRITE:
 		sb_printf(&r->out, "vma_start_write vma=%u\n", ev->vma->id);
 		break;
+	case PW_EVENT_MM_DESTROYED:
+		/* A scenario cannot destroy an address space. */
+		break;
 	}
 }
 

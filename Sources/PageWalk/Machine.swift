@@ -101,6 +101,25 @@ public struct MachineStats: Sendable, Equatable {
     public var pageTableBytes: UInt64 { tablesInUse * 4096 }
 }
 
+/// One range of a machine's physical memory: frames `firstPFN ..< firstPFN + frames`.
+public struct PhysicalRange: Equatable {
+    /// The first frame.
+    public var firstPFN: UInt64
+    /// The number of frames (at least 1).
+    public var frames: UInt64
+    /// The frames' memory, 512 entries each, owned by the caller and kept alive for the machine's
+    /// lifetime (an `mmap` of an image, say); nil: the machine maps zeroed memory, which its table
+    /// allocator may use.
+    public var memory: UnsafeMutablePointer<UInt64>?
+
+    /// A range of frames; `memory` nil lets the machine map them.
+    public init(firstPFN: UInt64, frames: UInt64, memory: UnsafeMutablePointer<UInt64>? = nil) {
+        self.firstPFN = firstPFN
+        self.frames = frames
+        self.memory = memory
+    }
+}
+
 /// A state of a simulated lock.
 public enum LockState: Int32, Sendable {
     case none = 0, read = 1, write = 2
@@ -136,6 +155,42 @@ public final class Machine: @unchecked Sendable {
         geometry = Geometry(pw_machine_geometry(m).pointee)
         layout = pw_machine_layout(m)
     }
+
+    /// Creates a machine whose physical memory is `ranges`: frames between them are holes
+    /// (absent: entries that point into them are bad, and never read), and page tables may lie
+    /// in any range. The C side is `pw_machine_create_ranges`.
+    ///
+    /// - Parameters:
+    ///   - levels: 2, 3, 4 or 5 page-table levels.
+    ///   - ranges: sorted by first frame, not overlapping.
+    ///   - tableBase: the first frame the table allocator hands out (from machine-mapped ranges).
+    ///   - zeroPFN: the shared zero page.
+    ///   - hugeZeroPFN: the huge zero page, 0 for none.
+    public init(levels: Int = 4, ranges: [PhysicalRange], tableBase: UInt64, zeroPFN: UInt64 = 1,
+                hugeZeroPFN: UInt64 = 0) throws(PageWalkError) {
+        var config = pw_machine_config(levels: Int32(levels), frames: 0, table_base: tableBase,
+                                       zero_pfn: zeroPFN, huge_zero_pfn: hugeZeroPFN)
+        let raw = ranges.map { pw_phys_range(first_pfn: $0.firstPFN, nr_frames: $0.frames, base: $0.memory) }
+        var m: OpaquePointer?
+        let err = pw_machine_create_ranges(&config, raw, raw.count, PW_ENCODING_MODEL, &m)
+        guard err == 0, let m else { throw PageWalkError(errno: err) }
+        pointer = m
+        geometry = Geometry(pw_machine_geometry(m).pointee)
+        layout = pw_machine_layout(m)
+    }
+
+    /// The machine's physical ranges, sorted by first frame (one `0 ..< frames` range for a
+    /// machine made with `init(levels:frames:...)`).
+    public var physicalRanges: [PhysicalRange] {
+        let lay = layout.pointee
+        return (0..<lay.nr_ranges).map {
+            let r = lay.ranges[$0]
+            return PhysicalRange(firstPFN: r.first_pfn, frames: r.nr_frames, memory: r.base)
+        }
+    }
+
+    /// `pfn_valid`: frame `pfn` is in one of the machine's ranges (not a hole, not beyond memory).
+    public func isValid(pfn: UInt64) -> Bool { pw_pfn_valid(pointer, pfn) }
 
     deinit { pw_machine_destroy(pointer) }
 

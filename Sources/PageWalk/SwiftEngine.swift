@@ -6,6 +6,10 @@ import Glibc
 import Musl
 #endif
 
+/// What a walker's `mem` holds on a machine without a flat part (`frames` is 0 there, so it is
+/// never read).
+@inlinable var _noFlatPart: UnsafeMutablePointer<UInt64> { UnsafeMutablePointer(bitPattern: 8).unsafelyUnwrapped }
+
 /// The pure-Swift walker: `mm/pagewalk.c`'s walk, level by level, over the machine's table frames.
 ///
 /// It reads and writes the same memory as the C core and calls the same machine primitives
@@ -15,8 +19,11 @@ import Musl
 @usableFromInline
 struct _SwiftWalker<V: PageWalkVisitor> {
     @usableFromInline let m: OpaquePointer
+    /// The machine's flat part, frames `0 ..< frames` at `mem` (all of a `Machine(frames:)`).
     @usableFromInline let mem: UnsafeMutablePointer<UInt64>
     @usableFromInline let frames: UInt64
+    /// Memory beyond the flat part, or holes: other PFNs are looked up by the machine.
+    @usableFromInline let sparse: Bool
     @usableFromInline let shifts: (UInt32, UInt32, UInt32, UInt32, UInt32)
     @usableFromInline let folded: (Bool, Bool, Bool, Bool, Bool)
     @usableFromInline let trivial: (Bool, Bool, Bool, Bool, Bool)
@@ -31,8 +38,11 @@ struct _SwiftWalker<V: PageWalkVisitor> {
          error: UnsafeMutablePointer<(any Error)?>) {
         let lay = pw_machine_layout(machine)!.pointee
         m = machine
-        mem = lay.mem
+        // The memory layer's descriptor, read once: the loops below test `pfn < frames` inline
+        // and ask the machine only on a sparse machine.
+        mem = lay.mem ?? _noFlatPart
         frames = lay.frames
+        sparse = lay.sparse
         shifts = lay.geo.shift
         folded = lay.geo.folded
         trivial = lay.trivial
@@ -96,10 +106,11 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         !isTrivial(l) && value & 0x81 == 0x81
     }
 
-    /// The table an entry points to; nil when its PFN is beyond memory.
+    /// The table an entry points to; nil when its PFN is a hole or beyond memory.
     @inlinable @inline(__always) func table(_ value: UInt64) -> UnsafeMutablePointer<UInt64>? {
         let pfn = (value & PW_PFN_MASK) >> 12
-        return pfn < frames ? mem + Int(pfn) * 512 : nil
+        if pfn < frames { return mem + Int(pfn) * 512 }
+        return sparse ? pw_pfn_to_frame(m, pfn) : nil
     }
 
     /// `pXd_offset`: a folded level shares its parent's entry.

@@ -271,14 +271,27 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
                           _ flags: FolioWalkFlags, _ ptlOut: inout OpaquePointer?) -> FolioWalk? {
     // Fields are read where used: copying the layout up front costs more than the loads.
     let lay = pw_machine_layout(m).unsafelyUnwrapped
-    let mem = lay.pointee.mem.unsafelyUnwrapped
+    // The memory layer's descriptor: PFNs below `frames` are in the flat part at `mem`; others
+    // exist only on a sparse machine, which looks them up.
+    let mem = lay.pointee.mem ?? _noFlatPart
     let frames = lay.pointee.frames
+    let sparse = lay.pointee.sparse
+    let model = lay.pointee.encoding == PW_ENCODING_MODEL
     var geo: pw_geometry { lay.pointee.geo }
     var trivial: (Bool, Bool, Bool, Bool, Bool) { lay.pointee.trivial }
     let mm = vma.pointee.vm_mm.unsafelyUnwrapped
     let pfnMask = PW_PFN_MASK
 
     @inline(__always) func pfnOf(_ v: UInt64) -> UInt64 { (v & pfnMask) >> 12 }
+    /// `pfn_valid`: the flat part inline, the machine's ranges otherwise.
+    @inline(__always) func valid(_ pfn: UInt64) -> Bool { pfn < frames || (sparse && pw_pfn_valid(m, pfn)) }
+    /// Migration entries and their PFN, in the machine's encoding.
+    @inline(__always) func isMigration(_ v: UInt64) -> Bool {
+        model ? pw_is_migration_entry(v) : pw_machine_entry_ops(m).unsafelyUnwrapped.pointee.is_migration(v)
+    }
+    @inline(__always) func swapOffset(_ v: UInt64) -> UInt64 {
+        model ? pw_swp_offset(v) : pw_machine_entry_ops(m).unsafelyUnwrapped.pointee.swp_offset(v)
+    }
     @inline(__always) func leaf(_ trivial: Bool, _ v: UInt64) -> Bool { !trivial && v & 0x81 == 0x81 }
     @inline(__always) func present(_ trivial: Bool, _ v: UInt64) -> Bool { trivial || v & 1 != 0 }
     @inline(__always) func none(_ trivial: Bool, _ v: UInt64) -> Bool { !trivial && v == 0 }
@@ -287,9 +300,12 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         -> UnsafeMutablePointer<UInt64>? {
         if folded { return parent }
         let pfn = pfnOf(parent.pointee)
-        guard pfn < frames else { return nil }
         let index = Int((addr &>> UInt(shift)) & 511)
-        let table: UnsafeMutablePointer<UInt64> = mem + Int(pfn) &* 512
+        if pfn < frames {
+            let table: UnsafeMutablePointer<UInt64> = mem + Int(pfn) &* 512
+            return table + index
+        }
+        guard sparse, let table = pw_pfn_to_frame(m, pfn) else { return nil }
         return table + index
     }
     /// `pgd/p4d_none_or_clear_bad`: the common cases inline, a bad entry reported out of line.
@@ -305,7 +321,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         let size: UInt = 1 &<< UInt(shift)
         let nth = pfn &+ UInt64((addr & (size &- 1)) >> 12)
         ptlOut = ptl
-        return FolioWalk(level: level, entry: value, page: expose && nth < frames ? nth : nil, entryPointer: p,
+        return FolioWalk(level: level, entry: value, page: expose && valid(nth) ? nth : nil, entryPointer: p,
                          machine: m, pageOfFolio: nil, pfnOfFolio: pfn)
     }
 
@@ -327,7 +343,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         spin_lock(ptl)
         pud = pudp.pointee
         let pfn = pfnOf(pud)
-        if !present(trivial.2, pud) || pud & EntryFlags.special.rawValue != 0 || pfn >= frames {
+        if !present(trivial.2, pud) || pud & EntryFlags.special.rawValue != 0 || !valid(pfn) {
             spin_unlock(ptl)
             return nil
         }
@@ -353,14 +369,14 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
             }
             let pfn = pfnOf(pmd)
             if flags.contains(.zeroPage) && lay.pointee.huge_zero_pfn != 0 && pfn == lay.pointee.huge_zero_pfn
-                && pfn < frames {
+                && valid(pfn) {
                 return found(.pmd, pmdp, pmd, pfn, geo.shift.3, expose: false, ptl)
             }
             spin_unlock(ptl)
             return nil
         } else {
-            if flags.contains(.migration) && pw_is_migration_entry(pmd) && pw_swp_offset(pmd) < frames {
-                return found(.pmd, pmdp, pmd, pw_swp_offset(pmd), geo.shift.3, expose: false, ptl)
+            if flags.contains(.migration) && isMigration(pmd) && valid(swapOffset(pmd)) {
+                return found(.pmd, pmdp, pmd, swapOffset(pmd), geo.shift.3, expose: false, ptl)
             }
             spin_unlock(ptl)
             return nil
@@ -389,12 +405,12 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
             return found(.pte, ptep, pte, pw_page_to_pfn(m, page), 12, expose: true, ptl)
         }
         let pfn = pfnOf(pte)
-        if flags.contains(.zeroPage) && pfn == lay.pointee.zero_pfn && pfn < frames {
+        if flags.contains(.zeroPage) && pfn == lay.pointee.zero_pfn && valid(pfn) {
             return found(.pte, ptep, pte, pfn, 12, expose: false, ptl)
         }
     } else if pte != 0 {
-        if flags.contains(.migration) && pw_is_migration_entry(pte) && pw_swp_offset(pte) < frames {
-            return found(.pte, ptep, pte, pw_swp_offset(pte), 12, expose: false, ptl)
+        if flags.contains(.migration) && isMigration(pte) && valid(swapOffset(pte)) {
+            return found(.pte, ptep, pte, swapOffset(pte), 12, expose: false, ptl)
         }
     }
     spin_unlock(ptl)

@@ -85,12 +85,23 @@ struct Recorder: PageWalkVisitor {
     }
 }
 
+/// Physical memory with two holes, for `runWorld(sparse: true)`.
+var sparseRanges: [PhysicalRange] {
+    [PhysicalRange(firstPFN: 0, frames: 1100), PhysicalRange(firstPFN: 2048, frames: 1024),
+     PhysicalRange(firstPFN: 3500, frames: 8192 - 3500)]
+}
+
 /// Builds a random world from `seed` and runs a random sequence of walks on `engine`; returns
 /// everything observable: callback traces, results, machine events, the final tables.
-func runWorld(seed: UInt64, engine: WalkEngine) throws -> [String] {
+///
+/// With `sparse`, the machine's memory has holes (frames 1100 ..< 2048 and 3072 ..< 3500) and its
+/// tables start at 3000, so they spill across a hole; entries name frames in the holes too.
+func runWorld(seed: UInt64, engine: WalkEngine, sparse: Bool = false) throws -> [String] {
     var rng = SplitMix(state: seed)
     let levels = Int(rng.next() % 4) + 2
-    let machine = try Machine(levels: levels, frames: 8192, tableBase: 4096, zeroPFN: 1, hugeZeroPFN: 512)
+    let machine = sparse
+        ? try Machine(levels: levels, ranges: sparseRanges, tableBase: 3000, zeroPFN: 1, hugeZeroPFN: 512)
+        : try Machine(levels: levels, frames: 8192, tableBase: 4096, zeroPFN: 1, hugeZeroPFN: 512)
     try machine.declareFolio(head: 512, order: 9)
     var out: [String] = []
     machine.onEvent { out.append("event \($0)") }
@@ -179,7 +190,41 @@ func runWorld(seed: UInt64, engine: WalkEngine) throws -> [String] {
     return out
 }
 
+/// Compares two traces line by line; records the first difference.
+func expectSameTrace(_ c: [String], _ swift: [String], seed: Int) {
+    let mismatch = (0..<min(c.count, swift.count)).first { c[$0] != swift[$0] }
+    if let i = mismatch ?? (c.count == swift.count ? nil : min(c.count, swift.count)) {
+        Issue.record("seed \(seed): first difference at line \(i): c '\(i < c.count ? c[i] : "<end>")' swift '\(i < swift.count ? swift[i] : "<end>")'")
+    }
+}
+
 @Suite struct EnginePropertyTests {
+    /// The memory layer's sparse path: holes, tables across a hole, entries into holes.
+    @Test func bothEnginesProduceTheSameTraceOnSparseMachines() async throws {
+        var badEntries = 0, tablesPastHole = 0
+        await propertyCheck(count: 150, input: Gen.int(in: 0...Int.max)) { seed in
+            let c = try runWorld(seed: UInt64(seed), engine: .c, sparse: true)
+            let swift = try runWorld(seed: UInt64(seed), engine: .swift, sparse: true)
+            #expect(c.count > 10)
+            expectSameTrace(c, swift, seed: seed)
+            badEntries += c.filter { $0.hasPrefix("event bad") }.count
+        }
+        // The worlds do reach what only a sparse machine has.
+        #expect(badEntries > 0)
+        let machine = try Machine(levels: 4, ranges: sparseRanges, tableBase: 3000)
+        let space = try machine.makeAddressSpace()
+        for i in 0..<100 as Range<UInt64> {
+            try space.setEntry(.pte, at: i << 21, to: PTE.present(pfn: 2048 + i).rawValue)
+        }
+        for entry in space.dump() where entry.isTable {
+            if (entry.value & PW_PFN_MASK) >> 12 >= 3500 { tablesPastHole += 1 }
+        }
+        #expect(tablesPastHole > 0)
+        #expect(!machine.isValid(pfn: 1100) && !machine.isValid(pfn: 3499) && machine.isValid(pfn: 3500))
+        #expect(machine.physicalRanges.map(\.frames) == [1100, 1024, 8192 - 3500])
+        #expect(machine.stats.frames == 1100 + 1024 + 8192 - 3500)
+    }
+
     @Test func bothEnginesProduceTheSameTraceOnRandomWorlds() async {
         await propertyCheck(count: 300, input: Gen.int(in: 0...Int.max)) { seed in
             let c = try runWorld(seed: UInt64(seed), engine: .c)

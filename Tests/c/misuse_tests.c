@@ -21,6 +21,7 @@
 #include "pagewalk.h"
 #include "pagewalk_machine.h"
 
+#include "capture_stderr.h"
 #include "test_cases.h"
 
 /* ---- a machine and counting callbacks -------------------------------------- */
@@ -389,35 +390,6 @@ static void install_without_pte_entry(void)
 }
 
 /* ---- assertions: hook, stderr, counters ------------------------------------------ */
-
-struct captured {
-	int saved;
-	FILE *f;
-};
-
-static void capture_begin(struct captured *c)
-{
-	fflush(stderr);
-	c->f = tmpfile();
-	c->saved = dup(2);
-	if (!c->f || c->saved < 0 || dup2(fileno(c->f), 2) < 0)
-		abort();
-}
-
-static char *capture_end(struct captured *c)
-{
-	static char buf[4096];
-	size_t n;
-
-	fflush(stderr);
-	dup2(c->saved, 2);
-	close(c->saved);
-	rewind(c->f);
-	n = fread(buf, 1, sizeof(buf) - 1, c->f);
-	buf[n] = 0;
-	fclose(c->f);
-	return buf;
-}
 
 static void assertions(void)
 {
