@@ -122,7 +122,11 @@ extension AddressSpace {
     /// Walks the tables of `range` without VMAs: `walk_page_range_debug` for a user address space
     /// (asserts the mmap write lock), `walk_kernel_page_table_range` for the kernel's.
     ///
-    /// - Parameter tables: walk this address space's top-level table instead (the kernel's `pgd`).
+    /// - Parameters:
+    ///   - range: the addresses to walk.
+    ///   - visitor: the callbacks.
+    ///   - tables: walk this address space's top-level table instead (the kernel's `pgd`).
+    ///   - engine: the walker.
     @inlinable @discardableResult
     public func walkPageRangeDebug<V: PageWalkVisitor>(_ range: Range<UInt64>, visitor: inout V,
                                                        tables: AddressSpace? = nil,

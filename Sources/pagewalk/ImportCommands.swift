@@ -3,19 +3,22 @@ import Foundation
 import PageWalk
 import PageWalkImport
 
-/// Imports `pid` or ends the command with the import's one-line error and status 2.
+/// Imports `pid` or ends the command with the import's one-line error and status 2. An import
+/// that takes more than a second shows progress on stderr when it is a terminal.
 func importOrDie(_ pid: Int32, options: ImportOptions = ImportOptions()) -> ProcessSnapshot {
     do {
-        return try ProcessSnapshot.importProcess(pid: pid, options: options)
+        return try Progress.run("importing process \(pid)") { _ in
+            try ProcessSnapshot.importProcess(pid: pid, options: options)
+        }
     } catch {
-        die(CommandFailure(description: error.description, status: 2))
+        die(CommandFailure(description: "\(error)", status: 2))
     }
 }
 
 /// Runs a walk over an import, or ends the command with one line naming it and status 2.
 func walkOrDie<R>(_ what: String, _ pid: Int32, _ body: () throws -> R) -> R {
     do {
-        return try body()
+        return try Progress.run(what) { _ in try body() }
     } catch {
         die(CommandFailure(description: "pagewalk: \(what) of process \(pid) failed: \(error)", status: 2))
     }
@@ -34,6 +37,33 @@ struct Address: ExpressibleByArgument {
 func hex(_ v: UInt64, width: Int = 0) -> String {
     let s = String(v, radix: 16)
     return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+}
+
+/// A process, as every command that imports one takes it. `--pid -5` is read as a (bad) value,
+/// not as an option.
+struct ProcessOption: ParsableArguments {
+    @Option(parsing: .unconditional, help: ArgumentHelp("The process to import (its PID).", valueName: "pid"))
+    var pid: Int32
+
+    func validate() throws {
+        guard pid > 0 else { throw ValidationError("--pid \(pid): not a process id (a PID is a positive number)") }
+    }
+}
+
+/// The import's summary as a JSON object.
+func importJSON(_ s: ProcessSnapshot) -> JSON {
+    let m = s.summary, k = s.knowledge
+    return [
+        "type": "import", "pid": .number(s.pid ?? 0), "vmas": .number(m.vmas), "ptes": .number(m.ptes),
+        "zero_page_ptes": .number(m.zeroPagePTEs), "swap_entries": .number(m.swapEntries),
+        "markers": .number(m.markers), "pmd_leaves": .number(m.pmdLeaves),
+        "huge_zero_leaves": .number(m.hugeZeroLeaves), "hugetlb_leaves": .number(m.hugetlbLeaves),
+        "large_folios": .number(m.largeFolios), "page_tables": .number(m.pageTables),
+        "highest_pfn": .hex(m.highestPFN),
+        "knowledge": ["real_pfns": .bool(k.realPFNs), "page_flags": .bool(k.pageFlags), "vm_flags": .bool(k.vmFlags),
+                      "zero_page": .bool(k.zeroPage), "consistent": .bool(k.consistent)],
+        "read_seconds": .double(m.readSeconds), "build_seconds": .double(m.buildSeconds),
+    ]
 }
 
 /// The one-line description of an import.
@@ -56,8 +86,7 @@ struct Import: ParsableCommand {
         commandName: "import",
         abstract: "Import a running process into a simulated machine and describe it.")
 
-    @Option(help: "The process to import.")
-    var pid: Int32
+    @OptionGroup var process: ProcessOption
 
     @Flag(help: "Also print every non-zero entry of the imported page tables.")
     var dump = false
@@ -65,22 +94,43 @@ struct Import: ParsableCommand {
     @Flag(help: "Also time an smaps_rollup walk over the import.")
     var walk = false
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
+        let pid = process.pid
         let t0 = Date()
         let s = importOrDie(pid)
         let imported = Date().timeIntervalSince(t0)
-        print(describe(s))
-        print(String(format: "read %.3f s, build %.3f s, import total %.3f s", s.summary.readSeconds,
-                     s.summary.buildSeconds, imported))
+        if output.json {
+            guard case .object(var fields) = importJSON(s) else { return }
+            fields.append(("import_seconds", .double(imported)))
+            Output.json(.object(fields))
+        } else {
+            Output.text(describe(s))
+            Output.text(String(format: "read %.3f s, build %.3f s, import total %.3f s", s.summary.readSeconds,
+                               s.summary.buildSeconds, imported))
+        }
         if walk {
             let t1 = Date()
             let stats = walkOrDie("smaps_rollup walk", pid) { try s.smapsRollup() }
             let walked = Date().timeIntervalSince(t1)
-            print(String(format: "smaps_rollup walk %.3f s (Rss %llu kB); import + walk %.3f s", walked,
-                         stats.resident >> 10, imported + walked))
+            if output.json {
+                Output.json(["type": "walk", "walk": "smaps_rollup", "seconds": .double(walked),
+                             "rss_kb": .number(stats.resident >> 10)])
+            } else {
+                Output.text(String(format: "smaps_rollup walk %.3f s (Rss %llu kB); import + walk %.3f s", walked,
+                                   stats.resident >> 10, imported + walked))
+            }
         }
         if dump {
-            for e in s.space.dump() where !e.isTable { print(e) }
+            for e in s.space.dump() where !e.isTable {
+                if output.json {
+                    Output.json(["type": "entry", "level": .string(e.level.description), "address": .hex(e.address),
+                                 "value": .hex(e.value)])
+                } else {
+                    Output.text(e.description)
+                }
+            }
         }
     }
 }
@@ -89,27 +139,82 @@ struct Smaps: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import a process and print its /proc/PID/smaps (or smaps_rollup) from walks.")
 
-    @Option(help: "The process to import.")
-    var pid: Int32
+    @OptionGroup var process: ProcessOption
 
     @Flag(help: "Print smaps_rollup instead.")
     var rollup = false
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
+        let pid = process.pid
         let s = importOrDie(pid)
+        let text: String
         if rollup {
             let stats = walkOrDie("smaps_rollup walk", pid) { try s.smapsRollup() }
-            print(s.formatSmapsRollup(stats), terminator: "")
+            text = s.formatSmapsRollup(stats)
         } else {
-            print(walkOrDie("smaps walk", pid) { try s.formatSmaps() }, terminator: "")
+            text = walkOrDie("smaps walk", pid) { try s.formatSmaps() }
+        }
+        if output.json {
+            for object in smapsJSON(text, rollup: rollup) { Output.json(object) }
+        } else {
+            Output.raw(text)
         }
     }
 }
 
+/// The JSON objects of smaps (or smaps_rollup) text: one per VMA, its maps line's fields and
+/// every `Name: value [kB]` line after it, so that the JSON says exactly what the text says.
+func smapsJSON(_ text: String, rollup: Bool) -> [JSON] {
+    var objects: [JSON] = []
+    var header: [(String, JSON)] = []
+    var fields: [(String, JSON)] = []
+    var vmFlags: [JSON] = []
+    func flush() {
+        guard !header.isEmpty else { return }
+        var o = header
+        o.append(("fields", .object(fields)))
+        if !rollup { o.append(("vm_flags", .array(vmFlags))) }
+        objects.append(.object(o))
+        header = []
+        fields = []
+        vmFlags = []
+    }
+    for line in text.split(separator: "\n") {
+        let words = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard let first = words.first else { continue }
+        if first.hasSuffix(":") {
+            let name = String(first.dropLast())
+            if name == "VmFlags" {
+                vmFlags = words.dropFirst().map { .string(String($0)) }
+            } else if words.count >= 2, let v = UInt64(words[1]) {
+                fields.append((name, .number(v)))
+            } else {
+                fields.append((name, words.count >= 2 ? .string(String(words[1])) : .null))
+            }
+            continue
+        }
+        // A maps line: START-END PERMS OFFSET DEV INODE [NAME]
+        flush()
+        let range = first.split(separator: "-")
+        guard range.count == 2, words.count >= 5, let start = UInt64(range[0], radix: 16),
+              let end = UInt64(range[1], radix: 16) else { continue }
+        let name = words.count > 5 ? words[5...].joined(separator: " ") : ""
+        header = [("type", .string(rollup ? "rollup" : "vma")), ("start", .hex(start)), ("end", .hex(end)),
+                  ("perms", .string(String(words[1]))), ("offset", .hex(UInt64(words[2], radix: 16) ?? 0)),
+                  ("device", .string(String(words[3]))), ("inode", .number(UInt64(words[4]) ?? 0)),
+                  ("name", .string(name))]
+    }
+    flush()
+    return objects
+}
+
 /// A process and an address range [START, END) of it, as `pagemap`, `mincore` and `guard` take them.
 struct ProcessRange: ParsableArguments {
-    @Option(help: "The process to import.")
-    var pid: Int32
+    @OptionGroup var process: ProcessOption
+
+    var pid: Int32 { process.pid }
 
     @Argument(help: "First address (hex).")
     var start: Address
@@ -131,31 +236,64 @@ struct ProcessRange: ParsableArguments {
 struct Pagemap: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import a process and print /proc/PID/pagemap entries of [START, END) from a walk.",
-        discussion: "One line per page: the address, the 64-bit entry in hex, and its bits named.")
+        discussion: """
+            One line per page: the address, the 64-bit entry in hex, and its bits named. As a read \
+            of /proc/PID/pagemap at START would, the range is widened to whole pages (START rounded \
+            down, END up), and only the user address space has entries: the part of the range at or \
+            above its top (TASK_SIZE, 0x800000000000 with 4 levels) prints nothing (a note on \
+            stderr says so).
+            """)
 
     @OptionGroup var target: ProcessRange
+
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let range = target.range("pagemap")
         let pid = target.pid
         let s = importOrDie(pid)
         let entries = walkOrDie("pagemap walk", pid) { try s.pagemap(range) }
-        var out = ""
         var addr = range.lowerBound & ~4095
         for e in entries {
-            var words: [String] = []
-            if e.isPresent { words.append("present pfn=0x\(hex(e.frame))") }
-            if e.isSwapped { words.append("swap type=\(e.swapType!) offset=0x\(hex(e.swapOffset!))") }
-            if e.isExclusive { words.append("exclusive") }
-            if e.isFileOrSharedAnon { words.append("file") }
-            if e.isSoftDirty { words.append("soft-dirty") }
-            if e.isUffdWriteProtected { words.append("uffd-wp") }
-            if e.isGuardRegion { words.append("guard") }
-            out += "\(hex(addr, width: 12)) \(e) \(words.joined(separator: " "))\n"
+            if output.json {
+                Output.json(pagemapJSON(addr, e))
+            } else {
+                Output.text("\(hex(addr, width: 12)) \(e) \(pagemapWords(e).joined(separator: " "))")
+            }
             addr += 4096
         }
-        print(out, terminator: "")
+        let top = s.machine.geometry.taskSize
+        if range.upperBound > top {
+            Output.flush()
+            FileHandle.standardError.write(Data(
+                "pagewalk: pagemap: nothing at or above 0x\(hex(top)), the top of the user address space\n".utf8))
+        }
     }
+}
+
+/// The bits of a pagemap entry, named as the text output names them.
+func pagemapWords(_ e: PagemapEntry) -> [String] {
+    var words: [String] = []
+    if e.isPresent { words.append("present pfn=0x\(hex(e.frame))") }
+    if e.isSwapped { words.append("swap type=\(e.swapType!) offset=0x\(hex(e.swapOffset!))") }
+    if e.isExclusive { words.append("exclusive") }
+    if e.isFileOrSharedAnon { words.append("file") }
+    if e.isSoftDirty { words.append("soft-dirty") }
+    if e.isUffdWriteProtected { words.append("uffd-wp") }
+    if e.isGuardRegion { words.append("guard") }
+    return words
+}
+
+/// One page of pagemap as JSON.
+func pagemapJSON(_ address: UInt64, _ e: PagemapEntry) -> JSON {
+    [
+        "type": "page", "address": .hex(address), "entry": .hex(e.rawValue), "present": .bool(e.isPresent),
+        "pfn": e.isPresent ? .hex(e.frame) : .null, "swapped": .bool(e.isSwapped),
+        "swap_type": e.isSwapped ? .number(e.swapType!) : .null,
+        "swap_offset": e.isSwapped ? .hex(e.swapOffset!) : .null, "exclusive": .bool(e.isExclusive),
+        "file": .bool(e.isFileOrSharedAnon), "soft_dirty": .bool(e.isSoftDirty),
+        "uffd_wp": .bool(e.isUffdWriteProtected), "guard": .bool(e.isGuardRegion),
+    ]
 }
 
 struct Mincore: ParsableCommand {
@@ -164,6 +302,8 @@ struct Mincore: ParsableCommand {
         discussion: "One residency byte per page, printed as 0/1, 64 pages a line after the line's address.")
 
     @OptionGroup var target: ProcessRange
+
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let range = target.range("mincore")
@@ -179,15 +319,23 @@ struct Mincore: ParsableCommand {
         } catch {
             die(CommandFailure(description: "pagewalk: mincore walk of process \(pid) failed: \(error)", status: 2))
         }
-        var out = ""
+        if output.json {
+            for (i, byte) in result.vec.enumerated() {
+                Output.json(["type": "page", "address": .hex(range.lowerBound + UInt64(i) * 4096),
+                             "resident": .bool(byte & 1 == 1)])
+            }
+            Output.json(["type": "summary", "pages": .number(result.vec.count),
+                         "resident": .number(result.vec.filter { $0 & 1 == 1 }.count),
+                         "undetermined": .number(result.undetermined)])
+            return
+        }
         for i in stride(from: 0, to: result.vec.count, by: 64) {
             let line = result.vec[i..<min(i + 64, result.vec.count)].map { $0 & 1 == 1 ? "1" : "0" }.joined()
-            out += "\(hex(range.lowerBound + UInt64(i) * 4096, width: 12)) \(line)\n"
+            Output.text("\(hex(range.lowerBound + UInt64(i) * 4096, width: 12)) \(line)")
         }
         if result.undetermined > 0 {
-            out += "# \(result.undetermined) pages not determined by page tables (page or swap cache unknown), shown 0\n"
+            Output.text("# \(result.undetermined) pages not determined by page tables (page or swap cache unknown), shown 0")
         }
-        print(out, terminator: "")
     }
 }
 
@@ -196,14 +344,30 @@ struct PTDump: ParsableCommand {
         commandName: "ptdump",
         abstract: "Import a process and dump its user page tables as x86 ptdump prints them.")
 
-    @Option(help: "The process to import.")
-    var pid: Int32
+    @OptionGroup var process: ProcessOption
+
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
+        let pid = process.pid
         let s = importOrDie(pid)
         let ranges = walkOrDie("ptdump walk", pid) { try s.ptdump() }
-        print(s.formatPTDump(ranges), terminator: "")
+        if output.json {
+            for r in ranges { Output.json(ptdumpJSON(r)) }
+        } else {
+            Output.raw(s.formatPTDump(ranges))
+        }
     }
+}
+
+/// One ptdump range as JSON: its addresses, level, raw protection bits, and the flags the text
+/// line shows.
+func ptdumpJSON(_ r: PTDumpRange) -> JSON {
+    let words = r.formatted.split(separator: " ", omittingEmptySubsequences: true)
+    // "START-END SIZE FLAGS... LEVEL": the flags are the words between the size and the level.
+    let flags = words.count > 3 ? words[2..<(words.count - 1)].map { JSON.string(String($0)) } : []
+    return ["type": "range", "start": .hex(r.start), "end": .hex(r.end), "level": .string(r.level.description),
+            "present": .bool(r.prot & 1 != 0), "prot": .hex(r.prot), "flags": .array(flags)]
 }
 
 struct Guard: ParsableCommand {
@@ -212,24 +376,59 @@ struct Guard: ParsableCommand {
 
     @OptionGroup var target: ProcessRange
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
         let range = target.range("guard")
         let pid = target.pid
         let s = importOrDie(pid)
+        let context = "pagewalk: guard: [0x\(hex(range.lowerBound)), 0x\(hex(range.upperBound)))"
         do {
             let per = try s.installGuardRegions(range)
-            print("guard regions installed: \(per.reduce(0, +)) pages in \(per.count) VMAs")
+            if output.json {
+                Output.json(["type": "guard", "pages": .number(per.reduce(0, +)), "vmas": .number(per.count)])
+            } else {
+                Output.text("guard regions installed: \(per.reduce(0, +)) pages in \(per.count) VMAs")
+            }
         } catch let e as GuardInstallError {
-            die(CommandFailure(description: "pagewalk: guard: [0x\(hex(range.lowerBound)), 0x\(hex(range.upperBound))): \(e)", status: 2))
+            die(CommandFailure(description: "\(context): " + guardFailureReason(e, range, s), status: 2))
         } catch {
             die(CommandFailure(description: "pagewalk: guard install in process \(pid) failed: \(error)", status: 2))
         }
         let entries = walkOrDie("pagemap walk", pid) { try s.pagemap(range) }
         var addr = range.lowerBound
         for e in entries {
-            print("\(hex(addr, width: 12)) \(e)\(e.isGuardRegion ? " guard" : "")")
+            if output.json {
+                Output.json(["type": "page", "address": .hex(addr), "entry": .hex(e.rawValue), "guard": .bool(e.isGuardRegion)])
+            } else {
+                Output.text("\(hex(addr, width: 12)) \(e)\(e.isGuardRegion ? " guard" : "")")
+            }
             addr += 4096
         }
+    }
+}
+
+/// Why MADV_GUARD_INSTALL refused `range`, in words: which check failed, on which VMA.
+func guardFailureReason(_ e: GuardInstallError, _ range: Range<UInt64>, _ s: ProcessSnapshot) -> String {
+    switch e {
+    case .invalid:
+        if range.lowerBound & 4095 != 0 {
+            return "START 0x\(hex(range.lowerBound)) is not page-aligned (EINVAL)"
+        }
+        let refused: [(VMAFlags, String)] = [(.hugetlb, "VM_HUGETLB"), (.pfnmap, "VM_PFNMAP"), (.mixedmap, "VM_MIXEDMAP"),
+                                             (.io, "VM_IO"), (.dontExpand, "VM_DONTEXPAND"), (.locked, "VM_LOCKED")]
+        for vma in s.space.vmas where vma.start < range.upperBound && vma.end > range.lowerBound {
+            let why = refused.filter { vma.flags.contains($0.0) }.map(\.1)
+            if why.isEmpty { continue }
+            let name = s.region(vma: vma.id).map { $0.name.isEmpty ? "" : " " + $0.name } ?? ""
+            return "the VMA 0x\(hex(vma.start))-0x\(hex(vma.end))\(name) cannot hold guard regions: it is "
+                + why.joined(separator: ", ") + " (EINVAL)"
+        }
+        return "invalid range (EINVAL)"
+    case .unmapped:
+        return "part of the range is not mapped; the mapped parts were guarded (ENOMEM)"
+    case .raced:
+        return "the range kept being repopulated while guards were installed (the kernel would restart)"
     }
 }
 
@@ -240,6 +439,8 @@ struct SelfImport: ParsableCommand {
 
     @Option(help: "Lines of ptdump to show.")
     var ptdumpLines = 16
+
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let pid = getpid()
@@ -255,14 +456,25 @@ struct SelfImport: ParsableCommand {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
             if parts.count >= 2, let v = UInt64(parts[1]) { theirs[String(parts[0].dropLast())] = v }
         }
-        print("pagewalk: process \(pid) (this one), imported in "
-              + String(format: "%.3f s", s.summary.readSeconds + s.summary.buildSeconds))
-        print(describe(s))
-        print("")
-        print("smaps_rollup     from walks    kernel")
         let inferred: Set<String> = ["Pss_Dirty", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty",
                                      "Referenced"]
         let unknown = Set(ours.unknownFieldNames)
+        let ranges = walkOrDie("ptdump walk", pid) { try s.ptdump() }
+        if output.json {
+            Output.json(importJSON(s))
+            for (name, kB) in ours.fields(rollup: true) {
+                let note = unknown.contains(name) ? "unknown" : inferred.contains(name) ? "inferred" : ""
+                Output.json(["type": "rollup_field", "name": .string(name), "walks_kb": .number(kB),
+                             "kernel_kb": theirs[name].map { .number($0) } ?? .null, "note": .string(note)])
+            }
+            for r in ranges.prefix(ptdumpLines) { Output.json(ptdumpJSON(r)) }
+            return
+        }
+        Output.text("pagewalk: process \(pid) (this one), imported in "
+                    + String(format: "%.3f s", s.summary.readSeconds + s.summary.buildSeconds))
+        Output.text(describe(s))
+        Output.text("")
+        Output.text("smaps_rollup     from walks    kernel")
         for (name, kB) in ours.fields(rollup: true) {
             let k = theirs[name].map { String($0) } ?? "-"
             var note = ""
@@ -270,14 +482,13 @@ struct SelfImport: ParsableCommand {
             else if inferred.contains(name) { note = "  (dirty/accessed bits inferred)" }
             else if let t = theirs[name], t != kB { note = "  (changed: the process allocates while importing)" }
             let label = MemoryStatsLabel.pad(name + ":", 16)
-            print("\(label)\(MemoryStatsLabel.left(String(kB), 8)) kB  \(MemoryStatsLabel.left(k, 8)) kB\(note)")
+            Output.text("\(label)\(MemoryStatsLabel.left(String(kB), 8)) kB  \(MemoryStatsLabel.left(k, 8)) kB\(note)")
         }
-        print("")
-        let ranges = walkOrDie("ptdump walk", pid) { try s.ptdump() }
+        Output.text("")
         let lines = s.formatPTDump(ranges).split(separator: "\n")
-        print("ptdump (first \(min(ptdumpLines, lines.count - 1)) of \(lines.count - 1) ranges):")
-        for l in lines.prefix(ptdumpLines + 1) { print(l) }
-        if lines.count - 1 > ptdumpLines { print("... \(lines.count - 1 - ptdumpLines) more") }
+        Output.text("ptdump (first \(min(ptdumpLines, lines.count - 1)) of \(lines.count - 1) ranges):")
+        for l in lines.prefix(ptdumpLines + 1) { Output.text(String(l)) }
+        if lines.count - 1 > ptdumpLines { Output.text("... \(lines.count - 1 - ptdumpLines) more") }
     }
 }
 

@@ -11,7 +11,7 @@ struct PageWalkCommand: ParsableCommand {
         commandName: "pagewalk",
         abstract: "The Linux kernel's page-table walker, in user space.",
         subcommands: [SelfImport.self, Replay.self, Conformance.self, Import.self, Smaps.self, Pagemap.self,
-                      Mincore.self, PTDump.self, Guard.self],
+                      Mincore.self, PTDump.self, Guard.self, MapCommand.self],
         defaultSubcommand: SelfImport.self
     )
 
@@ -21,7 +21,9 @@ struct PageWalkCommand: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            Output.flush()
         } catch {
+            Output.flush()
             if exitCode(for: error) == .validationFailure {
                 let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad arguments"
                 die(CommandFailure(description: "pagewalk: " + message, status: 2))
@@ -39,6 +41,7 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 /// Prints `failure` on stderr and exits with its status.
 func die(_ failure: CommandFailure) -> Never {
+    Output.flush()
     FileHandle.standardError.write(Data((failure.description + "\n").utf8))
     exit(failure.status)
 }
@@ -62,10 +65,16 @@ struct Replay: ParsableCommand {
     @Option(help: "The walker: c (C core through the Swift API), swift (pure Swift), native (C callbacks only).")
     var engine: ScenarioEngine = .c
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
         do {
             let trace = try Scenario.replay(try readText(file), name: file, engine: engine)
-            FileHandle.standardOutput.write(Data(trace.utf8))
+            if output.json {
+                for line in trace.split(separator: "\n") { Output.json(traceLineJSON(line)) }
+            } else {
+                Output.raw(trace)
+            }
         } catch let failure as CommandFailure {
             die(failure)
         } catch let error as ScenarioError {
@@ -84,6 +93,8 @@ struct Conformance: ParsableCommand {
     @Option(help: "The walker: c, swift or native.")
     var engine: ScenarioEngine = .c
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
         let cases = Scenario.cases(under: directory)
         if cases.isEmpty {
@@ -91,25 +102,60 @@ struct Conformance: ParsableCommand {
                 description: "pagewalk: no NAME.scn with a NAME.trace beside it under \(directory)", status: 2))
         }
         var passed = 0, failed = 0
-        for path in cases {
+        let progress = Progress("conformance (\(engine.rawValue))")
+        func fail(_ path: Scenario.CasePaths, _ message: String, _ diff: Scenario.Difference? = nil) {
+            failed += 1
+            if !output.json {
+                Output.text("FAIL \(path.scenario): \(message)")
+                return
+            }
+            var o: [(String, JSON)] = [("type", "case"), ("scenario", .string(path.scenario)), ("passed", false)]
+            if let diff {
+                o += [("line", .number(diff.line)), ("expected", .string(diff.expected)), ("actual", .string(diff.actual))]
+            } else {
+                o.append(("error", .string(message)))
+            }
+            Output.json(.object(o))
+        }
+        for (i, path) in cases.enumerated() {
+            progress.update("\(i)/\(cases.count) cases, \(failed) failed")
             do {
                 let expected = try readText(path.trace)
                 let actual = try Scenario.replay(try readText(path.scenario), name: path.scenario, engine: engine)
                 if let diff = Scenario.firstDifference(expected: expected, actual: actual) {
-                    print("FAIL \(path.scenario): \(diff)")
-                    failed += 1
+                    fail(path, diff.description, diff)
                 } else {
                     passed += 1
+                    if output.json {
+                        Output.json(["type": "case", "scenario": .string(path.scenario), "passed": true])
+                    }
                 }
             } catch let failure as CommandFailure {
-                print("FAIL \(path.scenario): \(failure.description)")
-                failed += 1
+                fail(path, failure.description)
             } catch let error as ScenarioError {
-                print("FAIL \(path.scenario): \(error.message)")
-                failed += 1
+                fail(path, error.message)
             }
         }
-        print("\(passed) passed, \(failed) failed")
+        progress.finish()
+        if output.json {
+            Output.json(["type": "summary", "engine": .string(engine.rawValue), "passed": .number(passed),
+                         "failed": .number(failed)])
+        } else {
+            Output.text("\(passed) passed, \(failed) failed")
+        }
+        Output.flush()
         if failed > 0 { throw ExitCode(1) }
     }
+}
+
+/// One line of a trace as JSON: `call` (`> NAME ARGS`), `return` (`= ...`), or `callback` (a
+/// callback, an event, or a dump line), with its words.
+func traceLineJSON(_ line: Substring) -> JSON {
+    var words = line.split(separator: " ").map(String.init)
+    var type = "callback"
+    if words.first == ">" { type = "call"; words.removeFirst() }
+    else if words.first == "=" { type = "return"; words.removeFirst() }
+    let name = words.first ?? ""
+    return ["type": .string(type), "name": .string(name), "args": .array(words.dropFirst().map { .string($0) }),
+            "text": .string(String(line))]
 }

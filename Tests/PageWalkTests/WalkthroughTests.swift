@@ -4,6 +4,7 @@ import Testing
 
 // The visitor of the DocC walkthrough (WritingAVisitor.md), verbatim; a test below checks that.
 struct SmapsCounter: PageWalkVisitor {
+    let zeroPFN: UInt64, hugeZeroPFN: UInt64
     var rss: UInt64 = 0, anonymous: UInt64 = 0, anonHuge: UInt64 = 0, swap: UInt64 = 0
     var callbacks: WalkCallbacks { .pmdEntry }
     mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64,
@@ -11,6 +12,7 @@ struct SmapsCounter: PageWalkVisitor {
         walk.action = .continue
         let anonymousVMA = walk.vma?.isAnonymous ?? false
         if pmd.isLeaf {
+            if pmd.pfn == hugeZeroPFN { return .proceed }  // the huge zero page: no struct page to count
             let bytes = next - address
             rss += bytes
             if anonymousVMA { anonymous += bytes; anonHuge += bytes }
@@ -19,6 +21,7 @@ struct SmapsCounter: PageWalkVisitor {
         _ = walk.withPTEs(of: &pmd, range: address..<next) { ptes in
             for pte in ptes {
                 if pte.isPresent {
+                    if pte.isSpecial || pte.pfn == zeroPFN { continue }  // as vm_normal_page: not counted
                     rss += 4096
                     if anonymousVMA { anonymous += 4096 }
                 } else if pte.isSwap && !pte.isMigration && pte.marker == nil {
@@ -35,7 +38,10 @@ struct SmapsCounter: PageWalkVisitor {
     func theSmapsVisitorCountsPTEsAndTHPs(engine: WalkEngine) throws {
         let (_, space, vma) = try makeSmallSpace()
         try space.swapOut(0x40_8000, offset: 7)
-        var counter = SmapsCounter()
+        // smaps counts neither zero page (vm_normal_page turns them away): neither may this visitor.
+        try space.mapZeroPage(at: 0x40_9000)
+        try space.mapHugeZeroPage(at: 0xa0_0000)
+        var counter = SmapsCounter(zeroPFN: 1, hugeZeroPFN: 512)
         try vma.walkPageVMA(visitor: &counter, engine: engine)
         #expect(counter.rss == 8 * 4096 + 2 * 1024 * 1024)
         #expect(counter.anonymous == counter.rss)
