@@ -94,27 +94,17 @@ let package = Package(
             name: "pagewalk-testchild",
             path: "Tests/TestChild"
         ),
-        // One test target per module: the walker API and both engines; the import against the
-        // running kernel and recorded processes; every conformance case on every engine.
+        // One test target for the whole package: the import, CLI and map tests share the test
+        // child and the kernel-comparison helpers (ImportSupport.swift).
         .testTarget(
             name: "PageWalkTests",
             dependencies: [
                 "PageWalk",
+                "PageWalkImport",
+                "PageWalkConformance",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/PageWalkTests",
-            swiftSettings: strictInCI
-        ),
-        .testTarget(
-            name: "PageWalkImportTests",
-            dependencies: ["PageWalk", "PageWalkImport"],
-            path: "Tests/PageWalkImportTests",
-            swiftSettings: strictInCI
-        ),
-        .testTarget(
-            name: "PageWalkConformanceTests",
-            dependencies: ["PageWalk", "PageWalkConformance"],
-            path: "Tests/PageWalkConformanceTests",
             swiftSettings: strictInCI
         ),
     ]

@@ -66,7 +66,7 @@ for f in "${text_files[@]}"; do
         bad=$((bad + 1))
     fi
     case $f in
-    *.md | Tests/PageWalkImportTests/ImportRecordedTests.swift) continue ;;
+    *.md | Tests/PageWalkTests/ImportRecordedTests.swift) continue ;;
     esac
     if line=$(grep -nE '[[:blank:]]+$' "$f" | head -n 1 | cut -d: -f1) && [ -n "$line" ]; then
         echo "!! $f:$line: trailing blanks (.editorconfig: trim_trailing_whitespace)"
