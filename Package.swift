@@ -30,6 +30,17 @@ let package = Package(
             sources: ["CWalkCore"],
             publicHeadersPath: "include"
         ),
+        // PageWalk's own kernel-style walk clients (mincore, pagemap, guard, clear_refs, smaps,
+        // numa_maps, PAGEMAP_SCAN, ptdump), written in the kernel's vocabulary and built
+        // through the compatibility layer in compat/ (docs/KERNEL-CLIENTS.md).
+        .target(
+            name: "CKernelClients",
+            dependencies: ["CWalkCore"],
+            path: ".",
+            sources: ["KernelClients"],
+            publicHeadersPath: "KernelClients/include",
+            cSettings: [.headerSearchPath("compat")]
+        ),
         // The conformance scenario replayer (a test harness, not part of the core).
         .target(
             name: "CScenario",
@@ -102,6 +113,7 @@ let package = Package(
                 "PageWalk",
                 "PageWalkImport",
                 "PageWalkConformance",
+                "CKernelClients",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/PageWalkTests",

@@ -36,6 +36,9 @@ struct page {
 };
 
 struct address_space {
+	/* First: the mapping itself.  A VMA's vm_file seen as the compat
+	 * layer's struct file (vm_kfile) reads its f_mapping here. */
+	struct address_space *f_mapping;
 	struct pw_machine *m;
 	unsigned id;
 	atomic_int i_mmap_held;
@@ -104,7 +107,11 @@ struct pw_machine {
 	size_t nr_mms;
 	struct address_space **maps;
 	size_t nr_maps;
+	struct pw_page_extra *page_extra; /* pageinfo.c: page facts, caches */
 };
+
+/* pageinfo.c: frees the page facts and caches of @m. */
+void pw_page_extra_free(struct pw_machine *m);
 
 /* ---- events ---------------------------------------------------------- */
 

@@ -115,6 +115,7 @@ void pw_machine_destroy(struct pw_machine *m)
 		free(m->maps[i]);
 	}
 	free(m->maps);
+	pw_page_extra_free(m);
 	pw_mem_destroy(m);
 	pthread_mutex_destroy(&m->alloc_lock);
 	free(m);

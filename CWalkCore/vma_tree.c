@@ -350,6 +350,7 @@ struct address_space *pw_mapping_get(struct pw_machine *m, unsigned id)
 		return NULL;
 	}
 	as->m = m;
+	as->f_mapping = as;
 	as->id = id;
 	m->maps = maps;
 	m->maps[m->nr_maps++] = as;

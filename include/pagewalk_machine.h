@@ -174,6 +174,8 @@ struct address_space;
 struct page;
 /** A folio is named by its head page. */
 struct folio;
+/** The kernel's struct file: defined by the compat layer only. */
+struct file;
 /** A page-table lock (spinlock_t in the kernel). */
 typedef struct pw_spinlock spinlock_t;
 
@@ -210,7 +212,13 @@ struct vm_area_struct {
 	unsigned long vm_flags;        /**< VM_* flags */
 	unsigned long vm_pgoff;        /**< file offset of vm_start, in pages */
 	struct mm_struct *vm_mm;       /**< the address space it belongs to */
-	struct address_space *vm_file; /**< the mapping, or NULL */
+	union {
+		struct address_space *vm_file; /**< the mapping, or NULL */
+		/** The same pointer typed as the kernel's struct file, for the
+		 *  compat layer (compat/), whose struct file's only member,
+		 *  f_mapping, is the mapping's first field: itself. */
+		struct file *vm_kfile;
+	};
 	unsigned hugetlb_shift;        /**< 21 or 30 for hugetlb, else 0 */
 	unsigned id;    /**< number: 1, 2, ... in order of creation */
 	int lock_state; /**< enum pw_lock_state of the per-VMA lock */

@@ -445,6 +445,14 @@ private struct Importer {
             }
         }
 
+        // The page facts kernel-style clients read (compat/, pagewalk_pages.h): flags and
+        // map counts as kpageflags and kpagecount (or pagemap alone) gave them.
+        for p in unique {
+            guard let f = pages.flags(p) else { continue }
+            let count = Int32(clamping: pages.mapcount(p) ?? 0)
+            machine.setPageFacts(p, PageFacts(flags: f.rawValue, mapcount: count, refcount: count))
+        }
+
         // Entries.
         let pte = PageTableLevel.pte
         for (ri, span) in spans.enumerated() where !span.isEmpty {

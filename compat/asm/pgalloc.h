@@ -1,0 +1,2 @@
+/* <asm/pgalloc.h>: the kernel-compatibility layer (see pw_compat.h). */
+#include "../pw_compat.h"

@@ -1,0 +1,2 @@
+/* <linux/memcontrol.h>: the kernel-compatibility layer (see pw_compat.h). */
+#include "../pw_compat.h"

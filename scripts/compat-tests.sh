@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The kernel-compatibility layer's tests (docs/KERNEL-CLIENTS.md), under
+# ASan/UBSan: the vocabulary test (a kernel-style file including every
+# header name), PageWalk's kernel-style clients over a simulated machine,
+# and, where /proc allows (root), the same clients against the running
+# kernel on live memory.  Each test prints "N passed, M failed" last; this
+# prints the sum last and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+CC=${CC:-$(command -v /opt/swift/usr/bin/clang || command -v clang || command -v cc)}
+OUT=${OUT:-.build/compat-tests}
+SAN="-g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all"
+mkdir -p "$OUT/clients"
+passed=0
+failed=0
+
+build() { # name, output, compiler args...
+    local name=$1 out=$2
+    shift 2
+    if ! "$CC" "$@" -o "$out" 2>"$OUT/$name.build.log"; then
+        grep -v "Cannot export local symbol" "$OUT/$name.build.log"
+        echo "!! $name does not build"
+        failed=$((failed + 1))
+        return 1
+    fi
+}
+
+# The clients: kernel-style files, built as kernel files are.
+for src in KernelClients/*.c; do
+    build "$(basename "$src" .c)" "$OUT/clients/$(basename "$src" .c).o" \
+        -std=gnu11 -Wall -Wextra -Werror $SAN -I compat -I include -I KernelClients/include -c "$src" || true
+done
+
+run() { # name, binary
+    local name=$1
+    echo "== $name"
+    "$2" >"$OUT/$name.log" 2>&1
+    local status=$?
+    grep -v '^ok ' "$OUT/$name.log" | tail -n 25
+    local last
+    last=$(tail -n 1 "$OUT/$name.log")
+    if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        passed=$((passed + BASH_REMATCH[1]))
+        failed=$((failed + BASH_REMATCH[2]))
+        [ "$status" -eq 0 ] || [ "${BASH_REMATCH[2]}" -ne 0 ] || failed=$((failed + 1))
+    else
+        echo "!! $name ended without a summary line (status $status)"
+        failed=$((failed + 1))
+    fi
+}
+
+build vocab_tests "$OUT/vocab_tests" -std=gnu11 -Wall -Wextra -Werror $SAN \
+    -I compat -I include -I Tests/compat Tests/compat/vocab_tests.c CWalkCore/*.c &&
+    run vocab_tests "$OUT/vocab_tests"
+
+for t in clients_sim_tests clients_live_tests; do
+    [ -f "Tests/compat/$t.c" ] || continue
+    build "$t" "$OUT/$t" -std=gnu11 -Wall -Wextra -Werror $SAN -I include -I KernelClients/include \
+        -I Tests/compat "Tests/compat/$t.c" CWalkCore/*.c "$OUT"/clients/*.o &&
+        run "$t" "$OUT/$t"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
