@@ -10,11 +10,13 @@ public struct PagemapVisitor: PageWalkVisitor {
     public var showPFN: Bool
     let pages: PhysicalPages
 
+    /// A visitor for the walks of `snapshot`'s address space; `showPFN` false zeroes the frames as for an unprivileged reader.
     public init(snapshot: ProcessSnapshot, showPFN: Bool = true) {
         pages = snapshot.pages
         self.showPFN = showPFN
     }
 
+    /// `pmdEntry`, `pteHole` and `hugetlbEntry`, as `pagemap_ops`.
     public var callbacks: WalkCallbacks { [.pmdEntry, .pteHole, .hugetlbEntry] }
 
     /// `pagemap_pte_hole`: outside VMAs 0, inside a VMA soft-dirty if the VMA is.
