@@ -41,6 +41,73 @@ static bool has_pte_handler(const struct mm_walk_ops *ops)
 	return ops->pte_entry || ops->pte_range;
 }
 
+/*
+ * Where the code of the hot loops goes, GCC and Clang: out of line, 64-byte
+ * aligned, with the loop itself starting on a line of its own
+ * (PW_ALIGN_LOOP pads the prologue), wherever the linker puts the core.
+ * Each is its own function so that the compilers keep its values in
+ * callee-saved registers.  Without this the walk's speed depended on the
+ * embedder's link order by up to 10% (a loop straddling two lines;
+ * docs/BENCHMARKS.md, "Code placement").
+ */
+#if defined(__GNUC__)
+#define PW_HOT_LOOP __attribute__((noinline, aligned(64)))
+#define PW_ALIGN_LOOP() __asm__ volatile(".p2align 6")
+#define PW_NOINLINE __attribute__((noinline))
+#else
+#define PW_HOT_LOOP
+#define PW_ALIGN_LOOP() ((void)0)
+#define PW_NOINLINE
+#endif
+
+typedef int (*pw_hole_fn)(unsigned long, unsigned long, int, struct mm_walk *);
+
+/*
+ * A run of none entries from r->entry on, each reported to pte_hole as the
+ * level loops would: stops at the first entry that is not none (read
+ * again after every callback) or at r->end, and says where in *r.
+ */
+static PW_HOT_LOOP int hole_run(pw_hole_fn pte_hole, struct mm_walk_run *r,
+				struct mm_walk *walk)
+{
+	uint64_t *e = r->entry;
+	unsigned long addr = r->addr, end = r->end, next;
+	const unsigned long size = 1UL << r->shift;
+	const int depth = r->depth;
+	int err;
+
+	PW_ALIGN_LOOP();
+	do {
+		next = size_addr_end(size, addr, end);
+		err = pte_hole(addr, next, depth, walk);
+		if (err)
+			return err;
+		e++;
+		addr = next;
+	} while (addr != end && pw_load(e) == 0);
+	r->entry = e;
+	r->addr = addr;
+	r->entry_called = false;
+	return 0;
+}
+
+/*
+ * Hands the run of entries from *entry to ops->entry_run (a binding) or to
+ * hole_run, and moves the level loop's entry and address to where it
+ * stopped.  Returns a callback's non-zero result.
+ */
+static PW_NOINLINE int
+level_run(int (*entry_run)(struct mm_walk_run *, struct mm_walk *),
+	  pw_hole_fn pte_hole, struct mm_walk_run *r, uint64_t **entry,
+	  unsigned long *addr, struct mm_walk *walk)
+{
+	int err = entry_run ? entry_run(r, walk) : hole_run(pte_hole, r, walk);
+
+	*entry = r->entry;
+	*addr = r->addr;
+	return err;
+}
+
 /* ---- PTE level ------------------------------------------------------------ */
 
 /* Installs one PTE over an empty slot. */
@@ -87,6 +154,27 @@ static int walk_pte_runs_installing(pte_t *pte, unsigned long addr,
 	return run ? walk->ops->pte_range(run, run_addr, end, walk) : 0;
 }
 
+/*
+ * The hot loop: every PTE from @pte to @last to pte_entry, the callback in a
+ * local (ops is const); see PW_HOT_LOOP.
+ */
+static PW_HOT_LOOP int pte_entry_loop(int (*pte_entry)(pte_t *, unsigned long,
+						       unsigned long,
+						       struct mm_walk *),
+				      pte_t *pte, unsigned long addr,
+				      pte_t *last, struct mm_walk *walk)
+{
+	PW_ALIGN_LOOP();
+	for (;;) {
+		int err = pte_entry(pte, addr, addr + PAGE_SIZE, walk);
+
+		if (err || pte == last)
+			return err;
+		addr += PAGE_SIZE;
+		pte++;
+	}
+}
+
 static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 				unsigned long end, struct mm_walk *walk)
 {
@@ -94,6 +182,16 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 	unsigned long last;
 	int err = 0;
 
+	if (ops->install_pte && ops->entry_run && !walk->no_vma) {
+		struct mm_walk_run r = { .entry = pte,
+					 .addr = addr,
+					 .end = end,
+					 .level = PW_LEVEL_PTE,
+					 .depth = 4,
+					 .shift = PW_PAGE_SHIFT };
+
+		return ops->entry_run(&r, walk);
+	}
 	if (ops->pte_range)
 		return ops->install_pte ?
 			       walk_pte_runs_installing(pte, addr, end, walk) :
@@ -108,14 +206,13 @@ static int walk_pte_range_inner(pte_t *pte, unsigned long addr,
 	last = end > PAGE_SIZE ? end - PAGE_SIZE : 0;
 
 	if (!ops->install_pte) {
-		/* The hot loop: every PTE to pte_entry. */
-		for (;;) {
-			err = ops->pte_entry(pte, addr, addr + PAGE_SIZE, walk);
-			if (err || addr >= last)
-				return err;
-			addr += PAGE_SIZE;
-			pte++;
-		}
+		/* Past @pte, the PTE of the first address at or past @last
+		 * (addr may be unaligned): where the kernel's loop stops. */
+		unsigned long n = last > addr ? (last - addr + PAGE_SIZE - 1) >>
+							PW_PAGE_SHIFT :
+						0;
+
+		return pte_entry_loop(ops->pte_entry, pte, addr, pte + n, walk);
 	}
 
 	for (;;) {
@@ -180,8 +277,7 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 	int depth = real_depth(m, 3);
 	const unsigned long size = 1UL << m->layout.geo.shift[PW_LEVEL_PMD];
 	const bool trivial = m->layout.trivial[PW_LEVEL_PMD];
-	int (*const pte_hole)(unsigned long, unsigned long, int,
-			      struct mm_walk *) = ops->pte_hole;
+	const pw_hole_fn pte_hole = ops->pte_hole;
 	unsigned long next;
 	pmd_t *pmd;
 	int err = 0;
@@ -193,16 +289,19 @@ static int walk_pmd_range(pud_t *pud, unsigned long addr, unsigned long end,
 again:
 		next = size_addr_end(size, addr, end);
 		if (!trivial && pw_load(pmd) == 0) {
-			if (has_install)
-				err = pw_table_alloc_into(walk->mm, pmd);
-			else if (pte_hole)
-				err = pte_hole(addr, next, depth, walk);
+			if (!has_install) {
+				if (pte_hole)
+					goto run;
+				continue;
+			}
+			err = pw_table_alloc_into(walk->mm, pmd);
 			if (err)
 				break;
-			if (!has_install)
-				continue;
+		} else if (ops->entry_run && ops->pmd_entry && !has_install &&
+			   !trivial) {
+			goto run;
 		}
-
+resume:
 		walk->action = ACTION_SUBTREE;
 		if (ops->pmd_entry)
 			err = ops->pmd_entry(pmd, addr, next, walk);
@@ -213,6 +312,7 @@ again:
 		if (walk->action == ACTION_CONTINUE)
 			continue;
 
+descend:
 		if (!has_handler) {
 			if (!has_install)
 				continue;
@@ -238,6 +338,30 @@ again:
 			break;
 		if (walk->action == ACTION_AGAIN)
 			goto again;
+		continue;
+run:
+		/* A run of holes (and, for a binding, of pmd_entry calls) in one
+		 * call; then the entry it stopped at, or the descent below the
+		 * entry whose pmd_entry it called. */
+		{
+			struct mm_walk_run r = {
+				.entry = pmd,
+				.addr = addr,
+				.end = end,
+				.level = PW_LEVEL_PMD,
+				.depth = depth,
+				.shift = m->layout.geo.shift[PW_LEVEL_PMD]
+			};
+
+			err = level_run(ops->entry_run, pte_hole, &r, &pmd,
+					&addr, walk);
+			if (err || addr == end)
+				break;
+			next = size_addr_end(size, addr, end);
+			if (r.entry_called)
+				goto descend;
+			goto resume;
+		}
 	} while (pmd++, addr = next, addr != end);
 
 	return err;
@@ -255,8 +379,7 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 	int depth = real_depth(m, 2);
 	const unsigned long size = 1UL << m->layout.geo.shift[PW_LEVEL_PUD];
 	const bool trivial = m->layout.trivial[PW_LEVEL_PUD];
-	int (*const pte_hole)(unsigned long, unsigned long, int,
-			      struct mm_walk *) = ops->pte_hole;
+	const pw_hole_fn pte_hole = ops->pte_hole;
 	unsigned long next;
 	pud_t *pud;
 	int err = 0;
@@ -268,16 +391,19 @@ static int walk_pud_range(p4d_t *p4d, unsigned long addr, unsigned long end,
 again:
 		next = size_addr_end(size, addr, end);
 		if (!trivial && pw_load(pud) == 0) {
-			if (has_install)
-				err = pw_table_alloc_into(walk->mm, pud);
-			else if (pte_hole)
-				err = pte_hole(addr, next, depth, walk);
+			if (!has_install) {
+				if (pte_hole)
+					goto run;
+				continue;
+			}
+			err = pw_table_alloc_into(walk->mm, pud);
 			if (err)
 				break;
-			if (!has_install)
-				continue;
+		} else if (ops->entry_run && ops->pud_entry && !has_install &&
+			   !trivial) {
+			goto run;
 		}
-
+resume:
 		walk->action = ACTION_SUBTREE;
 		if (ops->pud_entry)
 			err = ops->pud_entry(pud, addr, next, walk);
@@ -288,6 +414,7 @@ again:
 		if (walk->action == ACTION_CONTINUE)
 			continue;
 
+descend:
 		if (!has_handler) {
 			if (!has_install)
 				continue;
@@ -308,6 +435,30 @@ again:
 		err = walk_pmd_range(pud, addr, next, walk);
 		if (err)
 			break;
+		continue;
+run:
+		/* A run of holes (and, for a binding, of pud_entry calls) in one
+		 * call; then the entry it stopped at, or the descent below the
+		 * entry whose pud_entry it called. */
+		{
+			struct mm_walk_run r = {
+				.entry = pud,
+				.addr = addr,
+				.end = end,
+				.level = PW_LEVEL_PUD,
+				.depth = depth,
+				.shift = m->layout.geo.shift[PW_LEVEL_PUD]
+			};
+
+			err = level_run(ops->entry_run, pte_hole, &r, &pud,
+					&addr, walk);
+			if (err || addr == end)
+				break;
+			next = size_addr_end(size, addr, end);
+			if (r.entry_called)
+				goto descend;
+			goto resume;
+		}
 	} while (pud++, addr = next, addr != end);
 
 	return err;
@@ -332,12 +483,30 @@ static int walk_p4d_range(pgd_t *pgd, unsigned long addr, unsigned long end,
 	if (!p4d)
 		return 0;
 	do {
+again:
 		next = pw_addr_end(m, PW_LEVEL_P4D, addr, end);
 		if (pw_none_or_clear_bad_inline(m, PW_LEVEL_P4D, p4d)) {
 			if (has_install)
 				err = pw_table_alloc_into(walk->mm, p4d);
-			else if (ops->pte_hole)
-				err = ops->pte_hole(addr, next, depth, walk);
+			else if (ops->pte_hole) {
+				/* This hole (a bad entry is now cleared) and
+				 * the none entries after it, in one call. */
+				struct mm_walk_run r = {
+					.entry = p4d,
+					.addr = addr,
+					.end = end,
+					.level = PW_LEVEL_P4D,
+					.depth = depth,
+					.shift = m->layout.geo
+							 .shift[PW_LEVEL_P4D]
+				};
+
+				err = level_run(ops->entry_run, ops->pte_hole,
+						&r, &p4d, &addr, walk);
+				if (err || addr == end)
+					break;
+				goto again;
+			}
 			if (err)
 				break;
 			if (!has_install)

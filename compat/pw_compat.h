@@ -297,8 +297,8 @@ __attribute__((weak)) void pw_compat_use_machine(struct pw_machine *m)
 {
 	struct pw_compat_state *s = &pw_compat_state;
 
-	if (s->machine == m && (s->pages || !m))
-		return;
+	/* Looked up anew each time: a machine destroyed and another created
+	 * at the same address must not inherit the old one's pages. */
 	s->machine = m;
 	s->pages = m ? (struct page *)(void *)pw_machine_page_info(m) : NULL;
 	s->frames = m ? pw_machine_config(m)->frames : 0;

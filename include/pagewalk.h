@@ -121,6 +121,29 @@ enum page_walk_lock {
 };
 
 /**
+ * A run of entries of one table handed to mm_walk_ops.entry_run (a PageWalk
+ * extension): [addr, end) from *entry on, at one level.
+ */
+struct mm_walk_run {
+	/** In: the first entry of the run.  Out: the first entry not finished. */
+	uint64_t *entry;
+	/** In: its address (may be unaligned).  Out: the address of *entry, or
+	 *  end when the run was finished. */
+	unsigned long addr;
+	/** The end of the range inside this table. */
+	unsigned long end;
+	/** PW_LEVEL_P4D, PW_LEVEL_PUD, PW_LEVEL_PMD, or PW_LEVEL_PTE (installing). */
+	int level;
+	/** The depth pte_hole reports at this level (folded levels skipped). */
+	int depth;
+	/** log2 of the bytes one entry of this level maps. */
+	unsigned shift;
+	/** Out: the run stopped after calling pud_entry / pmd_entry on *entry,
+	 *  and walk->action (SUBTREE, with a handler below) asks to descend. */
+	bool entry_called;
+};
+
+/**
  * The callbacks of a walk, as the kernel's struct mm_walk_ops.  A NULL
  * callback is not called, and which ones are set changes the walk: with
  * no handler below a level the walk does not descend; without pte_entry a
@@ -180,6 +203,28 @@ struct mm_walk_ops {
 	 */
 	int (*pte_range)(pte_t *pte, unsigned long addr, unsigned long end,
 			 struct mm_walk *walk);
+	/**
+	 * PageWalk extension, not in the kernel, for language bindings: the
+	 * walker hands runs of entries to it instead of calling a callback per
+	 * entry across the language boundary.  It must do for each entry of
+	 * @run, in order, exactly what the walker would:
+	 *  - P4D, PUD, PMD: a none entry: pte_hole(addr, next, depth) if set;
+	 *    any other: at PUD / PMD with pud_entry / pmd_entry set,
+	 *    walk->action = ACTION_SUBTREE, the callback, then ACTION_AGAIN:
+	 *    the same entry again; ACTION_CONTINUE, or SUBTREE with no handler
+	 *    below (pmd_entry or a PTE handler under a PUD; a PTE handler under
+	 *    a PMD): the next entry; SUBTREE otherwise: stop there with
+	 *    entry_called set.  An entry it has nothing to call for: stop
+	 *    there, entry_called clear.
+	 *  - PTE (only with install_pte, in a VMA): a none PTE: install_pte and
+	 *    store what it wrote; any other: pte_entry if set; up to and
+	 *    including the PTE of the first address at or past end - PAGE_SIZE.
+	 * It returns the first non-zero callback result (the walk then ends
+	 * with it), else 0 with run->entry and run->addr where it stopped.
+	 * The walker calls it only when it has something to do.  Leave NULL for
+	 * the plain kernel walk.
+	 */
+	int (*entry_run)(struct mm_walk_run *run, struct mm_walk *walk);
 };
 
 /** What the walker does after pud_entry / pmd_entry (walk->action). */

@@ -5,12 +5,13 @@ import PageWalk
 /// The Swift visitors of paths (b) and (c): the same work as the C visitors in cbench.c.
 
 /// Counts PTEs and present ones, holes, PMD leaves (handled with `ACTION_CONTINUE`) and VMAs
-/// tested (skipping `VM_EXEC` ones), according to `callbacks`.
+/// tested (skipping `VM_EXEC` ones): it implements those four callbacks and disables the ones
+/// the workload does not use (the set the C visitor of path (a) gets).
 struct CountingVisitor: PageWalkVisitor {
     var counts = cb_counts()
-    let callbacks: WalkCallbacks
+    let disabledCallbacks: WalkCallbacks
 
-    init(_ callbacks: WalkCallbacks) { self.callbacks = callbacks }
+    init(_ callbacks: WalkCallbacks) { disabledCallbacks = WalkCallbacks.all.subtracting(callbacks) }
 
     mutating func pteEntry(_ entry: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) -> WalkStep {
         counts.ptes &+= 1
@@ -47,7 +48,6 @@ struct InstallingVisitor: PageWalkVisitor {
     let start: UInt64
     let pfnBase: UInt64
     var installed: UInt64 = 0
-    var callbacks: WalkCallbacks { .installPTE }
 
     mutating func installPTE(address: UInt64, next: UInt64, walk: WalkContext) -> InstallStep {
         installed &+= 1
@@ -62,7 +62,6 @@ struct SmapsVisitor: PageWalkVisitor {
     var s = cb_smaps()
     let mem: UnsafeMutablePointer<UInt64>
     let memEnd: UnsafeMutablePointer<UInt64>
-    var callbacks: WalkCallbacks { .pmdEntry }
 
     init(machine: Machine) {
         let lay = pw_machine_layout(machine.pointer)!.pointee

@@ -246,7 +246,7 @@ func folioWorkload(pages: Int, lookups: Int, seed: UInt64) -> Workload {
         mmap_read_lock(space.pointer)
         var i = 0
         while i < n {
-            if let page = space.withFolio(at: base[i], in: vma, engine: engine, { $0.page }), let page {
+            if let page = try! space.withFolio(at: base[i], in: vma, engine: engine, { $0.page }) {
                 found &+= 1
                 total &+= page
             }
@@ -261,7 +261,7 @@ func folioWorkload(pages: Int, lookups: Int, seed: UInt64) -> Workload {
         paths: [
             BenchPath(id: .c, run: {
                 var found: UInt64 = 0
-                let s = cb_folio_walk(space.pointer, vma.pointer, base, n, &found)
+                let s = cb_folio_walk(space.pointer, try! vma.pointer, base, n, &found)
                 return [found, s]
             }),
             BenchPath(id: .swiftOnC, run: { swiftPath(.c) }),

@@ -94,17 +94,21 @@ public struct AddressSpaceMap: Sendable {
         geometry = space.machine.geometry
         let layout = space.machine.layout.pointee
         let zeroPFN = layout.zero_pfn, hugeZeroPFN = layout.huge_zero_pfn
-        vmas = space.vmas.map { vma in
-            let f = vma.flags
+        // The VMAs were just listed: each resolves (a stale one would be left out).
+        vmas = space.vmas.compactMap { vma -> (id: UInt32, start: UInt64, end: UInt64, flags: String, name: String)? in
+            guard let info = try? vma.info else { return nil }
+            let f = info.flags
             var words: [String] = []
             words.append((f.contains(.read) ? "r" : "-") + (f.contains(.write) ? "w" : "-")
                 + (f.contains(.exec) ? "x" : "-") + (f.contains(.shared) ? "s" : "p"))
-            if vma.mapping != nil { words.append("file \(vma.mapping!.id) pgoff 0x\(String(vma.pgoff, radix: 16))") }
-            if vma.isAnonymous { words.append("anon") }
+            if let mapping = (try? vma.mapping) ?? nil {
+                words.append("file \(mapping.id) pgoff 0x\(String(info.pgoff, radix: 16))")
+            }
+            if info.isAnonymous { words.append("anon") }
             if f.contains(.pfnmap) { words.append("pfnmap") }
             if f.contains(.mixedmap) { words.append("mixedmap") }
-            if let h = vma.hugePageSize { words.append(h == .twoMegabytes ? "hugetlb 2M" : "hugetlb 1G") }
-            return (vma.id, vma.start, vma.end, words.joined(separator: " "), vmaNames[vma.id] ?? "")
+            if let h = (try? vma.hugePageSize) ?? nil { words.append(h == .twoMegabytes ? "hugetlb 2M" : "hugetlb 1G") }
+            return (vma.id, info.start, info.end, words.joined(separator: " "), vmaNames[vma.id] ?? "")
         }
         let geometry = self.geometry
         let real = geometry.realLevels

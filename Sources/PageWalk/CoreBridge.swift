@@ -10,7 +10,8 @@ typealias _EntryThunk = (UnsafeMutableRawPointer, UnsafeMutablePointer<UInt64>, 
 /// The C core calls a fixed set of `@convention(c)` trampolines; each loads the thunk for its
 /// callback from here and calls it once, and the thunk (formed where the walk is specialized for
 /// the visitor type) runs the visitor's method inline. PTEs are passed a table run at a time
-/// through the core's `pte_range` hook, so the per-PTE calls stay inside specialized Swift.
+/// through the core's `pte_range` hook, and holes, PUD and PMD entries and installs a run of
+/// entries at a time through `entry_run`, so the per-entry calls stay inside specialized Swift.
 ///
 /// A final class with `let` thunks, reached without retaining it: a thunk loaded from immutable
 /// storage is called without retaining its context (a struct reached through a pointer costs a
@@ -36,6 +37,8 @@ final class _CoreDispatch {
     @usableFromInline let post: (UnsafeMutableRawPointer, UnsafeMutablePointer<mm_walk>) -> Void
     @usableFromInline let install: (UnsafeMutableRawPointer, UInt, UInt, UnsafeMutablePointer<UInt64>,
                                     UnsafeMutablePointer<mm_walk>, UnsafeMutablePointer<(any Error)?>) -> Int32
+    @usableFromInline let run: (UnsafeMutableRawPointer, UnsafeMutablePointer<mm_walk_run>, UnsafeMutablePointer<mm_walk>,
+                                UnsafeMutablePointer<(any Error)?>) -> Int32
 
     @inlinable
     init<V: PageWalkVisitor>(_ visitor: UnsafeMutablePointer<V>, error: UnsafeMutablePointer<(any Error)?>) {
@@ -53,6 +56,8 @@ final class _CoreDispatch {
         pre = { v, a, n, w, s in _Invoke<V>.pre(v.assumingMemoryBound(to: V.self), a, n, w, s) }
         post = { v, w in _Invoke<V>.post(v.assumingMemoryBound(to: V.self), w) }
         install = { v, a, n, o, w, s in _Invoke<V>.install(v.assumingMemoryBound(to: V.self), a, n, o, w, s) }
+        let set = visitor.pointee.callbacks
+        run = { v, r, w, s in _Invoke<V>.run(v.assumingMemoryBound(to: V.self), r, w, s, set) }
     }
 }
 
@@ -100,6 +105,10 @@ func _dispatch<R>(_ w: UnsafeMutablePointer<mm_walk>?, _ body: (_CoreDispatch) -
     _dispatch(w) { d in d.install(d.visitor, a, n, o.unsafelyUnwrapped, w.unsafelyUnwrapped, d.error) }
 }
 
+@usableFromInline let _cRun: @convention(c) (UnsafeMutablePointer<mm_walk_run>?, UnsafeMutablePointer<mm_walk>?) -> Int32 = { r, w in
+    _dispatch(w) { d in d.run(d.visitor, r.unsafelyUnwrapped, w.unsafelyUnwrapped, d.error) }
+}
+
 /// The C ops struct with exactly the trampolines of the callbacks `set` names.
 @inlinable
 func _coreOps(_ set: WalkCallbacks, lock: WalkLock) -> mm_walk_ops {
@@ -120,6 +129,8 @@ func _coreOps(_ set: WalkCallbacks, lock: WalkLock) -> mm_walk_ops {
     if set.contains(.preVMA) { ops.pre_vma = _cPre }
     if set.contains(.postVMA) { ops.post_vma = _cPost }
     if set.contains(.installPTE) { ops.install_pte = _cInstall }
+    // Holes, PUD and PMD entries and installs cross from C once per run of entries, not per entry.
+    if !set.isDisjoint(with: [.pteHole, .pudEntry, .pmdEntry, .installPTE]) { ops.entry_run = _cRun }
     return ops
 }
 
@@ -127,7 +138,8 @@ func _coreOps(_ set: WalkCallbacks, lock: WalkLock) -> mm_walk_ops {
 @inlinable
 func _onCore<V: PageWalkVisitor>(_ visitor: inout V, lock: WalkLock,
                                  _ call: (UnsafePointer<mm_walk_ops>, UnsafeMutableRawPointer) -> Int32) throws -> WalkResult {
-    var ops = _coreOps(visitor.callbacks, lock: lock)
+    try V._checkResultTypes()
+    var ops = _coreOps(visitor.activeCallbacks, lock: lock)
     var error: (any Error)? = nil
     let code = withUnsafeMutablePointer(to: &visitor) { v in
         withUnsafeMutablePointer(to: &error) { e in

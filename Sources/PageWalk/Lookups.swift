@@ -90,15 +90,25 @@ extension Machine {
 extension VMA {
     /// `vm_normal_page`: the page the present PTE `pte` at `address` of this VMA maps, nil for a
     /// special mapping, as in a walk.
-    public func vmNormalPage(_ pte: PTE, at address: UInt64) -> PageInfo? {
-        PageInfo(space.machine.pointer, pw_vm_normal_page(pointer, UInt(address), pte.rawValue))
+    ///
+    /// - Throws: ``PageWalkError/staleVMA(id:)`` when the VMA no longer exists.
+    public func vmNormalPage(_ pte: PTE, at address: UInt64) throws(PageWalkError) -> PageInfo? {
+        PageInfo(space.machine.pointer, pw_vm_normal_page(try pointer, UInt(address), pte.rawValue))
     }
 
     /// `vm_flags_set`: adds `flags` to the VMA's flags. The caller holds the mmap lock (for
     /// writing, to change what other walkers may be reading).
-    public func insertFlags(_ flags: VMAFlags) { pointer.pointee.vm_flags |= flags.rawValue }
+    ///
+    /// - Throws: ``PageWalkError/staleVMA(id:)`` when the VMA no longer exists.
+    public func insertFlags(_ flags: VMAFlags) throws(PageWalkError) {
+        try pointer.pointee.vm_flags |= flags.rawValue
+    }
 
     /// `vm_flags_clear`: removes `flags` from the VMA's flags. The caller holds the mmap lock
     /// (for writing, to change what other walkers may be reading).
-    public func removeFlags(_ flags: VMAFlags) { pointer.pointee.vm_flags &= ~flags.rawValue }
+    ///
+    /// - Throws: ``PageWalkError/staleVMA(id:)`` when the VMA no longer exists.
+    public func removeFlags(_ flags: VMAFlags) throws(PageWalkError) {
+        try pointer.pointee.vm_flags &= ~flags.rawValue
+    }
 }

@@ -1,4 +1,5 @@
 import CWalkCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,11 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
     case fault
     /// Any other negative errno a callback returned.
     case errno(Int32)
+    /// The VMA numbered `id` no longer exists: it was unmapped, or merged into a neighbour.
+    case staleVMA(id: UInt32)
+    /// `-ENOLCK`: a lock the walk requires is not held, on a strict machine
+    /// (``Machine/strictLocking``); the walk ended before calling back about it.
+    case lockNotHeld
 
     /// Builds the error for a negative errno value.
     public init(errno code: Int32) {
@@ -26,6 +32,7 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
         case -ENOMEM: self = .outOfMemory
         case -EEXIST: self = .exists
         case -EFAULT: self = .fault
+        case -ENOLCK: self = .lockNotHeld
         default: self = .errno(code)
         }
     }
@@ -38,6 +45,8 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
         case .exists: -EEXIST
         case .fault: -EFAULT
         case .errno(let c): c
+        case .staleVMA: -ENOENT
+        case .lockNotHeld: -ENOLCK
         }
     }
 
@@ -49,6 +58,8 @@ public enum PageWalkError: Error, Equatable, Sendable, CustomStringConvertible {
         case .exists: "overlaps an existing mapping (EEXIST)"
         case .fault: "not a page table (EFAULT)"
         case .errno(let c): "error \(c)"
+        case .staleVMA(let id): "VMA \(id) no longer exists: it was unmapped or merged into a neighbour"
+        case .lockNotHeld: "a lock the walk requires is not held (ENOLCK; the machine is strict)"
         }
     }
 }
@@ -66,18 +77,44 @@ public enum MachineEvent: Sendable, Equatable {
     case split(level: PageTableLevel, address: UInt64, vma: UInt32)
     /// `vma_start_write` write-locked a VMA.
     case vmaStartWrite(vma: UInt32)
+    /// An address space was used after `pw_mm_destroy` (from C): the call failed with `-ESRCH`.
+    case destroyedAddressSpaceUsed
+    /// An event of a kind this version of the Swift API does not know (a newer core's); nothing
+    /// of it is read but its kind.
+    case unknown(kind: UInt32)
 
-    init(_ e: pw_event) {
+    /// Decodes a C event (what a `pw_event_fn` hook receives); fields the kind does not define
+    /// are not read, a VMA only when the event has one, and a kind or enum value this version
+    /// does not know gives ``unknown(kind:)``.
+    public init(_ e: pw_event) {
+        let vma = e.vma?.pointee.id ?? 0
         switch e.kind {
         case PW_EVENT_ASSERT_FAIL:
             let names = ["mmap_locked", "mmap_write_locked", "vma_locked", "vma_write_locked", "i_mmap_held"]
-            self = .assertionFailed(names[Int(e.assertion.rawValue)])
+            let i = Int(e.assertion.rawValue)
+            self = .assertionFailed(names.indices.contains(i) ? names[i] : "assertion \(i)")
         case PW_EVENT_WARN: self = .warning
         case PW_EVENT_BAD:
-            self = .badEntry(level: PageTableLevel(rawValue: Int(e.level.rawValue))!, value: e.value)
-        case PW_EVENT_SPLIT_PMD: self = .split(level: .pmd, address: UInt64(e.addr), vma: e.vma.pointee.id)
-        case PW_EVENT_SPLIT_PUD: self = .split(level: .pud, address: UInt64(e.addr), vma: e.vma.pointee.id)
-        default: self = .vmaStartWrite(vma: e.vma.pointee.id)
+            if let level = PageTableLevel(rawValue: Int(e.level.rawValue)) {
+                self = .badEntry(level: level, value: e.value)
+            } else {
+                self = .unknown(kind: e.kind.rawValue)
+            }
+        case PW_EVENT_SPLIT_PMD: self = .split(level: .pmd, address: UInt64(e.addr), vma: vma)
+        case PW_EVENT_SPLIT_PUD: self = .split(level: .pud, address: UInt64(e.addr), vma: vma)
+        case PW_EVENT_VMA_START_WRITE: self = .vmaStartWrite(vma: vma)
+        case PW_EVENT_MM_DESTROYED: self = .destroyedAddressSpaceUsed
+        default: self = .unknown(kind: e.kind.rawValue)
+        }
+    }
+
+    /// What the core prints for an event when no handler is set (as `pw_emit` does), or nil.
+    var defaultReport: String? {
+        switch self {
+        case .assertionFailed(let name): "pagewalk: lock assertion failed: \(name)"
+        case .warning: "pagewalk: WARN_ON_ONCE"
+        case .destroyedAddressSpaceUsed: "pagewalk: address space used after pw_mm_destroy()"
+        default: nil
         }
     }
 }
@@ -134,7 +171,8 @@ public final class Machine: @unchecked Sendable {
     /// The geometry.
     public let geometry: Geometry
     let layout: UnsafePointer<pw_machine_layout>
-    private var eventHandler: ((MachineEvent) -> Void)?
+    /// The handler walker threads call; swapped under the lock, called outside it.
+    private let eventHandler = Mutex<(@Sendable (MachineEvent) -> Void)?>(nil)
 
     /// Creates a machine.
     ///
@@ -154,6 +192,36 @@ public final class Machine: @unchecked Sendable {
         pointer = m
         geometry = Geometry(pw_machine_geometry(m).pointee)
         layout = pw_machine_layout(m)
+        installEventHook()
+    }
+
+    /// Sets the C hook, once, before any walk can run; it never changes, so walker threads read
+    /// it without a lock. The handler behind it is swapped under `eventHandler`'s lock.
+    private func installEventHook() {
+        pw_machine_set_event_hook(pointer, { ctx, event in
+            Unmanaged<Machine>.fromOpaque(ctx.unsafelyUnwrapped).takeUnretainedValue()
+                .deliver(MachineEvent(event.unsafelyUnwrapped.pointee))
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Strict lock checking (`pw_machine_set_strict`): off by default, a failed lock assertion is
+    /// reported (an event, `stats.assertionFailures`) and the walk goes on, as after the kernel's
+    /// `WARN`. On, the walk that made it also fails at once with ``PageWalkError/lockNotHeld``,
+    /// before calling back about the VMA or range whose lock is missing, and `withFolio` finds
+    /// nothing. Misuse — walking without the mmap lock — then cannot pass unnoticed.
+    public var strictLocking: Bool {
+        get { pw_machine_strict(pointer) }
+        set { pw_machine_set_strict(pointer, newValue) }
+    }
+
+    /// Calls the handler, or reports as the core does without one.
+    private func deliver(_ event: MachineEvent) {
+        if let handler = eventHandler.withLock({ $0 }) {
+            handler(event)
+        } else if let line = event.defaultReport {
+            let text = line + "\n"
+            _ = text.withCString { write(2, $0, strlen($0)) }
+        }
     }
 
     /// Creates a machine whose physical memory is `ranges`: frames between them are holes
@@ -177,6 +245,7 @@ public final class Machine: @unchecked Sendable {
         pointer = m
         geometry = Geometry(pw_machine_geometry(m).pointee)
         layout = pw_machine_layout(m)
+        installEventHook()
     }
 
     /// The machine's physical ranges, sorted by first frame (one `0 ..< frames` range for a
@@ -237,16 +306,12 @@ public final class Machine: @unchecked Sendable {
 
     /// Receives the machine's events (failed lock assertions, warnings, bad entries, splits);
     /// nil restores the default: counted, and assertion failures and warnings printed on stderr.
-    public func onEvent(_ handler: ((MachineEvent) -> Void)?) {
-        eventHandler = handler
-        if handler == nil {
-            pw_machine_set_event_hook(pointer, nil, nil)
-        } else {
-            pw_machine_set_event_hook(pointer, { ctx, event in
-                let machine = Unmanaged<Machine>.fromOpaque(ctx!).takeUnretainedValue()
-                machine.eventHandler?(MachineEvent(event!.pointee))
-            }, Unmanaged.passUnretained(self).toOpaque())
-        }
+    ///
+    /// The handler is called on the thread that walks, by every thread that walks: it must be
+    /// `@Sendable`. Setting it while other threads walk is safe; a walk already under way may
+    /// still call the previous handler once more.
+    public func onEvent(_ handler: (@Sendable (MachineEvent) -> Void)?) {
+        eventHandler.withLock { $0 = handler }
     }
 }
 
@@ -291,8 +356,8 @@ public struct AddressSpace: @unchecked Sendable {
 
     /// The VMA containing `address`, if any.
     public func vma(containing address: UInt64) -> VMA? {
-        guard let v = findVMA(address), v.start <= address else { return nil }
-        return v
+        guard let raw = find_vma(pointer, UInt(address)), UInt64(raw.pointee.vm_start) <= address else { return nil }
+        return VMA(space: self, raw: raw)
     }
 
     /// The VMA numbered `id`.
@@ -380,48 +445,89 @@ public enum HugePageSize: UInt32, Sendable {
     case oneGigabyte = 30
 }
 
-/// A virtual memory area of an address space.
+/// A virtual memory area of an address space, identified by its address space and its number.
+///
+/// A `VMA` is a handle, not a reference to the C `struct vm_area_struct`: every use looks the
+/// VMA up by number, so a handle kept across `unmap`, or a `map`/`protect` that merged the VMA
+/// into a neighbour, is never a dangling pointer — its properties throw
+/// ``PageWalkError/staleVMA(id:)`` and walks with it throw the same. A VMA that `unmap` or
+/// `protect` only split keeps its number (and now covers its part).
 public struct VMA: @unchecked Sendable, Hashable {
     /// The address space it belongs to.
     public let space: AddressSpace
-    /// The C `struct vm_area_struct`, for raw access.
-    public let pointer: UnsafeMutablePointer<vm_area_struct>
+    /// Its number: 1, 2, ... in order of creation, never reused in its address space.
+    public let id: UInt32
 
     init(space: AddressSpace, raw: UnsafeMutablePointer<vm_area_struct>) {
         self.space = space
-        self.pointer = raw
+        self.id = raw.pointee.id
     }
 
-    /// Two handles of the same VMA.
-    public static func == (a: VMA, b: VMA) -> Bool { a.pointer == b.pointer }
+    /// Two handles of the same VMA: the same address space and number.
+    public static func == (a: VMA, b: VMA) -> Bool { a.space.pointer == b.space.pointer && a.id == b.id }
     /// Hashes the VMA's identity.
-    public func hash(into h: inout Hasher) { h.combine(pointer) }
+    public func hash(into h: inout Hasher) {
+        h.combine(space.pointer)
+        h.combine(id)
+    }
 
-    /// Its number: 1, 2, ... in order of creation.
-    public var id: UInt32 { pointer.pointee.id }
+    /// The C `struct vm_area_struct` as it is now, for raw access; valid until the address space's
+    /// VMAs next change (`map`, `unmap`, `protect`).
+    ///
+    /// - Throws: ``PageWalkError/staleVMA(id:)`` when the VMA no longer exists.
+    public var pointer: UnsafeMutablePointer<vm_area_struct> {
+        get throws(PageWalkError) {
+            guard let raw = pw_mm_vma_by_id(space.pointer, id) else { throw .staleVMA(id: id) }
+            return raw
+        }
+    }
+
+    /// False once the VMA was unmapped or merged away.
+    public var exists: Bool { pw_mm_vma_by_id(space.pointer, id) != nil }
+
     /// The first address.
-    public var start: UInt64 { UInt64(pointer.pointee.vm_start) }
+    public var start: UInt64 { get throws(PageWalkError) { UInt64(try pointer.pointee.vm_start) } }
     /// The first address after it.
-    public var end: UInt64 { UInt64(pointer.pointee.vm_end) }
+    public var end: UInt64 { get throws(PageWalkError) { UInt64(try pointer.pointee.vm_end) } }
     /// `start ..< end`.
-    public var range: Range<UInt64> { start..<end }
+    public var range: Range<UInt64> {
+        get throws(PageWalkError) {
+            let raw = try pointer
+            return UInt64(raw.pointee.vm_start)..<UInt64(raw.pointee.vm_end)
+        }
+    }
     /// The VMA's flags.
-    public var flags: VMAFlags { VMAFlags(rawValue: pointer.pointee.vm_flags) }
+    public var flags: VMAFlags { get throws(PageWalkError) { VMAFlags(rawValue: try pointer.pointee.vm_flags) } }
     /// The file offset of `start`, in pages.
-    public var pgoff: UInt64 { UInt64(pointer.pointee.vm_pgoff) }
+    public var pgoff: UInt64 { get throws(PageWalkError) { UInt64(try pointer.pointee.vm_pgoff) } }
     /// The mapping, for a file VMA.
     public var mapping: Mapping? {
-        pointer.pointee.vm_file.map { Mapping(machine: space.machine, raw: $0) }
+        get throws(PageWalkError) { try pointer.pointee.vm_file.map { Mapping(machine: space.machine, raw: $0) } }
     }
     /// The hugetlb page size, for a hugetlb VMA.
-    public var hugePageSize: HugePageSize? { HugePageSize(rawValue: pointer.pointee.hugetlb_shift) }
+    public var hugePageSize: HugePageSize? {
+        get throws(PageWalkError) { HugePageSize(rawValue: try pointer.pointee.hugetlb_shift) }
+    }
     /// No file, neither pfnmap nor mixedmap.
-    public var isAnonymous: Bool { pw_vma_is_anonymous(pointer) }
+    public var isAnonymous: Bool { get throws(PageWalkError) { pw_vma_is_anonymous(try pointer) } }
+    /// Its facts, copied out at once.
+    public var info: VMAInfo {
+        get throws(PageWalkError) {
+            let v = try pointer
+            return VMAInfo(id: id, start: UInt64(v.pointee.vm_start), end: UInt64(v.pointee.vm_end),
+                           flags: VMAFlags(rawValue: v.pointee.vm_flags), pgoff: UInt64(v.pointee.vm_pgoff),
+                           isAnonymous: pw_vma_is_anonymous(v))
+        }
+    }
 
     /// The per-VMA lock's state as assertions see it.
     public var lockState: LockState {
-        get { LockState(rawValue: pointer.pointee.lock_state) ?? .none }
-        nonmutating set { pw_vma_set_lock_state(pointer, pw_lock_state(rawValue: UInt32(newValue.rawValue))) }
+        get throws(PageWalkError) { LockState(rawValue: try pointer.pointee.lock_state) ?? .none }
+    }
+
+    /// Sets the per-VMA lock's state as assertions see it (it takes no lock).
+    public func setLockState(_ state: LockState) throws(PageWalkError) {
+        pw_vma_set_lock_state(try pointer, pw_lock_state(rawValue: UInt32(state.rawValue)))
     }
 }
 

@@ -1,4 +1,5 @@
 import CWalkCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -47,7 +48,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         folded = lay.geo.folded
         trivial = lay.trivial
         taskSize = UInt(lay.geo.task_size)
-        set = visitor.pointee.callbacks
+        set = visitor.pointee.activeCallbacks
         v = visitor
         w = walk
         self.error = error
@@ -117,7 +118,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     @inlinable @inline(__always)
     func offset(_ l: Int, _ parent: UnsafeMutablePointer<UInt64>, _ addr: UInt) -> UnsafeMutablePointer<UInt64>? {
         if isFolded(l) { return parent }
-        guard let t = table(parent.pointee) else { return nil }
+        guard let t = table(_load(parent)) else { return nil }
         return t + index(l, addr)
     }
 
@@ -126,7 +127,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     @inlinable @inline(__always)
     func noneOrClearBad(_ l: Int, _ level: pw_level, _ p: UnsafeMutablePointer<UInt64>) -> Bool {
         if isTrivial(l) { return false }
-        let v = p.pointee
+        let v = _load(p)
         if v == 0 { return true }
         if v & 0x81 == 1 && (v & PW_PFN_MASK) >> 12 < frames { return false }
         return pw_pxd_none_or_clear_bad(m, level, p)
@@ -136,12 +137,19 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     /// reports) the rest.
     @inlinable @inline(__always)
     func pteOffsetMap(_ pmd: UnsafeMutablePointer<UInt64>, _ addr: UInt) -> UnsafeMutablePointer<UInt64>? {
-        let v = pmd.pointee
+        let v = _load(pmd)
         if v & 0x81 == 1 && (v & PW_PFN_MASK) >> 12 < frames {
             let table: UnsafeMutablePointer<UInt64> = mem + Int((v & PW_PFN_MASK) >> 12) &* 512
             return table + index(4, addr)
         }
         return pw_pte_offset_map(m, pmd, addr)
+    }
+
+    /// Reads an upper-level entry as the C core's `pw_load` does: an acquire load, because other
+    /// walkers under the read lock may split a huge entry (under its lock) or install a table
+    /// meanwhile (the kernel's `READ_ONCE` / `pmdp_get_lockless`). A plain `mov` on x86-64.
+    @inlinable @inline(__always) func _load(_ p: UnsafeMutablePointer<UInt64>) -> UInt64 {
+        _loadEntry(p)
     }
 
     @inlinable @inline(__always) func realDepth(_ depth: Int32) -> Int32 {
@@ -162,6 +170,30 @@ struct _SwiftWalker<V: PageWalkVisitor> {
 
     @inlinable @inline(__always) func hole(_ addr: UInt, _ next: UInt, _ depth: Int32) -> Int32 {
         _Invoke<V>.hole(v, addr, next, depth, w, error)
+    }
+
+    /// A run of none entries of level `l` from `entry` on, each reported to `pteHole` as the level
+    /// loop would, in a loop of its own: stops at the first entry that is not none (read again after
+    /// every callback) or at `end`, and moves `entry` and `addr` there.
+    @inlinable @inline(__always)
+    func holeRun(_ l: Int, _ entry: inout UnsafeMutablePointer<UInt64>, _ addr: inout UInt, _ end: UInt,
+                 _ depth: Int32) -> Int32 {
+        let size: UInt = 1 << shift(l)
+        var e = entry
+        var a = addr
+        defer {
+            entry = e
+            addr = a
+        }
+        repeat {
+            let boundary = (a &+ size) & ~(size &- 1)
+            let next = boundary &- 1 < end &- 1 ? boundary : end
+            let err = hole(a, next, depth)
+            if err != 0 { return err }
+            e += 1
+            a = next
+        } while a != end && e.pointee == 0
+        return 0
     }
 
     // MARK: PTE level
@@ -199,7 +231,7 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         if w.pointee.no_vma {
             if pw_mm_is_kernel(w.pointee.mm) || addr >= taskSize {
                 // pte_offset_kernel checks nothing; a table beyond memory is skipped, not read.
-                guard let t = table(pmd.pointee) else { return 0 }
+                guard let t = table(_load(pmd)) else { return 0 }
                 pte = t + index(4, addr)
             } else {
                 pte = pteOffsetMap(pmd, addr)
@@ -225,15 +257,20 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         let hasHandler = set.contains(.pteEntry)
         let hasInstall = set.contains(.installPTE)
         let depth = realDepth(3)
+        let holeRuns = !hasInstall && set.contains(.pteHole) && !isTrivial(3)
         guard var pmd = offset(3, pud, start) else { return 0 }
         var addr = start
         var err: Int32 = 0
         repeat {
+            if holeRuns && pmd.pointee == 0 {
+                err = holeRun(3, &pmd, &addr, end, depth)
+                if err != 0 || addr == end { return err }
+            }
             var again = true
             while again {
                 again = false
                 let next = addrEnd(3, addr, end)
-                if none(3, pmd.pointee) {
+                if none(3, _load(pmd)) {
                     if hasInstall {
                         err = pw_table_alloc_into(w.pointee.mm, pmd)
                     } else if set.contains(.pteHole) {
@@ -249,13 +286,13 @@ struct _SwiftWalker<V: PageWalkVisitor> {
                 if action == ACTION_CONTINUE.rawValue { break }
                 if !hasHandler {
                     if !hasInstall { break }
-                    if leaf(3, pmd.pointee) { break }
+                    if leaf(3, _load(pmd)) { break }
                 }
                 if let vma = w.pointee.vma {
                     // split_huge_pmd(): only a leaf or a migration entry has anything to split.
-                    let v = pmd.pointee
+                    let v = _load(pmd)
                     if leaf(3, v) || pw_is_migration_entry(v) { pw_split_huge_pmd(vma, pmd, addr) }
-                } else if leaf(3, pmd.pointee) || !present(3, pmd.pointee) {
+                } else if leaf(3, _load(pmd)) || !present(3, _load(pmd)) {
                     break
                 }
                 err = pteRange(pmd, addr, next)
@@ -273,15 +310,20 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         let hasHandler = set.contains(.pmdEntry) || set.contains(.pteEntry)
         let hasInstall = set.contains(.installPTE)
         let depth = realDepth(2)
+        let holeRuns = !hasInstall && set.contains(.pteHole) && !isTrivial(2)
         guard var pud = offset(2, p4d, start) else { return 0 }
         var addr = start
         var err: Int32 = 0
         repeat {
+            if holeRuns && pud.pointee == 0 {
+                err = holeRun(2, &pud, &addr, end, depth)
+                if err != 0 || addr == end { return err }
+            }
             let next = addrEnd(2, addr, end)
             var again = true
             while again {
                 again = false
-                if none(2, pud.pointee) {
+                if none(2, _load(pud)) {
                     if hasInstall {
                         err = pw_table_alloc_into(w.pointee.mm, pud)
                     } else if set.contains(.pteHole) {
@@ -297,14 +339,14 @@ struct _SwiftWalker<V: PageWalkVisitor> {
                 if action == ACTION_CONTINUE.rawValue { break }
                 if !hasHandler {
                     if !hasInstall { break }
-                    if leaf(2, pud.pointee) { break }
+                    if leaf(2, _load(pud)) { break }
                 }
                 if let vma = w.pointee.vma {
-                    if leaf(2, pud.pointee) { pw_split_huge_pud(vma, pud, addr) }
-                } else if leaf(2, pud.pointee) || !present(2, pud.pointee) {
+                    if leaf(2, _load(pud)) { pw_split_huge_pud(vma, pud, addr) }
+                } else if leaf(2, _load(pud)) || !present(2, _load(pud)) {
                     break
                 }
-                if none(2, pud.pointee) { again = true; continue }
+                if none(2, _load(pud)) { again = true; continue }
                 err = pmdRange(pud, addr, next)
                 if err != 0 { return err }
             }
@@ -321,10 +363,15 @@ struct _SwiftWalker<V: PageWalkVisitor> {
         let hasHandler = set.contains(.pudEntry) || set.contains(.pmdEntry) || set.contains(.pteEntry)
         let hasInstall = set.contains(.installPTE)
         let depth = realDepth(1)
+        let holeRuns = !hasInstall && set.contains(.pteHole) && !isTrivial(1)
         guard var p4d = offset(1, pgd, start) else { return 0 }
         var addr = start
         var err: Int32 = 0
         repeat {
+            if holeRuns && p4d.pointee == 0 {
+                err = holeRun(1, &p4d, &addr, end, depth)
+                if err != 0 || addr == end { return err }
+            }
             let next = addrEnd(1, addr, end)
             repeat {
                 if noneOrClearBad(1, PW_LEVEL_P4D, p4d) {
@@ -448,22 +495,22 @@ struct _SwiftWalker<V: PageWalkVisitor> {
 
     // MARK: locks
 
+    /// The mmap lock assertions of a walk: 0, or `-ENOLCK` on a strict machine (as the C core).
     @inlinable
-    func mmWalkLock(_ mm: OpaquePointer, _ lock: WalkLock) {
-        if lock == .read {
-            pw_mmap_assert_locked(mm)
-        } else if lock != .vmaReadVerify {
-            pw_mmap_assert_write_locked(mm)
-        }
+    func mmWalkLock(_ mm: OpaquePointer, _ lock: WalkLock) -> Int32 {
+        if lock == .read { return pw_mmap_assert_locked(mm) }
+        if lock != .vmaReadVerify { return pw_mmap_assert_write_locked(mm) }
+        return 0
     }
 
+    /// The VMA lock of a walk: 0, or `-ENOLCK` on a strict machine.
     @inlinable
-    func vmaWalkLock(_ vma: UnsafeMutablePointer<vm_area_struct>, _ lock: WalkLock) {
+    func vmaWalkLock(_ vma: UnsafeMutablePointer<vm_area_struct>, _ lock: WalkLock) -> Int32 {
         switch lock {
         case .write: pw_vma_start_write(vma)
         case .writeVerify: pw_vma_assert_write_locked(vma)
         case .vmaReadVerify: pw_vma_assert_locked(vma)
-        case .read: break
+        case .read: 0
         }
     }
 
@@ -472,14 +519,15 @@ struct _SwiftWalker<V: PageWalkVisitor> {
     @inlinable
     func walkPageRangeMM(_ mm: OpaquePointer, _ start: UInt, _ end: UInt, _ lock: WalkLock) -> Int32 {
         if start >= end { return -EINVAL }
-        mmWalkLock(mm, lock)
+        var err = mmWalkLock(mm, lock)
+        if err != 0 { return err }
         var vma = find_vma(mm, start)
         var start = start
-        var err: Int32 = 0
         repeat {
             let next: UInt
             if let current = vma, start >= current.pointee.vm_start {
-                vmaWalkLock(current, lock)
+                err = vmaWalkLock(current, lock)
+                if err != 0 { break }
                 w.pointee.vma = current
                 next = min(end, current.pointee.vm_end)
                 vma = find_vma(mm, current.pointee.vm_end)
@@ -505,17 +553,18 @@ struct _SwiftWalker<V: PageWalkVisitor> {
 
     @inlinable
     func walkVMA(_ vma: UnsafeMutablePointer<vm_area_struct>, _ start: UInt, _ end: UInt, _ lock: WalkLock) -> Int32 {
-        mmWalkLock(vma.pointee.vm_mm, lock)
-        vmaWalkLock(vma, lock)
+        var err = mmWalkLock(vma.pointee.vm_mm, lock)
+        if err == 0 { err = vmaWalkLock(vma, lock) }
+        if err != 0 { return err }
         return vmaRange(start, end)
     }
 
     @inlinable
     func walkMapping(_ mapping: OpaquePointer, _ first: UInt, _ nr: UInt) -> Int32 {
-        pw_i_mmap_assert_held(mapping)
+        var err = pw_i_mmap_assert_held(mapping)
+        if err != 0 { return err }
         if nr == 0 { return 0 }
         let last = first &+ nr &- 1
-        var err: Int32 = 0
         for i in 0..<pw_mapping_vma_count(mapping) {
             let vma = pw_mapping_vma_at(mapping, i)!
             let pages = (vma.pointee.vm_end - vma.pointee.vm_start) >> 12
@@ -547,6 +596,7 @@ func _onSwift<V: PageWalkVisitor>(
     pgd: UnsafeMutablePointer<UInt64>? = nil, noVMA: Bool = false, lock: WalkLock,
     _ body: (_SwiftWalker<V>) -> Int32
 ) throws -> WalkResult {
+    try V._checkResultTypes()
     var error: (any Error)? = nil
     var ops = mm_walk_ops()
     ops.walk_lock = page_walk_lock(rawValue: lock.rawValue)
@@ -562,4 +612,12 @@ func _onSwift<V: PageWalkVisitor>(
         }
     }
     return try _result(code, error)
+}
+
+/// An acquire load of a page-table entry: the C core's `pw_load`, over the same memory. The
+/// machine's table memory is plain C memory holding 64-bit entries, which `Atomic<UInt64>` lays
+/// out the same way.
+@inlinable @inline(__always)
+func _loadEntry(_ p: UnsafeMutablePointer<UInt64>) -> UInt64 {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .acquiring)
 }

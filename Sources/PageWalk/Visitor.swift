@@ -1,8 +1,9 @@
 import CWalkCore
 
-/// The callbacks a visitor implements — the fields of the kernel's `struct mm_walk_ops` it sets.
+/// A set of callbacks — the fields of the kernel's `struct mm_walk_ops`.
 ///
-/// Only these are passed to the walker, and which ones are set changes the walk as in the kernel:
+/// A visitor's set is derived from what it implements (``PageWalkVisitor/implementedCallbacks``);
+/// only those are passed to the walker, and which ones are set changes the walk as in the kernel:
 /// with no handler below a level the walk does not descend, without `pteEntry` a THP is not split,
 /// with `installPTE` missing tables are allocated.
 public struct WalkCallbacks: OptionSet, Sendable, Hashable {
@@ -33,6 +34,8 @@ public struct WalkCallbacks: OptionSet, Sendable, Hashable {
     @inlinable public static var postVMA: WalkCallbacks { WalkCallbacks(rawValue: 1 << 9) }
     /// ``PageWalkVisitor/installPTE(address:next:walk:)``.
     @inlinable public static var installPTE: WalkCallbacks { WalkCallbacks(rawValue: 1 << 10) }
+    /// Every callback.
+    @inlinable public static var all: WalkCallbacks { WalkCallbacks(rawValue: (1 << 11) - 1) }
 }
 
 /// What a callback tells the walker: go on, or stop and return a positive value to the caller.
@@ -200,14 +203,17 @@ public enum WalkAction: UInt32, Sendable {
 
 /// A page-table visitor: the Swift form of the kernel's `struct mm_walk_ops`.
 ///
-/// Implement the callbacks you need and list them in `callbacks`; the others keep their default
-/// implementations and are never called. Each entry callback gets the entry `inout` (writing it
-/// writes the page table) with the range `[address, next)` it covers, and the walk's context.
+/// Implement the callbacks you need; nothing else is declared. The walk passes the kernel walker
+/// exactly the callbacks the visitor implements (``implementedCallbacks``), so an implemented
+/// callback cannot be left out, and which ones are implemented changes the walk as in the kernel:
+/// with no handler below a level the walk does not descend, without `pteEntry` a THP is not
+/// split, with `installPTE` missing tables are allocated. Each entry callback gets the entry
+/// `inout` (writing it writes the page table) with the range `[address, next)` it covers, and the
+/// walk's context.
 ///
 /// ```swift
 /// struct PresentCounter: PageWalkVisitor {
 ///     var present = 0
-///     var callbacks: WalkCallbacks { .pteEntry }
 ///     mutating func pteEntry(_ pte: inout PTE, address: UInt64, next: UInt64,
 ///                            walk: WalkContext) throws -> WalkStep {
 ///         if pte.isPresent { present += 1 }
@@ -215,72 +221,221 @@ public enum WalkAction: UInt32, Sendable {
 ///     }
 /// }
 /// ```
+///
+/// How the set is derived: each callback's result type is an associated type (`PTEEntryResult`,
+/// ...) that Swift infers from the method the visitor declares; a callback the visitor does not
+/// declare keeps the default implementation, whose result type is ``UnimplementedCallback``. The
+/// test is a type comparison, decided when the walk is specialized for the visitor type: it
+/// costs nothing per entry. A callback declared with a result type other than the documented
+/// one (say `pmdEntry(...) -> Int32`) is not ignored either: the walk throws
+/// ``PageWalkVisitorError`` before it starts. A callback whose argument labels are misspelled
+/// is not a callback; when the conformance is declared on the extension that holds it, Swift
+/// warns that it "nearly matches" the requirement.
+///
+/// A visitor whose callbacks are chosen at run time (a replayer, a test that draws them at
+/// random) implements them all and names the ones a walk must not see in ``disabledCallbacks``.
 public protocol PageWalkVisitor {
-    /// The callbacks this visitor implements. Only these are called.
-    var callbacks: WalkCallbacks { get }
+    /// The result of ``pgdEntry(_:address:next:walk:)``: ``WalkStep`` when implemented.
+    associatedtype PGDEntryResult = UnimplementedCallback
+    /// The result of ``p4dEntry(_:address:next:walk:)``: ``WalkStep`` when implemented.
+    associatedtype P4DEntryResult = UnimplementedCallback
+    /// The result of ``pudEntry(_:address:next:walk:)``: ``WalkStep`` when implemented.
+    associatedtype PUDEntryResult = UnimplementedCallback
+    /// The result of ``pmdEntry(_:address:next:walk:)``: ``WalkStep`` when implemented.
+    associatedtype PMDEntryResult = UnimplementedCallback
+    /// The result of ``pteEntry(_:address:next:walk:)``: ``WalkStep`` when implemented.
+    associatedtype PTEEntryResult = UnimplementedCallback
+    /// The result of ``pteHole(address:next:depth:walk:)``: ``WalkStep`` when implemented.
+    associatedtype PTEHoleResult = UnimplementedCallback
+    /// The result of ``hugetlbEntry(_:hmask:address:next:walk:)``: ``WalkStep`` when implemented.
+    associatedtype HugetlbEntryResult = UnimplementedCallback
+    /// The result of ``testWalk(address:next:walk:)``: ``VMAVerdict`` when implemented.
+    associatedtype TestWalkResult = UnimplementedCallback
+    /// The result of ``preVMA(start:end:walk:)``: ``WalkStep`` when implemented.
+    associatedtype PreVMAResult = UnimplementedCallback
+    /// The result of ``postVMA(walk:)``: `Void` when implemented.
+    associatedtype PostVMAResult = UnimplementedCallback
+    /// The result of ``installPTE(address:next:walk:)``: ``InstallStep`` when implemented.
+    associatedtype InstallPTEResult = UnimplementedCallback
+
+    /// Callbacks this visitor implements that a walk must not call, for visitors whose callbacks
+    /// are chosen at run time; empty by default. Implemented callbacks not named here are called.
+    var disabledCallbacks: WalkCallbacks { get }
 
     /// Each top-level entry that is not none (also when the level is folded).
-    mutating func pgdEntry(_ entry: inout PGD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep
+    mutating func pgdEntry(_ entry: inout PGD, address: UInt64, next: UInt64, walk: WalkContext) throws
+        -> PGDEntryResult
     /// Each P4D entry that is not none (also when the level is folded).
-    mutating func p4dEntry(_ entry: inout P4D, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep
+    mutating func p4dEntry(_ entry: inout P4D, address: UInt64, next: UInt64, walk: WalkContext) throws
+        -> P4DEntryResult
     /// Each PUD entry that is not none; may set `walk.action`.
-    mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep
+    mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws
+        -> PUDEntryResult
     /// Each PMD entry that is not none, trans-huge ones included; may set `walk.action`.
-    mutating func pmdEntry(_ entry: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep
+    mutating func pmdEntry(_ entry: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws
+        -> PMDEntryResult
     /// Each PTE, empty ones included (with `installPTE`: populated ones only).
-    mutating func pteEntry(_ entry: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep
+    mutating func pteEntry(_ entry: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws
+        -> PTEEntryResult
     /// Each hole: `depth` 0 (PGD) to 3 (PMD), folded levels skipped; -1 when unknown.
-    mutating func pteHole(address: UInt64, next: UInt64, depth: Int, walk: WalkContext) throws -> WalkStep
+    mutating func pteHole(address: UInt64, next: UInt64, depth: Int, walk: WalkContext) throws -> PTEHoleResult
     /// Each entry of a hugetlb VMA (a PUD or PMD entry), with the huge page mask.
     mutating func hugetlbEntry(_ entry: inout PTE, hmask: UInt64, address: UInt64, next: UInt64,
-                               walk: WalkContext) throws -> WalkStep
+                               walk: WalkContext) throws -> HugetlbEntryResult
     /// Decides whether to walk a VMA; throwing aborts the walk.
-    mutating func testWalk(address: UInt64, next: UInt64, walk: WalkContext) throws -> VMAVerdict
+    mutating func testWalk(address: UInt64, next: UInt64, walk: WalkContext) throws -> TestWalkResult
     /// Before a VMA is walked.
-    mutating func preVMA(start: UInt64, end: UInt64, walk: WalkContext) throws -> WalkStep
+    mutating func preVMA(start: UInt64, end: UInt64, walk: WalkContext) throws -> PreVMAResult
     /// After a VMA whose `preVMA` succeeded was walked (also after an error).
-    mutating func postVMA(walk: WalkContext)
+    mutating func postVMA(walk: WalkContext) -> PostVMAResult
     /// The PTE to install over an empty PTE (only `walkPageRangeMM` accepts this callback).
-    mutating func installPTE(address: UInt64, next: UInt64, walk: WalkContext) throws -> InstallStep
+    mutating func installPTE(address: UInt64, next: UInt64, walk: WalkContext) throws -> InstallPTEResult
 }
 
-/// The defaults: a callback a visitor does not implement does nothing (and, not being listed in
-/// `callbacks`, is never called).
-extension PageWalkVisitor {
-    /// Does nothing.
-    @inlinable public mutating func pgdEntry(_ entry: inout PGD, address: UInt64, next: UInt64,
-                                             walk: WalkContext) throws -> WalkStep { .proceed }
-    /// Does nothing.
-    @inlinable public mutating func p4dEntry(_ entry: inout P4D, address: UInt64, next: UInt64,
-                                             walk: WalkContext) throws -> WalkStep { .proceed }
-    /// Does nothing.
-    @inlinable public mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64,
-                                             walk: WalkContext) throws -> WalkStep { .proceed }
-    /// Does nothing.
-    @inlinable public mutating func pmdEntry(_ entry: inout PMD, address: UInt64, next: UInt64,
-                                             walk: WalkContext) throws -> WalkStep { .proceed }
-    /// Does nothing.
-    @inlinable public mutating func pteEntry(_ entry: inout PTE, address: UInt64, next: UInt64,
-                                             walk: WalkContext) throws -> WalkStep { .proceed }
-    /// Does nothing.
-    @inlinable public mutating func pteHole(address: UInt64, next: UInt64, depth: Int,
-                                            walk: WalkContext) throws -> WalkStep { .proceed }
-    /// Does nothing.
-    @inlinable public mutating func hugetlbEntry(_ entry: inout PTE, hmask: UInt64, address: UInt64, next: UInt64,
-                                                 walk: WalkContext) throws -> WalkStep { .proceed }
-    /// Does nothing.
-    @inlinable public mutating func testWalk(address: UInt64, next: UInt64,
-                                             walk: WalkContext) throws -> VMAVerdict { .walk }
-    /// Does nothing.
-    @inlinable public mutating func preVMA(start: UInt64, end: UInt64, walk: WalkContext) throws -> WalkStep {
-        .proceed
-    }
-    /// Does nothing.
-    @inlinable public mutating func postVMA(walk: WalkContext) {}
-    /// Does nothing.
-    @inlinable public mutating func installPTE(address: UInt64, next: UInt64,
-                                               walk: WalkContext) throws -> InstallStep { .install(.none) }
+/// The result type of a callback a visitor does not implement: its default implementation
+/// returns this, and the walker never calls it.
+@frozen public struct UnimplementedCallback: Sendable {
+    /// The placeholder value.
+    @inlinable public init() {}
 }
+
+/// A visitor declares a callback with a result type the walker does not accept; reported when a
+/// walk starts, before anything is walked.
+public struct PageWalkVisitorError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The visitor type.
+    public let visitor: String
+    /// The callback.
+    public let callback: String
+    /// The result type it declares.
+    public let declared: String
+    /// The result type a walker accepts.
+    public let expected: String
+
+    /// A readable form.
+    public var description: String {
+        "\(visitor).\(callback) returns \(declared); a \(callback) callback must return \(expected)"
+    }
+}
+
+// The defaults, one per callback: a callback a visitor does not declare keeps this one, whose
+// result type marks it unimplemented; the walker never calls it.
+extension PageWalkVisitor where PGDEntryResult == UnimplementedCallback {
+    /// Not implemented: never called.
+    @inlinable public mutating func pgdEntry(_ entry: inout PGD, address: UInt64, next: UInt64,
+                                             walk: WalkContext) throws -> UnimplementedCallback { .init() }
+}
+extension PageWalkVisitor where P4DEntryResult == UnimplementedCallback {
+    /// Not implemented: never called.
+    @inlinable public mutating func p4dEntry(_ entry: inout P4D, address: UInt64, next: UInt64,
+                                             walk: WalkContext) throws -> UnimplementedCallback { .init() }
+}
+extension PageWalkVisitor where PUDEntryResult == UnimplementedCallback {
+    /// Not implemented: never called.
+    @inlinable public mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64,
+                                             walk: WalkContext) throws -> UnimplementedCallback { .init() }
+}
+extension PageWalkVisitor where PMDEntryResult == UnimplementedCallback {
+    /// Not implemented: never called.
+    @inlinable public mutating func pmdEntry(_ entry: inout PMD, address: UInt64, next: UInt64,
+                                             walk: WalkContext) throws -> UnimplementedCallback { .init() }
+}
+extension PageWalkVisitor where PTEEntryResult == UnimplementedCallback {
+    /// Not implemented: never called.
+    @inlinable public mutating func pteEntry(_ entry: inout PTE, address: UInt64, next: UInt64,
+                                             walk: WalkContext) throws -> UnimplementedCallback { .init() }
+}
+extension PageWalkVisitor where PTEHoleResult == UnimplementedCallback {
+    /// Not implemented: never called.
+    @inlinable public mutating func pteHole(address: UInt64, next: UInt64, depth: Int,
+                                            walk: WalkContext) throws -> UnimplementedCallback { .init() }
+}
+extension PageWalkVisitor where HugetlbEntryResult == UnimplementedCallback {
+    /// Not implemented: never called.
+    @inlinable public mutating func hugetlbEntry(_ entry: inout PTE, hmask: UInt64, address: UInt64, next: UInt64,
+                                                 walk: WalkContext) throws -> UnimplementedCallback { .init() }
+}
+extension PageWalkVisitor where TestWalkResult == UnimplementedCallback {
+    /// Not implemented: never called.
+    @inlinable public mutating func testWalk(address: UInt64, next: UInt64,
+                                             walk: WalkContext) throws -> UnimplementedCallback { .init() }
+}
+extension PageWalkVisitor where PreVMAResult == UnimplementedCallback {
+    /// Not implemented: never called.
+    @inlinable public mutating func preVMA(start: UInt64, end: UInt64,
+                                           walk: WalkContext) throws -> UnimplementedCallback { .init() }
+}
+extension PageWalkVisitor where PostVMAResult == UnimplementedCallback {
+    /// Not implemented: never called.
+    @inlinable public mutating func postVMA(walk: WalkContext) -> UnimplementedCallback { .init() }
+}
+extension PageWalkVisitor where InstallPTEResult == UnimplementedCallback {
+    /// Not implemented: never called.
+    @inlinable public mutating func installPTE(address: UInt64, next: UInt64,
+                                               walk: WalkContext) throws -> UnimplementedCallback { .init() }
+}
+
+extension PageWalkVisitor {
+    /// None.
+    @inlinable public var disabledCallbacks: WalkCallbacks { [] }
+
+    /// The callbacks this visitor type implements, derived from the methods it declares.
+    @inlinable public static var implementedCallbacks: WalkCallbacks {
+        var set: WalkCallbacks = []
+        if _implemented(PGDEntryResult.self) { set.insert(.pgdEntry) }
+        if _implemented(P4DEntryResult.self) { set.insert(.p4dEntry) }
+        if _implemented(PUDEntryResult.self) { set.insert(.pudEntry) }
+        if _implemented(PMDEntryResult.self) { set.insert(.pmdEntry) }
+        if _implemented(PTEEntryResult.self) { set.insert(.pteEntry) }
+        if _implemented(PTEHoleResult.self) { set.insert(.pteHole) }
+        if _implemented(HugetlbEntryResult.self) { set.insert(.hugetlbEntry) }
+        if _implemented(TestWalkResult.self) { set.insert(.testWalk) }
+        if _implemented(PreVMAResult.self) { set.insert(.preVMA) }
+        if _implemented(PostVMAResult.self) { set.insert(.postVMA) }
+        if _implemented(InstallPTEResult.self) { set.insert(.installPTE) }
+        return set
+    }
+
+    /// The callbacks a walk passes to the walker: the implemented ones not disabled.
+    @inlinable public var activeCallbacks: WalkCallbacks { Self.implementedCallbacks.subtracting(disabledCallbacks) }
+
+    /// Checks the result types of the implemented callbacks (a type test per callback, folded away
+    /// when the walk is specialized for the visitor type).
+    @inlinable static func _checkResultTypes() throws(PageWalkVisitorError) {
+        try _check(PGDEntryResult.self, WalkStep.self, "pgdEntry")
+        try _check(P4DEntryResult.self, WalkStep.self, "p4dEntry")
+        try _check(PUDEntryResult.self, WalkStep.self, "pudEntry")
+        try _check(PMDEntryResult.self, WalkStep.self, "pmdEntry")
+        try _check(PTEEntryResult.self, WalkStep.self, "pteEntry")
+        try _check(PTEHoleResult.self, WalkStep.self, "pteHole")
+        try _check(HugetlbEntryResult.self, WalkStep.self, "hugetlbEntry")
+        try _check(TestWalkResult.self, VMAVerdict.self, "testWalk")
+        try _check(PreVMAResult.self, WalkStep.self, "preVMA")
+        try _check(PostVMAResult.self, Void.self, "postVMA")
+        try _check(InstallPTEResult.self, InstallStep.self, "installPTE")
+    }
+
+    @inlinable @inline(__always)
+    static func _check<R, E>(_ declared: R.Type, _ expected: E.Type, _ name: String) throws(PageWalkVisitorError) {
+        if declared is UnimplementedCallback.Type || declared is E.Type { return }
+        throw _resultTypeError(Self.self, name, R.self, E.self)
+    }
+}
+
+/// The error for a callback declared with the wrong result type (out of line: never on a hot path).
+@usableFromInline
+func _resultTypeError(_ visitor: Any.Type, _ callback: String, _ declared: Any.Type,
+                      _ expected: Any.Type) -> PageWalkVisitorError {
+    PageWalkVisitorError(visitor: String(reflecting: visitor), callback: callback,
+                         declared: String(reflecting: declared), expected: String(reflecting: expected))
+}
+
+/// Whether a callback's result type says it is implemented.
+@inlinable @inline(__always)
+func _implemented<R>(_ result: R.Type) -> Bool { !(result is UnimplementedCallback.Type) }
+
+/// A callback's result as the type the walker expects; the walk checked the type before it started.
+@inlinable @inline(__always)
+func _as<R, E>(_ value: R, _ expected: E.Type) -> E { unsafeBitCast(value, to: E.self) }
 
 /// How a walk ended without an error.
 public enum WalkResult: Equatable, Sendable {

@@ -18,7 +18,7 @@ package func _walkPageRange<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UI
             installing ? walk_page_range_mm(mm, start, end, ops, priv) : walk_page_range(mm, start, end, ops, priv)
         }
     case .swift:
-        if !installing && visitor.callbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
+        if !installing && visitor.activeCallbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
         let machine = pw_mm_machine(mm)!
         return try _onSwift(&visitor, machine: machine, mm: mm, lock: lock) { $0.walkPageRangeMM(mm, start, end, lock) }
     }
@@ -39,7 +39,7 @@ package func _walkVMA<V: PageWalkVisitor>(_ vma: UnsafeMutablePointer<vm_area_st
         if range != nil && (s >= e || s < vma.pointee.vm_start || e > vma.pointee.vm_end) {
             throw PageWalkError.invalidArgument
         }
-        if visitor.callbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
+        if visitor.activeCallbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
         let mm = vma.pointee.vm_mm!
         return try _onSwift(&visitor, machine: pw_mm_machine(mm)!, mm: mm, vma: vma, lock: lock) {
             $0.walkVMA(vma, s, e, lock)
@@ -55,7 +55,7 @@ package func _walkMapping<V: PageWalkVisitor>(_ mapping: OpaquePointer, _ first:
     case .c:
         return try _onCore(&visitor, lock: lock) { ops, priv in walk_page_mapping(mapping, first, nr, ops, priv) }
     case .swift:
-        if visitor.callbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
+        if visitor.activeCallbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
         return try _onSwift(&visitor, machine: pw_mapping_machine(mapping)!, mm: nil, lock: lock) {
             $0.walkMapping(mapping, first, nr)
         }
@@ -76,12 +76,10 @@ package func _walkTables<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt,
                 : walk_kernel_page_table_range(machine, start, end, ops, pgd, priv)
         }
     case .swift:
-        if start >= end || visitor.callbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
-        if kernel {
-            if !lockless { pw_mmap_assert_locked(mm) }
-        } else {
-            pw_mmap_assert_write_locked(mm)
-        }
+        if start >= end || visitor.activeCallbacks.contains(.installPTE) { throw PageWalkError.invalidArgument }
+        // 0, or -ENOLCK on a strict machine: the walk then ends before any callback.
+        let err = kernel ? (lockless ? 0 : pw_mmap_assert_locked(mm)) : pw_mmap_assert_write_locked(mm)
+        if err != 0 { throw PageWalkError(errno: err) }
         return try _onSwift(&visitor, machine: machine, mm: mm, pgd: pgd, noVMA: true, lock: .read) {
             $0.pgdRange(start, end)
         }
@@ -90,7 +88,44 @@ package func _walkTables<V: PageWalkVisitor>(_ mm: OpaquePointer, _ start: UInt,
 
 // MARK: - Public API
 
+/// The core's `[start, end)` of a closed range: `end` is `last + 1`, or, for a range through the
+/// last address (`UInt64.max`), `2^64 - 1` — the C API's name for the top of the address space
+/// (the kernel's ptdump walks to `~0UL`). Walks are page-granular, so the last page is walked
+/// whole: its PTE reports `next` 0 (2^64 wrapped, as in the kernel); the entries above it report
+/// `next` 2^64 - 1.
+@inlinable
+func _bounds(_ range: ClosedRange<UInt64>) -> (UInt, UInt) {
+    (UInt(range.lowerBound), range.upperBound == .max ? UInt.max : UInt(range.upperBound &+ 1))
+}
+
 extension AddressSpace {
+    /// `walkPageRange` over a closed range: `start...UInt64.max` walks up to the top of the
+    /// address space, which a `Range<UInt64>` cannot name.
+    @inlinable @discardableResult
+    public func walkPageRange<V: PageWalkVisitor>(_ range: ClosedRange<UInt64>, visitor: inout V,
+                                                  lock: WalkLock = .read, engine: WalkEngine = .c) throws -> WalkResult {
+        let (s, e) = _bounds(range)
+        return try _walkPageRange(pointer, s, e, &visitor, lock: lock, engine: engine, installing: false)
+    }
+
+    /// `walkPageRangeMM` over a closed range (up to the top with `start...UInt64.max`).
+    @inlinable @discardableResult
+    public func walkPageRangeMM<V: PageWalkVisitor>(_ range: ClosedRange<UInt64>, visitor: inout V,
+                                                    lock: WalkLock = .read, engine: WalkEngine = .c) throws -> WalkResult {
+        let (s, e) = _bounds(range)
+        return try _walkPageRange(pointer, s, e, &visitor, lock: lock, engine: engine, installing: true)
+    }
+
+    /// `walkPageRangeDebug` over a closed range (up to the top with `start...UInt64.max`).
+    @inlinable @discardableResult
+    public func walkPageRangeDebug<V: PageWalkVisitor>(_ range: ClosedRange<UInt64>, visitor: inout V,
+                                                       tables: AddressSpace? = nil,
+                                                       engine: WalkEngine = .c) throws -> WalkResult {
+        let (s, e) = _bounds(range)
+        return try _walkTables(pointer, s, e, pgd: tables.map { pw_mm_pgd($0.pointer) }, &visitor, lockless: false,
+                               engine: engine)
+    }
+
     /// Walks `range` VMA by VMA (the kernel's `walk_page_range`): gaps between VMAs are holes of
     /// depth -1, `testWalk` (or PFNMAP) decides per VMA, `preVMA`/`postVMA` bracket each VMA.
     ///
@@ -137,6 +172,17 @@ extension AddressSpace {
 }
 
 extension Machine {
+    /// `walkKernelPageTableRange` over a closed range: `start...UInt64.max` walks the kernel's
+    /// tables up to the top of the address space, last page included.
+    @inlinable @discardableResult
+    public func walkKernelPageTableRange<V: PageWalkVisitor>(_ range: ClosedRange<UInt64>, visitor: inout V,
+                                                             tables: AddressSpace? = nil, lockless: Bool = false,
+                                                             engine: WalkEngine = .c) throws -> WalkResult {
+        let (s, e) = _bounds(range)
+        return try _walkTables(pw_init_mm(pointer), s, e, pgd: tables.map { pw_mm_pgd($0.pointer) }, &visitor,
+                               lockless: lockless, engine: engine)
+    }
+
     /// Walks the kernel tables of `range` (the kernel's `walk_kernel_page_table_range`, or its
     /// `_lockless` twin, which asserts no lock).
     @inlinable @discardableResult
@@ -239,10 +285,19 @@ extension AddressSpace {
     /// released when `body` returns or throws (`folio_walk_end`).
     ///
     /// - Returns: `body`'s result, or nil when nothing (suitable) is mapped there.
+    /// - Throws: ``PageWalkError/staleVMA(id:)`` when `vma` no longer exists, or what `body` throws.
     @inlinable
     public func withFolio<R>(at address: UInt64, in vma: VMA, flags: FolioWalkFlags = [], engine: WalkEngine = .c,
-                             _ body: (FolioWalk) throws -> R) rethrows -> R? {
+                             _ body: (FolioWalk) throws -> R) throws -> R? {
         try _withFolio(machine.pointer, vma.pointer, UInt(address), flags, engine, body)
+    }
+
+    /// As ``withFolio(at:in:flags:engine:_:)-(_,_,_,_,(FolioWalk)->R)``, for a `body` that returns an
+    /// optional: one level of optional, nil both when nothing is mapped and when `body` returns nil.
+    @inlinable
+    public func withFolio<R>(at address: UInt64, in vma: VMA, flags: FolioWalkFlags = [], engine: WalkEngine = .c,
+                             _ body: (FolioWalk) throws -> R?) throws -> R? {
+        try _withFolio(machine.pointer, vma.pointer, UInt(address), flags, engine, body) ?? nil
     }
 }
 
@@ -303,7 +358,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
     @inline(__always) func offset(_ folded: Bool, _ shift: UInt32, _ parent: UnsafeMutablePointer<UInt64>)
         -> UnsafeMutablePointer<UInt64>? {
         if folded { return parent }
-        let pfn = pfnOf(parent.pointee)
+        let pfn = pfnOf(_loadEntry(parent))
         let index = Int((addr &>> UInt(shift)) & 511)
         if pfn < frames {
             let table: UnsafeMutablePointer<UInt64> = mem + Int(pfn) &* 512
@@ -315,7 +370,7 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
     /// `pgd/p4d_none_or_clear_bad`: the common cases inline, a bad entry reported out of line.
     @inline(__always) func noneOrClearBad(_ level: pw_level, _ trivial: Bool, _ p: UnsafeMutablePointer<UInt64>) -> Bool {
         if trivial { return false }
-        let v = p.pointee
+        let v = _loadEntry(p)
         if v == 0 { return true }
         if v & 0x81 == 1 && pfnOf(v) < frames { return false }
         return pw_pxd_none_or_clear_bad(m, level, p)
@@ -329,7 +384,8 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
                          machine: m, pageOfFolio: nil, pfnOfFolio: pfn)
     }
 
-    pw_mmap_assert_locked(mm)
+    // A strict machine reports the missing lock and finds no folio (as folio_walk_start).
+    if pw_mmap_assert_locked(mm) != 0 { return nil }
     if addr < vma.pointee.vm_start || addr >= vma.pointee.vm_end {
         pw_warn(m)
         return nil
@@ -340,12 +396,12 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         return nil
     }
     guard let pudp = offset(geo.folded.2, geo.shift.2, p4dp) else { return nil }
-    var pud = pudp.pointee
+    var pud = _loadEntry(pudp)
     if none(trivial.2, pud) { return nil }
     if !present(trivial.2, pud) || leaf(trivial.2, pud) {
         let ptl = pw_mm_page_table_lock(mm).unsafelyUnwrapped
         spin_lock(ptl)
-        pud = pudp.pointee
+        pud = _loadEntry(pudp)
         let pfn = pfnOf(pud)
         if !present(trivial.2, pud) || pud & EntryFlags.special.rawValue != 0 || !valid(pfn) {
             spin_unlock(ptl)
@@ -355,12 +411,12 @@ func _swiftFolioWalkStart(_ m: OpaquePointer, _ vma: UnsafeMutablePointer<vm_are
         spin_unlock(ptl)
     }
     guard let pmdp = offset(geo.folded.3, geo.shift.3, pudp) else { return nil }
-    var pmd = pmdp.pointee
+    var pmd = _loadEntry(pmdp)
     if none(trivial.3, pmd) { return nil }
     if !present(trivial.3, pmd) || leaf(trivial.3, pmd) {
         let ptl = pw_table_lock(m, pmdp).unsafelyUnwrapped
         spin_lock(ptl)
-        pmd = pmdp.pointee
+        pmd = _loadEntry(pmdp)
         if none(trivial.3, pmd) {
             spin_unlock(ptl)
             return nil

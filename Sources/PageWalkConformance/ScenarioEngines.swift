@@ -11,12 +11,13 @@ import Musl
 /// A visitor that forwards every callback to a C `struct mm_walk_ops` — how a scenario's
 /// callbacks (written in C, in the replayer) are driven through the Swift API.
 ///
-/// Its `callbacks` are exactly the C ops that are set. While a C callback runs, `walk->private`
+/// It implements every callback and disables those whose C op is not set, so the walk sees
+/// exactly the C ops that are set. While a C callback runs, `walk->private`
 /// is the scenario's own pointer, as the C callbacks expect.
 struct _ForwardingVisitor: PageWalkVisitor {
     let ops: mm_walk_ops
     let scenarioPrivate: UnsafeMutableRawPointer?
-    let callbacks: WalkCallbacks
+    let disabledCallbacks: WalkCallbacks
 
     init(_ ops: UnsafePointer<mm_walk_ops>, _ scenarioPrivate: UnsafeMutableRawPointer?) {
         self.ops = ops.pointee
@@ -33,7 +34,7 @@ struct _ForwardingVisitor: PageWalkVisitor {
         if self.ops.pre_vma != nil { set.insert(.preVMA) }
         if self.ops.post_vma != nil { set.insert(.postVMA) }
         if self.ops.install_pte != nil { set.insert(.installPTE) }
-        callbacks = set
+        disabledCallbacks = WalkCallbacks.all.subtracting(set)
     }
 
     /// Runs a C callback with the scenario's `private` in place.

@@ -19,9 +19,6 @@ public struct ClearSoftDirtyVisitor: PageWalkVisitor {
     /// A visitor with nothing counted yet.
     public init() {}
 
-    /// `pmdEntry` and `testWalk`, as `clear_refs_walk_ops`.
-    public var callbacks: WalkCallbacks { [.pmdEntry, .testWalk] }
-
     static let softDirty = EntryFlags.softDirty.rawValue
     static let writable = EntryFlags.writable.rawValue
 
@@ -66,11 +63,11 @@ extension ProcessSnapshot {
     /// - Returns: the entries changed.
     @discardableResult
     public func clearSoftDirty(engine: WalkEngine = .c) throws -> Int {
-        space.withMmapWriteLock {
-            for vma in space.vmas { vma.removeFlags(.softDirty) }
+        try space.withMmapWriteLock {
+            for vma in space.vmas { try vma.removeFlags(.softDirty) }
         }
         var visitor = ClearSoftDirtyVisitor()
-        let end = space.vmas.last?.end ?? 0
+        let end = try space.vmas.last?.end ?? 0
         if end > 0 {
             _ = try space.withMmapReadLock { try space.walkPageRange(0..<end, visitor: &visitor, engine: engine) }
         }
@@ -91,9 +88,6 @@ public struct GuardInstallVisitor: PageWalkVisitor {
 
     /// A visitor with nothing counted yet.
     public init() {}
-
-    /// The entries down to PTEs and `installPTE`, as `guard_install_walk_ops`.
-    public var callbacks: WalkCallbacks { [.pudEntry, .pmdEntry, .pteEntry, .installPTE] }
 
     /// `guard_install_pud_entry`: a huge PUD stops the walk with 1.
     public mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
@@ -127,8 +121,6 @@ public struct GuardInstallVisitor: PageWalkVisitor {
 struct GuardZapVisitor: PageWalkVisitor {
     let start: UInt64
     let end: UInt64
-
-    var callbacks: WalkCallbacks { [.pudEntry, .pmdEntry, .pteEntry] }
 
     mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if entry.isLeaf && address & ((1 << 30) - 1) == 0 && next - address == 1 << 30 {
@@ -184,14 +176,15 @@ extension ProcessSnapshot {
         var addr = range.lowerBound
         try space.withMmapReadLock {
             while addr < end {
-                guard let vma = space.findVMA(addr), vma.start < end else {
+                guard let vma = space.findVMA(addr), try vma.start < end else {
                     unmapped = true
                     break
                 }
-                if vma.start > addr { unmapped = true }
-                let s = max(addr, vma.start), e = min(end, vma.end)
-                if !vma.flags.isDisjoint(with: refused) { throw GuardInstallError.invalid }
-                vma.insertFlags(.maybeGuard)
+                let info = try vma.info
+                if info.start > addr { unmapped = true }
+                let s = max(addr, info.start), e = min(end, info.end)
+                if !info.flags.isDisjoint(with: refused) { throw GuardInstallError.invalid }
+                try vma.insertFlags(.maybeGuard)
                 var installed: Int? = nil
                 for _ in 0..<3 {
                     var visitor = GuardInstallVisitor()

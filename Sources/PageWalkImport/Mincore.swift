@@ -22,9 +22,6 @@ public struct MincoreVisitor: PageWalkVisitor {
     /// A visitor for the walks of `snapshot`'s address space (its recorded page cache fills file holes).
     public init(snapshot: ProcessSnapshot) { self.snapshot = snapshot }
 
-    /// `pmdEntry`, `pteHole` and `hugetlbEntry`, as `mincore_walk_ops`.
-    public var callbacks: WalkCallbacks { [.pmdEntry, .pteHole, .hugetlbEntry] }
-
     /// `__mincore_unmapped_range`: anonymous memory is not resident; file pages are as the
     /// page cache has them.
     mutating func unmapped(_ addr: UInt64, _ end: UInt64, _ walk: WalkContext) {
@@ -105,7 +102,7 @@ extension ProcessSnapshot {
         try space.withMmapReadLock {
             while addr < end {
                 guard let vma = space.vma(containing: addr) else { throw PageWalkError.outOfMemory }
-                let stop = min(vma.end, end)
+                let stop = min(try vma.end, end)
                 if let r = region(vma: vma.id), r.kind == .special && !r.name.hasPrefix("[anon:") {
                     // can_do_mincore: a special mapping ([vdso], [vvar]) is neither anonymous
                     // nor a file; the kernel reports it all resident without a walk.

@@ -60,9 +60,6 @@ public struct PTDumpVisitor: PageWalkVisitor {
     /// A dumper with no range yet.
     public init() {}
 
-    /// Every entry level and holes, as `ptdump_ops`.
-    public var callbacks: WalkCallbacks { [.pgdEntry, .p4dEntry, .pudEntry, .pmdEntry, .pteEntry, .pteHole] }
-
     /// The protection bits of an entry: everything but the PFN (`PTE_FLAGS_MASK`; the x86 pgd
     /// and p4d use the same layout).
     static func prot(_ value: UInt64) -> UInt64 { value & ~EntryFlags.pfnMask }

@@ -16,9 +16,6 @@ public struct PagemapVisitor: PageWalkVisitor {
         self.showPFN = showPFN
     }
 
-    /// `pmdEntry`, `pteHole` and `hugetlbEntry`, as `pagemap_ops`.
-    public var callbacks: WalkCallbacks { [.pmdEntry, .pteHole, .hugetlbEntry] }
-
     /// `pagemap_pte_hole`: outside VMAs 0, inside a VMA soft-dirty if the VMA is.
     public mutating func pteHole(address: UInt64, next: UInt64, depth: Int, walk: WalkContext) throws -> WalkStep {
         var addr = address

@@ -71,7 +71,8 @@ public struct ImportSummary: Sendable, Equatable {
     public var reads = 0
     /// The highest PFN seen.
     public var highestPFN: UInt64 = 0
-    /// Seconds spent reading /proc, and building the machine.
+    /// Seconds spent reading /proc (maps, smaps, pagemap, kpageflags, kpagecount: what the kernel
+    /// hands over), and building the machine from it.
     public var readSeconds = 0.0, buildSeconds = 0.0
 }
 
@@ -271,6 +272,7 @@ private struct Importer {
 
     mutating func build() throws(ImportError) -> ProcessSnapshot {
         let start = monotonicSeconds()
+        var pageFactsSeconds = 0.0
         let presentBit = PagemapEntry.presentBit
 
         // PFNs: real, or hidden (no CAP_SYS_ADMIN) and numbered here.
@@ -293,29 +295,34 @@ private struct Importer {
         let useFlags = options.usePageFlags && realPFNs && source.canReadPageFlags
 
         // Every frame the process refers to: present pages and the PFNs of migration,
-        // hwpoison and device entries.
-        var pfns: [UInt64] = []
-        pfns.reserveCapacity(pmes.count)
-        for e in pmes {
+        // hwpoison and device entries; a bitmap, visited in PFN order (a sorted array of them
+        // took 16 bytes a page and a sort).
+        func referencedPFN(_ e: UInt64) -> UInt64? {
             let pme = PagemapEntry(rawValue: e)
-            if pme.isPresent {
-                pfns.append(pme.frame)
-            } else if let t = pme.swapType, t >= SwapType.hwpoison, t < SwapType.marker, let off = pme.swapOffset {
-                pfns.append(off)
+            if pme.isPresent { return pme.frame }
+            if let t = pme.swapType, t >= SwapType.hwpoison, t < SwapType.marker, let off = pme.swapOffset {
+                return off
             }
+            return nil
         }
-        pfns.sort()
-        var unique: [UInt64] = []
-        unique.reserveCapacity(pfns.count)
-        for p in pfns where unique.last != p { unique.append(p) }
-        let highest = unique.last ?? 0
+        var highest: UInt64 = 0
+        for e in pmes { if let p = referencedPFN(e), p > highest { highest = p } }
+        // A machine has at most 2^28 frames (checked again with the tables below).
+        if highest >= 1 << 28 {
+            throw ImportError(.tooLarge, "pagewalk: PFN 0x\(String(highest, radix: 16)) of \(name) needs more than 2^28 frames; a machine has at most 2^28")
+        }
+        var unique = PFNSet(highest: highest)
+        for e in pmes { if let p = referencedPFN(e) { unique.insert(p) } }
         summary.highestPFN = highest
 
         // Data frames: every PFN seen, rounded up to a 2 MiB block, plus a spare block.
         let dataFrames = ((highest | 511) + 1) + 512
         let pages = PhysicalPages(frames: dataFrames, source: useFlags ? .kpageflags : .pagemap)
         if useFlags {
-            try readPageFacts(unique, into: pages)
+            // kpageflags and kpagecount are the kernel's handover, as pagemap is: read time.
+            let kernel = try readPageFacts(unique, into: pages)
+            summary.readSeconds += kernel
+            pageFactsSeconds = kernel
         } else {
             for e in pmes {
                 let pme = PagemapEntry(rawValue: e)
@@ -329,8 +336,8 @@ private struct Importer {
         var zeroPFN: UInt64? = nil
         var hugeZeroPFN: UInt64? = nil
         if useFlags {
-            for p in unique {
-                guard let f = pages.flags(p), f.contains(.zeroPage) else { continue }
+            unique.forEach { p in
+                guard let f = pages.flags(p), f.contains(.zeroPage) else { return }
                 if f.contains(.thp) {
                     if hugeZeroPFN == nil { hugeZeroPFN = f.contains(.compoundHead) ? p : (p & ~511) }
                 } else if zeroPFN == nil {
@@ -448,10 +455,10 @@ private struct Importer {
         // Folios: compound pages from the flags (hugetlb ones from their VMA's page size).
         if useFlags {
             var declared = Set<UInt64>()
-            for p in unique {
-                guard let f = pages.flags(p), f.isCompound, !f.contains(.huge) else { continue }
+            unique.forEach { p in
+                guard let f = pages.flags(p), f.isCompound, !f.contains(.huge) else { return }
                 let head = f.contains(.compoundHead) ? p : headOf(p, pages)
-                guard let head, declared.insert(head).inserted else { continue }
+                guard let head, declared.insert(head).inserted else { return }
                 let n = pages.compoundPages(head: head)
                 if n > 1 && n & (n - 1) == 0 {
                     try? machine.declareFolio(head: head, order: n.trailingZeroBitCount)
@@ -462,17 +469,38 @@ private struct Importer {
 
         // The page facts kernel-style clients read (compat/, pagewalk_pages.h): flags and
         // map counts as kpageflags and kpagecount (or pagemap alone) gave them.
-        for p in unique {
-            guard let f = pages.flags(p) else { continue }
+        unique.forEach { p in
+            guard let f = pages.flags(p) else { return }
             let count = Int32(clamping: pages.mapcount(p) ?? 0)
             machine.setPageFacts(p, PageFacts(flags: f.rawValue, mapcount: count, refcount: count))
         }
 
-        // Entries.
+        // Entries. PTEs go in by runs of consecutive pages inside one PTE table, installed by one
+        // walk each (the Swift engine's install_pte loop) instead of a descent from the top per PTE.
         let pte = PageTableLevel.pte
+        var run: [UInt64] = []
+        run.reserveCapacity(512)
+        var runStart: UInt64 = 0
+        func flush() throws(ImportError) {
+            guard !run.isEmpty else { return }
+            let range = runStart..<runStart + UInt64(run.count) << 12
+            do {
+                try run.withUnsafeBufferPointer { values in
+                    var installer = PTEInstaller(start: runStart, values: values.baseAddress!)
+                    _ = try space.withMmapReadLock { () throws -> WalkResult in
+                        try space.walkPageRangeMM(range, visitor: &installer, engine: .swift)
+                    }
+                }
+            } catch {
+                throw ImportError(.tooLarge, "pagewalk: cannot write the entries of [0x\(String(range.lowerBound, radix: 16)), 0x\(String(range.upperBound, radix: 16))) of \(name): \(error)")
+            }
+            run.removeAll(keepingCapacity: true)
+        }
         for (ri, span) in spans.enumerated() where !span.isEmpty {
             let r = regions[ri]
             let shift = hugeShift[ri]
+            // A PFNMAP VMA is skipped by walks without test_walk: its PTEs are set one by one.
+            let batch = shift == 0 && !r.flags.contains(.pfnmap)
             for i in span where plans[i] != 2 {
                 let address = vpns[i] << 12
                 do {
@@ -495,7 +523,15 @@ private struct Importer {
                         }
                     } else {
                         let value = pteValue(pmes[i], region: r, pages: pages, zeroPFN: zeroPFN)
-                        try space.setEntry(pte, at: address, to: value)
+                        if batch {
+                            if run.count == 512 || (!run.isEmpty && runStart + UInt64(run.count) << 12 != address) {
+                                try flush()
+                            }
+                            if run.isEmpty { runStart = address }
+                            run.append(value)
+                        } else {
+                            try space.setEntry(pte, at: address, to: value)
+                        }
                         summary.ptes += 1
                         let e = PTE(rawValue: value)
                         if e.marker != nil { summary.markers += 1 } else if e.isSwap { summary.swapEntries += 1 }
@@ -506,17 +542,18 @@ private struct Importer {
                 }
             }
         }
-        summary.buildSeconds = monotonicSeconds() - start
+        try flush()
+        summary.buildSeconds = monotonicSeconds() - start - pageFactsSeconds
         let knowledge = ImportKnowledge(realPFNs: realPFNs || !anyPresent, pageFlags: useFlags,
                                         vmFlags: vmaInfo != nil, zeroPage: zeroPFN != nil, consistent: consistent)
         return ProcessSnapshot(pid: source.pid, machine: machine, space: space, regions: regions, pages: pages,
                                knowledge: knowledge, summary: summary, zeroPFN: zeroPFN, hugeZeroPFN: hugeZeroPFN)
     }
 
-    /// Reads kpageflags and kpagecount for `pfns` (sorted, unique) in batched preads: runs of
-    /// nearby frames read together. Then, for compound pages, the 2 MiB-aligned block around
-    /// them, so that heads and tails are known (folio order).
-    func readPageFacts(_ pfns: [UInt64], into pages: PhysicalPages) throws(ImportError) {
+    /// Reads kpageflags and kpagecount for `pfns` in batched preads: runs of nearby frames read
+    /// together. Then, for compound pages, the 2 MiB-aligned block around them, so that heads and
+    /// tails are known (folio order). Returns the seconds spent in the reads (the kernel's part).
+    func readPageFacts(_ pfns: PFNSet, into pages: PhysicalPages) throws(ImportError) -> Double {
         let maxRun = 1 << 16
         let flagBuf = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: maxRun)
         let countBuf = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: maxRun)
@@ -524,38 +561,42 @@ private struct Importer {
             flagBuf.deallocate()
             countBuf.deallocate()
         }
+        var kernel = 0.0
         func read(_ first: UInt64, _ count: Int, counts: Bool) throws(ImportError) {
             let f = UnsafeMutableBufferPointer(rebasing: flagBuf[0..<count])
+            let t0 = monotonicSeconds()
             try source.readPageFlags(firstPFN: first, into: f)
+            kernel += monotonicSeconds() - t0
             for k in 0..<count { pages.setFlags(first + UInt64(k), f[k]) }
             if counts {
                 let c = UnsafeMutableBufferPointer(rebasing: countBuf[0..<count])
+                let t1 = monotonicSeconds()
                 try source.readPageCounts(firstPFN: first, into: c)
+                kernel += monotonicSeconds() - t1
                 for k in 0..<count { pages.setMapcount(first + UInt64(k), c[k]) }
             }
         }
-        var i = 0
-        while i < pfns.count {
-            let first = pfns[i]
-            var last = first
-            var j = i + 1
-            while j < pfns.count && pfns[j] - last <= 64 && pfns[j] - first < UInt64(maxRun) {
-                last = pfns[j]
-                j += 1
+        var run: (first: UInt64, last: UInt64)? = nil
+        try pfns.forEach { (p: UInt64) throws(ImportError) in
+            if let r = run, p - r.last <= 64 && p - r.first < UInt64(maxRun) {
+                run = (r.first, p)
+                return
             }
-            try read(first, Int(last - first + 1), counts: true)
-            i = j
+            if let r = run { try read(r.first, Int(r.last - r.first + 1), counts: true) }
+            run = (p, p)
         }
+        if let r = run { try read(r.first, Int(r.last - r.first + 1), counts: true) }
         // Complete compound pages that are only partly mapped.
         var blocks = Set<UInt64>()
-        for p in pfns {
-            guard let f = pages.flags(p), f.isCompound, !f.contains(.huge) else { continue }
+        try pfns.forEach { (p: UInt64) throws(ImportError) in
+            guard let f = pages.flags(p), f.isCompound, !f.contains(.huge) else { return }
             let block = p & ~511
             if blocks.insert(block).inserted {
-                if (0..<512).allSatisfy({ pages.isKnown(block + $0) }) { continue }
+                if (0..<512).allSatisfy({ pages.isKnown(block + $0) }) { return }
                 try read(block, 512, counts: false)
             }
         }
+        return kernel
     }
 
     /// The head of the compound page holding tail `pfn`, searched back within its 2 MiB block.
@@ -669,5 +710,36 @@ private struct Importer {
             v |= EntryFlags.special.rawValue
         }
         return v
+    }
+}
+
+/// A set of PFNs: one bit per frame up to the highest, visited in increasing order.
+struct PFNSet {
+    private var words: [UInt64]
+
+    init(highest: UInt64) { words = [UInt64](repeating: 0, count: Int(highest >> 6) + 1) }
+
+    mutating func insert(_ pfn: UInt64) { words[Int(pfn >> 6)] |= 1 << (pfn & 63) }
+
+    func forEach<E: Error>(_ body: (UInt64) throws(E) -> Void) throws(E) {
+        for (i, word) in words.enumerated() where word != 0 {
+            var w = word
+            while w != 0 {
+                try body(UInt64(i) << 6 | UInt64(w.trailingZeroBitCount))
+                w &= w &- 1
+            }
+        }
+    }
+}
+
+/// Installs the PTEs `values[k]` at `start + k` pages over a run of none PTEs (an import's fresh
+/// page tables).
+private struct PTEInstaller: PageWalkVisitor {
+    let start: UInt64
+    let values: UnsafePointer<UInt64>
+    var callbacks: WalkCallbacks { .installPTE }
+
+    mutating func installPTE(address: UInt64, next: UInt64, walk: WalkContext) -> InstallStep {
+        .install(PTE(rawValue: values[Int((address &- start) >> 12)]))
     }
 }

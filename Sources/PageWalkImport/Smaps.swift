@@ -187,9 +187,6 @@ public struct SmapsVisitor: PageWalkVisitor {
         pages = snapshot.pages
     }
 
-    /// `pmdEntry` and `hugetlbEntry`, as `smaps_walk_ops`.
-    public var callbacks: WalkCallbacks { [.pmdEntry, .hugetlbEntry] }
-
     /// `smaps_pte_range`.
     public mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         guard let vma = walk.vma else { return .proceed }
@@ -399,7 +396,7 @@ extension ProcessSnapshot {
         var out = ""
         for (r, s) in try smapsAll(engine: engine) {
             let vma = r.vmaID.flatMap { space.vma(id: $0) }
-            let flags = vma?.flags ?? r.flags
+            let flags = try vma?.flags ?? r.flags
             out += r.mapsLine + "\n"
             out += MemoryStats.line("Size", (r.range.upperBound - r.range.lowerBound) >> 10)
             out += MemoryStats.line("KernelPageSize", r.kernelPageSize >> 10)

@@ -417,7 +417,8 @@ func guardFailureReason(_ e: GuardInstallError, _ range: Range<UInt64>, _ s: Pro
         }
         let refused: [(VMAFlags, String)] = [(.hugetlb, "VM_HUGETLB"), (.pfnmap, "VM_PFNMAP"), (.mixedmap, "VM_MIXEDMAP"),
                                              (.io, "VM_IO"), (.dontExpand, "VM_DONTEXPAND"), (.locked, "VM_LOCKED")]
-        for vma in s.space.vmas where vma.start < range.upperBound && vma.end > range.lowerBound {
+        for vma in s.space.vmas.compactMap({ try? $0.info })
+        where vma.start < range.upperBound && vma.end > range.lowerBound {
             let why = refused.filter { vma.flags.contains($0.0) }.map(\.1)
             if why.isEmpty { continue }
             let name = s.region(vma: vma.id).map { $0.name.isEmpty ? "" : " " + $0.name } ?? ""

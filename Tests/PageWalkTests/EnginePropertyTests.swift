@@ -19,7 +19,9 @@ struct SplitMix: RandomNumberGenerator {
 
 /// Records every callback, with deterministic behaviour drawn from a seed: stops, actions, rewrites.
 struct Recorder: PageWalkVisitor {
-    var callbacks: WalkCallbacks
+    /// The callbacks this walk uses (drawn at random); the others are disabled.
+    var enabled: WalkCallbacks
+    var disabledCallbacks: WalkCallbacks { WalkCallbacks.all.subtracting(enabled) }
     var trace: [String] = []
     var rng: SplitMix
     var calls = 0
@@ -27,7 +29,7 @@ struct Recorder: PageWalkVisitor {
     var againDone: Set<UInt64> = []
 
     init(callbacks: WalkCallbacks, seed: UInt64) {
-        self.callbacks = callbacks
+        enabled = callbacks
         rng = SplitMix(state: seed)
         stopAfter = Int(rng.next() % 3000) + 50
     }
@@ -103,7 +105,7 @@ func runWorld(seed: UInt64, engine: WalkEngine, sparse: Bool = false) throws -> 
         ? try Machine(levels: levels, ranges: sparseRanges, tableBase: 3000, zeroPFN: 1, hugeZeroPFN: 512)
         : try Machine(levels: levels, frames: 8192, tableBase: 4096, zeroPFN: 1, hugeZeroPFN: 512)
     try machine.declareFolio(head: 512, order: 9)
-    var out: [String] = []
+    let out = Log<String>()
     machine.onEvent { out.append("event \($0)") }
     let space = try machine.makeAddressSpace()
     let top = min(machine.geometry.taskSize, 1 << 31)
@@ -155,7 +157,7 @@ func runWorld(seed: UInt64, engine: WalkEngine, sparse: Bool = false) throws -> 
         do {
             switch rng.next() % 6 {
             case 0:
-                v.callbacks.insert(.installPTE)
+                v.enabled.insert(.installPTE)
                 machine.setAllocationBudget(rng.chance(50) ? Int(rng.next() % 4) : nil)
                 result = "\(try space.walkPageRangeMM(s..<e, visitor: &v, lock: lock, engine: engine))"
                 machine.setAllocationBudget(nil)
@@ -176,9 +178,9 @@ func runWorld(seed: UInt64, engine: WalkEngine, sparse: Bool = false) throws -> 
         out.append("walk \(round): \(result)")
         out.append(contentsOf: v.trace)
         if let vma = vmas.first {
-            let address = vma.start + rng.next() % (vma.end - vma.start)
+            let address = try vma.start + rng.next() % (vma.end - vma.start)
             let flags = FolioWalkFlags(rawValue: Int32(rng.next() % 4))
-            let found = space.withFolio(at: address, in: vma, flags: flags, engine: engine) {
+            let found = try space.withFolio(at: address, in: vma, flags: flags, engine: engine) {
                 "\($0.level) \($0.entry) \(String(describing: $0.page)) \($0.folio)"
             }
             out.append("folio \(String(address, radix: 16)): \(found ?? "none")")
@@ -187,7 +189,7 @@ func runWorld(seed: UInt64, engine: WalkEngine, sparse: Bool = false) throws -> 
     }
     out.append(contentsOf: space.dump().map(\.description))
     out.append("tables \(machine.stats.tablesInUse)")
-    return out
+    return out.items
 }
 
 /// Compares two traces line by line; records the first difference.

@@ -42,8 +42,8 @@ struct ImportKernelTests {
         }
         // The hole from munmap is a gap between VMAs.
         let low = try child.region("hole-low"), high = try child.region("hole-high")
-        #expect(snap.space.vma(containing: low.upperBound) == nil || snap.space.vma(containing: low.upperBound)!.start >= low.upperBound)
-        #expect(snap.space.vma(containing: high.lowerBound - 4096)?.range != snap.space.vma(containing: low.lowerBound)?.range)
+        #expect(try snap.space.vma(containing: low.upperBound) == nil || snap.space.vma(containing: low.upperBound)!.start >= low.upperBound)
+        #expect(try snap.space.vma(containing: high.lowerBound - 4096)?.range != snap.space.vma(containing: low.lowerBound)?.range)
         // Every imported PFN is a data frame below the table region.
         let layoutFrames = snap.machine.stats.frames
         #expect(snap.summary.highestPFN < layoutFrames)
@@ -221,9 +221,9 @@ struct ImportKernelTests {
             #expect(try child.command("guard \(hex(r.lowerBound)) \(hex(UInt64(r.count)))") == "ok")
         }
         for r in ranges {
-            guard let vma = snap.space.vma(containing: r.lowerBound) else { Issue.record("no VMA"); continue }
-            let kernel = try Kernel.pagemap(child.pid, vma.range)
-            let ours = try snap.pagemap(vma.range)
+            guard let vma = try snap.space.vma(containing: r.lowerBound)?.info else { Issue.record("no VMA"); continue }
+            let kernel = try Kernel.pagemap(child.pid, vma.start..<vma.end)
+            let ours = try snap.pagemap(vma.start..<vma.end)
             #expect(ours.map(\.isGuardRegion) == kernel.map(\.isGuardRegion), "guard pages of \(hex(vma.start))")
             let differ = zip(ours, kernel).enumerated().filter { $0.element.0 != $0.element.1 }
             #expect(differ.isEmpty, "\(differ.count) entries of \(hex(vma.start)) differ: \(differ.prefix(4).map { "\($0.offset): \($0.element.0) vs \($0.element.1)" })")

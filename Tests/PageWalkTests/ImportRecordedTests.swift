@@ -52,7 +52,7 @@ import Testing
         #expect(snap.summary.hugetlbLeaves == 1, "the second huge page is not present")
         #expect(snap.summary.swapEntries == 1 && snap.summary.markers == 1)
         let huge = try #require(snap.space.vma(containing: Self.hugeStart))
-        #expect(huge.hugePageSize == .twoMegabytes && huge.flags.contains(.hugetlb))
+        #expect(try huge.hugePageSize == .twoMegabytes && huge.flags.contains(.hugetlb))
         #expect(PMD(rawValue: try snap.space.entry(.pmd, at: Self.hugeStart)).isLeaf)
         // pagemap from the walk gives back exactly what was read.
         for (start, pages) in [(Self.anonStart, 16), (Self.hugeStart, 1024)] {

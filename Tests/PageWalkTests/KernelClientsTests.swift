@@ -10,9 +10,9 @@ import Testing
 /// same page facts (the import records kpageflags and kpagecount in the machine for the C side);
 /// every figure both compute must agree.
 @Suite struct KernelClientsTests {
-    private static func cSmaps(_ vma: VMA) -> kc_smaps {
+    private static func cSmaps(_ vma: VMA) throws -> kc_smaps {
         var s = kc_smaps()
-        #expect(kc_smaps_vma(vma.pointer, &s) == 0)
+        #expect(try kc_smaps_vma(vma.pointer, &s) == 0)
         return s
     }
 
@@ -46,7 +46,7 @@ import Testing
         // smaps, per VMA.
         for (region, stats) in try snap.smapsAll() {
             guard let vma = snap.space.vma(containing: region.range.lowerBound) else { continue }
-            for (name, c, s) in Self.smapsPairs(Self.cSmaps(vma), stats) {
+            for (name, c, s) in Self.smapsPairs(try Self.cSmaps(vma), stats) {
                 #expect(c == s, "\(name) of \(region.name): C \(c), Swift \(s)")
             }
         }
@@ -66,7 +66,7 @@ import Testing
         var compared = 0
         for (region, stats) in try snap.smapsAll() where child.regions.values.contains(where: { $0.overlaps(region.range) }) {
             guard let vma = snap.space.vma(containing: region.range.lowerBound) else { continue }
-            for (name, c, s) in Self.smapsPairs(Self.cSmaps(vma), stats) {
+            for (name, c, s) in Self.smapsPairs(try Self.cSmaps(vma), stats) {
                 #expect(c == s, "\(name) of \(region.name): C \(c), Swift \(s)")
             }
             let ours = Self.cPagemap(snap, region.range)

@@ -6,7 +6,6 @@ import Testing
 // README-EXAMPLE-BEGIN
 struct PresentPages: PageWalkVisitor {
     var count = 0
-    var callbacks: WalkCallbacks { .pteEntry }
     mutating func pteEntry(_ pte: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if pte.isPresent { count += 1 }
         return .proceed

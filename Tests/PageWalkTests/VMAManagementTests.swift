@@ -9,13 +9,13 @@ import Testing
         let baseline = machine.stats.tablesInUse
         try space.map(0x40_0000..<0x60_0000, flags: [.read, .write])
         try space.map(0x60_0000..<0x80_0000, flags: [.read, .write])
-        #expect(space.vmas.map(\.range) == [0x40_0000..<0x80_0000])
+        #expect(try space.vmas.map { try $0.range } == [0x40_0000..<0x80_0000])
         #expect(throws: PageWalkError.exists) { try space.map(0x50_0000..<0x51_0000, flags: [.read]) }
         try space.faultIn(0x40_0000, pfn: 0x100)
         try space.faultIn(0x70_0000, pfn: 0x101)
         #expect(machine.stats.tablesInUse == baseline + 4) // PUD, PMD and two PTE tables
         try space.unmap(0x50_0000..<0x80_0000)
-        #expect(space.vmas.map(\.range) == [0x40_0000..<0x50_0000])
+        #expect(try space.vmas.map { try $0.range } == [0x40_0000..<0x50_0000])
         #expect(machine.stats.tablesInUse == baseline + 3) // the emptied PTE table is freed
         try space.protect(0x40_0000..<0x40_1000, [.read])
         #expect(space.vmas.count == 2)
@@ -47,7 +47,7 @@ import Testing
                     Issue.record("seed \(seed), step \(step): \(problem)")
                     return
                 }
-                let ranges = space.vmas.map(\.range)
+                let ranges = try space.vmas.map { try $0.range }
                 #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound <= $1.lowerBound })
             }
             // Unmapping everything leaves no table but the top one.

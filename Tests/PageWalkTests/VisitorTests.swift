@@ -15,26 +15,55 @@ func makeSmallSpace() throws -> (Machine, AddressSpace, VMA) {
 
 struct PresentCounter: PageWalkVisitor {
     var present = 0, empty = 0
-    var callbacks: WalkCallbacks { .pteEntry }
     mutating func pteEntry(_ pte: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if pte.isPresent { present += 1 } else if pte.isNone { empty += 1 }
         return .proceed
     }
 }
 
-/// Implements pmdEntry but does not list it: it must never be called.
+/// Implements pmdEntry and lists nothing: the walk derives the set, so pmdEntry is called.
 struct UnlistedPMD: PageWalkVisitor {
     var pmdCalls = 0, ptes = 0
-    var callbacks: WalkCallbacks { .pteHole }
     mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         pmdCalls += 1
         return .proceed
     }
 }
 
+/// Implements pmdEntry and pteHole, and disables some of them per walk (a set chosen at run time).
+struct DisabledPMD: PageWalkVisitor {
+    var pmdCalls = 0, holes = 0
+    var disabledCallbacks: WalkCallbacks = .pmdEntry
+    mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
+        pmdCalls += 1
+        return .proceed
+    }
+    mutating func pteHole(address: UInt64, next: UInt64, depth: Int, walk: WalkContext) throws -> WalkStep {
+        holes += 1
+        return .proceed
+    }
+}
+
+/// Declares pmdEntry with a result type the walker does not accept.
+struct WrongResultPMD: PageWalkVisitor {
+    var pmdCalls = 0
+    mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) -> Int32 {
+        pmdCalls += 1
+        return 0
+    }
+}
+
+/// Forwards PTEs to an inner visitor: it implements pteEntry exactly when the inner one does.
+struct Forwarding<Inner: PageWalkVisitor>: PageWalkVisitor {
+    var inner: Inner
+    mutating func pteEntry(_ pte: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws
+        -> Inner.PTEEntryResult {
+        try inner.pteEntry(&pte, address: address, next: next, walk: walk)
+    }
+}
+
 struct THPCounter: PageWalkVisitor {
     var leaves = 0, tables = 0
-    var callbacks: WalkCallbacks { .pmdEntry }
     mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if pmd.isLeaf { leaves += 1; walk.action = .continue } else { tables += 1 }
         return .proceed
@@ -45,7 +74,6 @@ struct StopAt: PageWalkVisitor {
     let address: UInt64
     var seen: [UInt64] = []
     var posts = 0
-    var callbacks: WalkCallbacks { [.pteEntry, .postVMA] }
     mutating func pteEntry(_ pte: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         seen.append(address)
         return address == self.address ? .stop(7) : .proceed
@@ -58,7 +86,6 @@ struct Boom: Error, Equatable { let at: UInt64 }
 struct ThrowAt: PageWalkVisitor {
     let address: UInt64
     var posts = 0
-    var callbacks: WalkCallbacks { [.pteEntry, .postVMA] }
     mutating func pteEntry(_ pte: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if address == self.address { throw Boom(at: address) }
         return .proceed
@@ -68,7 +95,6 @@ struct ThrowAt: PageWalkVisitor {
 
 struct Installer: PageWalkVisitor {
     var installed = 0
-    var callbacks: WalkCallbacks { .installPTE }
     mutating func installPTE(address: UInt64, next: UInt64, walk: WalkContext) throws -> InstallStep {
         installed += 1
         return .install(.marker(.guardRegion))
@@ -78,7 +104,6 @@ struct Installer: PageWalkVisitor {
 /// A pmdEntry that reads the PTE table itself, as smaps does.
 struct TableReader: PageWalkVisitor {
     var present = 0, thpPages = 0
-    var callbacks: WalkCallbacks { .pmdEntry }
     mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         walk.action = .continue
         if pmd.isLeaf {
@@ -96,7 +121,7 @@ struct TableReader: PageWalkVisitor {
     @Test(arguments: [WalkEngine.c, .swift])
     func countsPresentPTEsAndSplitsTheTHPForPTEEntry(engine: WalkEngine) throws {
         let (machine, space, _) = try makeSmallSpace()
-        var splits: [MachineEvent] = []
+        let splits = Log<MachineEvent>()
         machine.onEvent { splits.append($0) }
         var counter = PresentCounter()
         let result = try space.walkPageRange(0x40_0000..<0xc0_0000, visitor: &counter, engine: engine)
@@ -104,16 +129,67 @@ struct TableReader: PageWalkVisitor {
         // 8 PTEs + the 512 PTEs the THP split into; 504 empty PTEs in the first table; no table at 6 MiB.
         #expect(counter.present == 8 + 512)
         #expect(counter.empty == 504)
-        #expect(splits == [.split(level: .pmd, address: 0x80_0000, vma: 1)])
+        #expect(splits.items == [.split(level: .pmd, address: 0x80_0000, vma: 1)])
+    }
+
+    @Test func theSetIsDerivedFromTheMethodsAVisitorDeclares() {
+        #expect(UnlistedPMD.implementedCallbacks == .pmdEntry)
+        #expect(PresentCounter.implementedCallbacks == .pteEntry)
+        #expect(StopAt.implementedCallbacks == [.pteEntry, .postVMA])
+        #expect(Installer.implementedCallbacks == .installPTE)
+        #expect(DisabledPMD.implementedCallbacks == [.pmdEntry, .pteHole])
+        #expect(DisabledPMD().activeCallbacks == .pteHole)
+        #expect(Forwarding<PresentCounter>.implementedCallbacks == .pteEntry)
+        #expect(Forwarding<UnlistedPMD>.implementedCallbacks == [])
     }
 
     @Test(arguments: [WalkEngine.c, .swift])
-    func unlistedCallbacksAreNeverCalledAndNothingIsSplit(engine: WalkEngine) throws {
+    func anImplementedCallbackIsCalledWithoutBeingListed(engine: WalkEngine) throws {
         let (_, space, _) = try makeSmallSpace()
         var v = UnlistedPMD()
         try space.walkPageRange(0x40_0000..<0xc0_0000, visitor: &v, engine: engine)
-        #expect(v.pmdCalls == 0)
+        // The PTE table at 4 MiB and the THP at 8 MiB; no PTE handler, so nothing is split.
+        #expect(v.pmdCalls == 2)
         #expect(try PMD(rawValue: space.entry(.pmd, at: 0x80_0000)).isLeaf)
+    }
+
+    @Test(arguments: [WalkEngine.c, .swift])
+    func disabledCallbacksAreNeverCalledAndChangeTheWalk(engine: WalkEngine) throws {
+        let (_, space, _) = try makeSmallSpace()
+        var v = DisabledPMD()
+        try space.walkPageRange(0x40_0000..<0xc0_0000, visitor: &v, engine: engine)
+        // Only pteHole is active: as in the kernel the walk does not descend below the present
+        // top-level entry, so it sees no PMD and no PMD hole.
+        #expect(v.pmdCalls == 0)
+        #expect(v.holes == 0)
+        var enabled = DisabledPMD(disabledCallbacks: [])
+        try space.walkPageRange(0x40_0000..<0xc0_0000, visitor: &enabled, engine: engine)
+        // With pmdEntry: the table at 4 MiB and the THP at 8 MiB; holes at 6 and 10 MiB.
+        #expect(enabled.pmdCalls == 2)
+        #expect(enabled.holes == 2)
+        #expect(try PMD(rawValue: space.entry(.pmd, at: 0x80_0000)).isLeaf)
+    }
+
+    @Test(arguments: [WalkEngine.c, .swift])
+    func aCallbackWithTheWrongResultTypeIsReportedBeforeTheWalk(engine: WalkEngine) throws {
+        let (_, space, _) = try makeSmallSpace()
+        var v = WrongResultPMD()
+        #expect(WrongResultPMD.implementedCallbacks == .pmdEntry)
+        let error = #expect(throws: PageWalkVisitorError.self) {
+            try space.walkPageRange(0x40_0000..<0xc0_0000, visitor: &v, engine: engine)
+        }
+        #expect(error?.callback == "pmdEntry")
+        #expect(error?.description.contains("returns Swift.Int32; a pmdEntry callback must return PageWalk.WalkStep")
+                == true)
+        #expect(v.pmdCalls == 0)
+    }
+
+    @Test(arguments: [WalkEngine.c, .swift])
+    func aForwardingVisitorWalksAsItsInnerVisitor(engine: WalkEngine) throws {
+        let (_, space, _) = try makeSmallSpace()
+        var v = Forwarding(inner: PresentCounter())
+        try space.walkPageRange(0x40_0000..<0xc0_0000, visitor: &v, engine: engine)
+        #expect(v.inner.present == 8 + 512)
     }
 
     @Test(arguments: [WalkEngine.c, .swift])
@@ -196,12 +272,12 @@ struct TableReader: PageWalkVisitor {
     @Test(arguments: [WalkEngine.c, .swift])
     func failedLockAssertionsReachTheHook(engine: WalkEngine) throws {
         let (machine, space, _) = try makeSmallSpace()
-        var events: [MachineEvent] = []
+        let events = Log<MachineEvent>()
         machine.onEvent { events.append($0) }
         space.mmapLockState = .none
         var counter = PresentCounter()
         try space.walkPageRange(0x40_0000..<0x40_1000, visitor: &counter, engine: engine)
-        #expect(events == [.assertionFailed("mmap_locked")])
+        #expect(events.items == [.assertionFailed("mmap_locked")])
         #expect(machine.stats.assertionFailures == 1)
     }
 }
@@ -211,22 +287,22 @@ struct TableReader: PageWalkVisitor {
     func findsPTEAndTHPFolios(engine: WalkEngine) throws {
         let (machine, space, vma) = try makeSmallSpace()
         try machine.declareFolio(head: 0x104, order: 2)
-        let small = space.withFolio(at: 0x40_5000, in: vma, engine: engine) { ($0.level, $0.page, $0.folio, $0.folioOrder) }
+        let small = try space.withFolio(at: 0x40_5000, in: vma, engine: engine) { ($0.level, $0.page, $0.folio, $0.folioOrder) }
         #expect(small?.0 == .pte)
         #expect(small?.1 == 0x105)
         #expect(small?.2 == 0x104)
         #expect(small?.3 == 2)
-        let huge = space.withFolio(at: 0x80_3000, in: vma, engine: engine) { ($0.level, $0.page, $0.folio) }
+        let huge = try space.withFolio(at: 0x80_3000, in: vma, engine: engine) { ($0.level, $0.page, $0.folio) }
         #expect(huge?.0 == .pmd)
         #expect(huge?.1 == 0x1003)
         #expect(huge?.2 == 0x1000)
-        #expect(space.withFolio(at: 0x40_9000, in: vma, engine: engine) { _ in true } == nil)
+        #expect(try space.withFolio(at: 0x40_9000, in: vma, engine: engine) { _ in true } == nil)
     }
 
     @Test(arguments: [WalkEngine.c, .swift])
     func theLockIsHeldInsideAndReleasedEvenWhenTheBodyThrows(engine: WalkEngine) throws {
         let (_, space, vma) = try makeSmallSpace()
-        let held = space.withFolio(at: 0x40_0000, in: vma, engine: engine) { _ in pw_ptl_held_by_thread() }
+        let held = try space.withFolio(at: 0x40_0000, in: vma, engine: engine) { _ in pw_ptl_held_by_thread() }
         #expect(held == 1)
         #expect(pw_ptl_held_by_thread() == 0)
         #expect(throws: Boom(at: 1)) {
@@ -240,12 +316,12 @@ struct TableReader: PageWalkVisitor {
         let (_, space, vma) = try makeSmallSpace()
         try space.mapZeroPage(at: 0x41_0000)
         try space.setMigrationEntry(at: 0x41_1000, pfn: 0x200)
-        #expect(space.withFolio(at: 0x41_0000, in: vma, engine: engine) { _ in true } == nil)
-        let zero = space.withFolio(at: 0x41_0000, in: vma, flags: .zeroPage, engine: engine) { ($0.page, $0.folio) }
+        #expect(try space.withFolio(at: 0x41_0000, in: vma, engine: engine) { _ in true } == nil)
+        let zero = try space.withFolio(at: 0x41_0000, in: vma, flags: .zeroPage, engine: engine) { ($0.page, $0.folio) }
         #expect(zero?.0 == nil)
         #expect(zero?.1 == 1)
-        #expect(space.withFolio(at: 0x41_1000, in: vma, engine: engine) { _ in true } == nil)
-        let migrating = space.withFolio(at: 0x41_1000, in: vma, flags: .migration, engine: engine) { ($0.page, $0.folio) }
+        #expect(try space.withFolio(at: 0x41_1000, in: vma, engine: engine) { _ in true } == nil)
+        let migrating = try space.withFolio(at: 0x41_1000, in: vma, flags: .migration, engine: engine) { ($0.page, $0.folio) }
         #expect(migrating?.0 == nil)
         #expect(migrating?.1 == 0x200)
     }

@@ -6,7 +6,6 @@ import Testing
 struct SmapsCounter: PageWalkVisitor {
     let zeroPFN: UInt64, hugeZeroPFN: UInt64
     var rss: UInt64 = 0, anonymous: UInt64 = 0, anonHuge: UInt64 = 0, swap: UInt64 = 0
-    var callbacks: WalkCallbacks { .pmdEntry }
     mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64,
                            walk: WalkContext) throws -> WalkStep {
         walk.action = .continue
