@@ -126,21 +126,21 @@ enum _Invoke<V: PageWalkVisitor> {
                 let next = boundary &- 1 < end &- 1 ? boundary : end
                 if e.pointee == 0 {
                     if hasHole {
-                        let s = try v.pointee.pteHole(address: UInt64(a), next: UInt64(next), depth: depth,
-                                                      walk: context).rawValue
+                        let s = _as(try v.pointee.pteHole(address: UInt64(a), next: UInt64(next), depth: depth,
+                                                          walk: context), WalkStep.self).rawValue
                         if s != 0 { return s }
                     }
                 } else if hasEntry {
                     w.pointee.action = ACTION_SUBTREE
                     let s: Int32
                     if isPMD {
-                        s = try e.withMemoryRebound(to: PMD.self, capacity: 1) {
+                        s = _as(try e.withMemoryRebound(to: PMD.self, capacity: 1) {
                             try v.pointee.pmdEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context)
-                        }.rawValue
+                        }, WalkStep.self).rawValue
                     } else {
-                        s = try e.withMemoryRebound(to: PUD.self, capacity: 1) {
+                        s = _as(try e.withMemoryRebound(to: PUD.self, capacity: 1) {
                             try v.pointee.pudEntry(&$0.pointee, address: UInt64(a), next: UInt64(next), walk: context)
-                        }.rawValue
+                        }, WalkStep.self).rawValue
                     }
                     if s != 0 { return s }
                     let action = w.pointee.action
@@ -185,7 +185,8 @@ enum _Invoke<V: PageWalkVisitor> {
         do {
             while true {
                 if p.pointee == 0 {
-                    switch try v.pointee.installPTE(address: UInt64(a), next: UInt64(a &+ 4096), walk: context) {
+                    switch _as(try v.pointee.installPTE(address: UInt64(a), next: UInt64(a &+ 4096), walk: context),
+                               InstallStep.self) {
                     case .install(let pte):
                         p.pointee = pte.rawValue
                     case .stop(let value):
@@ -193,9 +194,9 @@ enum _Invoke<V: PageWalkVisitor> {
                         return value
                     }
                 } else if hasPTE {
-                    let s = try p.withMemoryRebound(to: PTE.self, capacity: 1) {
+                    let s = _as(try p.withMemoryRebound(to: PTE.self, capacity: 1) {
                         try v.pointee.pteEntry(&$0.pointee, address: UInt64(a), next: UInt64(a &+ 4096), walk: context)
-                    }.rawValue
+                    }, WalkStep.self).rawValue
                     if s != 0 { return s }
                 }
                 if a >= last { return 0 }

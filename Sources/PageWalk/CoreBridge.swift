@@ -56,7 +56,7 @@ final class _CoreDispatch {
         pre = { v, a, n, w, s in _Invoke<V>.pre(v.assumingMemoryBound(to: V.self), a, n, w, s) }
         post = { v, w in _Invoke<V>.post(v.assumingMemoryBound(to: V.self), w) }
         install = { v, a, n, o, w, s in _Invoke<V>.install(v.assumingMemoryBound(to: V.self), a, n, o, w, s) }
-        let set = visitor.pointee.callbacks
+        let set = visitor.pointee.activeCallbacks
         run = { v, r, w, s in _Invoke<V>.run(v.assumingMemoryBound(to: V.self), r, w, s, set) }
     }
 }

@@ -737,7 +737,6 @@ struct PFNSet {
 private struct PTEInstaller: PageWalkVisitor {
     let start: UInt64
     let values: UnsafePointer<UInt64>
-    var callbacks: WalkCallbacks { .installPTE }
 
     mutating func installPTE(address: UInt64, next: UInt64, walk: WalkContext) -> InstallStep {
         .install(PTE(rawValue: values[Int((address &- start) >> 12)]))
