@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "PageWalkImport", targets: ["PageWalkImport"]),
         .library(name: "PageWalkConformance", targets: ["PageWalkConformance"]),
         .library(name: "CWalkCore", targets: ["CWalkCore"]),
+        .library(name: "CWalkImage", targets: ["CWalkImage"]),
+        .library(name: "PageWalkImage", targets: ["PageWalkImage"]),
         .executable(name: "pagewalk", targets: ["pagewalk"]),
         .executable(name: "pagewalk-bench", targets: ["pagewalk-bench"]),
     ],
@@ -41,6 +43,14 @@ let package = Package(
             publicHeadersPath: "KernelClients/include",
             cSettings: [.headerSearchPath("compat")]
         ),
+        // Memory images of real machines (ELF cores, raw memory) as
+        // physical memory, their notes, and x86-64 Linux's entry encoding.
+        .target(
+            name: "CWalkImage",
+            dependencies: ["CWalkCore"],
+            path: "CWalkImage",
+            publicHeadersPath: "include"
+        ),
         // The conformance scenario replayer (a test harness, not part of the core).
         .target(
             name: "CScenario",
@@ -53,6 +63,13 @@ let package = Package(
             name: "PageWalk",
             dependencies: ["CWalkCore"],
             path: "Sources/PageWalk",
+            swiftSettings: strictInCI
+        ),
+        // Walking memory images of real machines (MemoryImage, Machine(image:)).
+        .target(
+            name: "PageWalkImage",
+            dependencies: ["PageWalk", "CWalkImage"],
+            path: "Sources/PageWalkImage",
             swiftSettings: strictInCI
         ),
         // The live-process import and the procfs clients (smaps, pagemap, mincore, ptdump)
@@ -77,6 +94,7 @@ let package = Package(
             name: "pagewalk",
             dependencies: [
                 "PageWalk",
+                "PageWalkImage",
                 "PageWalkImport",
                 "PageWalkConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

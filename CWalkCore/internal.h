@@ -255,6 +255,9 @@ static inline bool pw_pfn_may_be_table(const struct pw_machine *m, uint64_t pfn)
  * The machine's decoding of non-present entries.  The model's encoding
  * is inline; another one goes through the machine's pw_entry_ops.
  */
+/* x86-64 Linux's encoding (entry_x86.c), for machines over memory images. */
+extern const struct pw_entry_ops pw_x86_64_entry_ops;
+
 static inline bool pw_mem_is_migration(const struct pw_machine *m, uint64_t v)
 {
 	if (m->layout.encoding == PW_ENCODING_MODEL)

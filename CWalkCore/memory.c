@@ -61,7 +61,7 @@ const struct pw_entry_ops *pw_entry_ops_get(enum pw_entry_encoding encoding)
 {
 	switch (encoding) {
 	case PW_ENCODING_MODEL: return &model_ops;
-	case PW_ENCODING_X86_64: /* the images work (issue 11) fills this in */
+	case PW_ENCODING_X86_64: return &pw_x86_64_entry_ops;
 	default: return NULL;
 	}
 }

@@ -297,10 +297,10 @@ struct vm_area_struct *pw_vma_add(struct mm_struct *mm, unsigned long start,
 	    end > mm->m->layout.geo.task_size || mm->kernel)
 		return NULL;
 	if (hugetlb_shift) {
-		unsigned long mask = (1UL << hugetlb_shift) - 1;
-
-		if ((hugetlb_shift != 21 && hugetlb_shift != 30) ||
-		    (start | end) & mask)
+		/* the shift is checked before it is used (a bad one is UB) */
+		if (hugetlb_shift != 21 && hugetlb_shift != 30)
+			return NULL;
+		if ((start | end) & ((1UL << hugetlb_shift) - 1))
 			return NULL;
 	}
 	/* As mmap: the file offsets of the VMA's pages may not wrap. */

@@ -319,9 +319,10 @@ enum pw_entry_encoding {
 	                             in bits 1..5, offset in bits 12..62; what
 	                             pw_swp_entry() and friends build */
 	PW_ENCODING_X86_64 =
-		1, /**< x86-64 Linux's, for memory images; reserved:
-	                             creating a machine with it fails with
-	                             -EOPNOTSUPP until its decoders exist */
+		1, /**< x86-64 Linux's, for memory images (CWalkCore/entry_x86.c):
+	                             PRESENT or PROTNONE = present, a PROT_NONE
+	                             entry's PFN inverted, swap type in bits
+	                             59..63 and offset inverted from bit 9 */
 };
 
 /**
@@ -906,6 +907,51 @@ size_t pw_mapping_vma_count(const struct address_space *mapping);
 /** The @i-th VMA of @mapping in i_mmap order (pgoff, then insertion). */
 struct vm_area_struct *pw_mapping_vma_at(const struct address_space *mapping,
 					 size_t i);
+
+/* ------------------------------------------------------------------------ */
+/* Snapshots                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** The snapshot format version this PageWalk writes and reads. */
+#define PW_SNAPSHOT_VERSION 1
+
+/** A loaded snapshot (pw_machine_load()). */
+struct pw_snapshot {
+	struct pw_machine *machine; /**< the machine: the caller destroys it */
+	struct mm_struct **mms;     /**< its address spaces, in saved order */
+	size_t nr_mms;              /**< how many */
+	const void *extra;          /**< the embedder's bytes, or NULL */
+	size_t extra_len;           /**< their length */
+	bool extra_owned; /**< extra was allocated (freed by pw_snapshot_free) */
+};
+
+/**
+ * Saves @m to @path (written to a temporary file, then renamed): its
+ * geometry, the address spaces @mms (@nr_mms of them; the kernel's, if
+ * given, must be first), their VMAs, every page-table entry that is not a
+ * table pointer, the folios those entries map, and @extra_len bytes of
+ * the embedder's own (e.g. page flags an import read).  Tables are not
+ * stored: loading rebuilds them, so PFNs of tables may differ while every
+ * walk gives the same answers.  0, or -1 with one line in @err.
+ */
+int pw_machine_save(struct pw_machine *m, struct mm_struct *const *mms,
+		    size_t nr_mms, const void *extra, size_t extra_len,
+		    const char *path, char *err, size_t errlen);
+
+/**
+ * Loads the snapshot at @path into a new machine.  Every field is checked
+ * (magic, version, checksum, record types and sizes, address-space order,
+ * VMAs, entries, folios); anything wrong is one line in @err and -1.
+ */
+int pw_machine_load(const char *path, struct pw_snapshot *out, char *err,
+		    size_t errlen);
+
+/** As pw_machine_load() from @len bytes at @data (which must outlive @out->extra). */
+int pw_snapshot_parse(const void *data, size_t len, struct pw_snapshot *out,
+		      char *err, size_t errlen);
+
+/** Frees @s's address-space array and extra bytes (not the machine). */
+void pw_snapshot_free(struct pw_snapshot *s);
 
 #ifdef __cplusplus
 }

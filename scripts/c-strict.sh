@@ -18,11 +18,11 @@ CLANGXX=${CLANGXX:-$(command -v /opt/swift/usr/bin/clang++ || command -v clang++
 OUT=${OUT:-.build/c-strict}
 mkdir -p "$OUT"
 
-INC=(-I include -I Sources/CScenario/include -I Benchmarks/CBenchCallbacks/include)
+INC=(-I include -I Sources/CScenario/include -I Benchmarks/CBenchCallbacks/include -I CWalkImage/include)
 WARN=(-Wall -Wextra -Werror)
-sources=(CWalkCore/*.c Sources/CScenario/*.c Benchmarks/CBenchCallbacks/*.c
+sources=(CWalkCore/*.c Sources/CScenario/*.c Benchmarks/CBenchCallbacks/*.c CWalkImage/*.c
     Tests/c/*.c fuzz/*.c Examples/c/*.c)
-headers=(include/*.h Sources/CScenario/include/*.h
+headers=(include/*.h Sources/CScenario/include/*.h CWalkImage/include/*.h
     Benchmarks/CBenchCallbacks/include/*.h)
 
 passed=0
@@ -54,7 +54,7 @@ for h in "${headers[@]}"; do
         check "$h does not compile as C++ when included ($(basename "$CLANGXX"))" \
             bash -c 'printf "#include \"%s\"\nint main() { return 0; }\n" "$1" |
                 "$2" -x c++ -std=c++11 -Wall -Wextra -Werror -pedantic \
-                -I include -I Sources/CScenario/include -I Benchmarks/CBenchCallbacks/include \
+                -I include -I Sources/CScenario/include -I Benchmarks/CBenchCallbacks/include -I CWalkImage/include \
                 -fsyntax-only -' _ "$(basename "$h")" "$CLANGXX"
     fi
     check "$h does not compile alone as C11" \

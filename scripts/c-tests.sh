@@ -20,8 +20,8 @@ for src in Tests/c/*_tests.c; do
     name=$(basename "$src" .c)
     echo "== $name"
     if ! "$CC" -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
-        -fno-sanitize-recover=all -I include -I Sources/CScenario/include \
-        CWalkCore/*.c Sources/CScenario/*.c "$src" -o "$OUT/$name" \
+        -fno-sanitize-recover=all -I include -I Sources/CScenario/include -I CWalkImage/include \
+        CWalkCore/*.c Sources/CScenario/*.c CWalkImage/*.c "$src" -o "$OUT/$name" \
         2>"$OUT/$name.build.log"; then
         grep -v "Cannot export local symbol" "$OUT/$name.build.log"
         echo "!! $name does not build"

@@ -192,6 +192,7 @@ public final class Machine: @unchecked Sendable {
         pointer = m
         geometry = Geometry(pw_machine_geometry(m).pointee)
         layout = pw_machine_layout(m)
+        owner = nil
         installEventHook()
     }
 
@@ -224,6 +225,19 @@ public final class Machine: @unchecked Sendable {
         }
     }
 
+    /// Takes ownership of a machine made in C (for example over a memory image by
+    /// `pw_machine_open_image`); `owner` is kept alive as long as the machine (the image
+    /// whose memory it uses).
+    public init(adopting machine: OpaquePointer, keepingAlive owner: AnyObject? = nil) {
+        pointer = machine
+        geometry = Geometry(pw_machine_geometry(machine).pointee)
+        layout = pw_machine_layout(machine)
+        self.owner = owner
+        installEventHook()
+    }
+
+    private let owner: AnyObject?
+
     /// Creates a machine whose physical memory is `ranges`: frames between them are holes
     /// (absent: entries that point into them are bad, and never read), and page tables may lie
     /// in any range. The C side is `pw_machine_create_ranges`.
@@ -245,6 +259,7 @@ public final class Machine: @unchecked Sendable {
         pointer = m
         geometry = Geometry(pw_machine_geometry(m).pointee)
         layout = pw_machine_layout(m)
+        owner = nil
         installEventHook()
     }
 
@@ -262,6 +277,11 @@ public final class Machine: @unchecked Sendable {
     public func isValid(pfn: UInt64) -> Bool { pw_pfn_valid(pointer, pfn) }
 
     deinit { pw_machine_destroy(pointer) }
+
+    /// The address space of a `struct mm_struct` of this machine made in C (destroyed with the machine).
+    public func addressSpace(adopting mm: OpaquePointer) -> AddressSpace {
+        AddressSpace(machine: self, mm: mm)
+    }
 
     /// The kernel address space (`init_mm`).
     public var kernel: AddressSpace { AddressSpace(machine: self, mm: pw_init_mm(pointer)) }

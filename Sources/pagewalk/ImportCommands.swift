@@ -39,14 +39,39 @@ func hex(_ v: UInt64, width: Int = 0) -> String {
     return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
 }
 
-/// A process, as every command that imports one takes it. `--pid -5` is read as a (bad) value,
-/// not as an option.
+/// A process, as every command that imports one takes it: a live one (`--pid`), or one saved by
+/// `pagewalk import --pid P --save FILE` (`--snapshot FILE`). `--pid -5` is read as a (bad)
+/// value, not as an option.
 struct ProcessOption: ParsableArguments {
-    @Option(parsing: .unconditional, help: ArgumentHelp("The process to import (its PID).", valueName: "pid"))
-    var pid: Int32
+    @Option(name: .customLong("pid"), parsing: .unconditional,
+            help: ArgumentHelp("The process to import (its PID).", valueName: "pid"))
+    var livePID: Int32?
+
+    @Option(help: ArgumentHelp("A snapshot saved by 'pagewalk import --save', instead of --pid.", valueName: "file"))
+    var snapshot: String?
+
+    /// The live process's PID; 0 for a snapshot.
+    var pid: Int32 { livePID ?? 0 }
 
     func validate() throws {
-        guard pid > 0 else { throw ValidationError("--pid \(pid): not a process id (a PID is a positive number)") }
+        switch (livePID, snapshot) {
+        case (nil, nil): throw ValidationError("give --pid PID or --snapshot FILE")
+        case (.some, .some): throw ValidationError("--pid and --snapshot: give one of them")
+        case (let p?, nil) where p <= 0:
+            throw ValidationError("--pid \(p): not a process id (a PID is a positive number)")
+        default: break
+        }
+    }
+
+    /// Imports the process, or loads the snapshot; ends the command with one line and status 2 on
+    /// failure.
+    func load(options: ImportOptions = ImportOptions()) -> ProcessSnapshot {
+        guard let snapshot else { return importOrDie(pid, options: options) }
+        do {
+            return try ProcessSnapshot.load(from: snapshot)
+        } catch {
+            die(CommandFailure(description: "pagewalk: \(error)", status: 2))
+        }
     }
 }
 
@@ -94,13 +119,24 @@ struct Import: ParsableCommand {
     @Flag(help: "Also time an smaps_rollup walk over the import.")
     var walk = false
 
+    @Option(help: ArgumentHelp("Save the import to a snapshot file (then use --snapshot FILE with any command).",
+                               valueName: "file"))
+    var save: String?
+
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let pid = process.pid
         let t0 = Date()
-        let s = importOrDie(pid)
+        let s = process.load()
         let imported = Date().timeIntervalSince(t0)
+        if let save {
+            do {
+                try s.save(to: save)
+            } catch {
+                die(CommandFailure(description: "pagewalk: \(error)", status: 2))
+            }
+        }
         if output.json {
             guard case .object(var fields) = importJSON(s) else { return }
             fields.append(("import_seconds", .double(imported)))
@@ -148,7 +184,7 @@ struct Smaps: ParsableCommand {
 
     func run() throws {
         let pid = process.pid
-        let s = importOrDie(pid)
+        let s = process.load()
         let text: String
         if rollup {
             let stats = walkOrDie("smaps_rollup walk", pid) { try s.smapsRollup() }
@@ -251,7 +287,7 @@ struct Pagemap: ParsableCommand {
     func run() throws {
         let range = target.range("pagemap")
         let pid = target.pid
-        let s = importOrDie(pid)
+        let s = target.process.load()
         let entries = walkOrDie("pagemap walk", pid) { try s.pagemap(range) }
         var addr = range.lowerBound & ~4095
         for e in entries {
@@ -308,7 +344,7 @@ struct Mincore: ParsableCommand {
     func run() throws {
         let range = target.range("mincore")
         let pid = target.pid
-        let s = importOrDie(pid)
+        let s = target.process.load()
         let result: (vec: [UInt8], undetermined: Int)
         do {
             result = try s.mincore(range)
@@ -350,7 +386,7 @@ struct PTDump: ParsableCommand {
 
     func run() throws {
         let pid = process.pid
-        let s = importOrDie(pid)
+        let s = process.load()
         let ranges = walkOrDie("ptdump walk", pid) { try s.ptdump() }
         if output.json {
             for r in ranges { Output.json(ptdumpJSON(r)) }
@@ -381,7 +417,7 @@ struct Guard: ParsableCommand {
     func run() throws {
         let range = target.range("guard")
         let pid = target.pid
-        let s = importOrDie(pid)
+        let s = target.process.load()
         let context = "pagewalk: guard: [0x\(hex(range.lowerBound)), 0x\(hex(range.upperBound)))"
         do {
             let per = try s.installGuardRegions(range)

@@ -11,7 +11,7 @@ struct PageWalkCommand: ParsableCommand {
         commandName: "pagewalk",
         abstract: "The Linux kernel's page-table walker, in user space.",
         subcommands: [SelfImport.self, Replay.self, Conformance.self, Import.self, Smaps.self, Pagemap.self,
-                      Mincore.self, PTDump.self, Guard.self, MapCommand.self],
+                      Mincore.self, PTDump.self, Guard.self, MapCommand.self, ImageCommand.self],
         defaultSubcommand: SelfImport.self
     )
 
