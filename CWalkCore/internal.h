@@ -18,6 +18,19 @@
 
 #include <errno.h>
 
+/*
+ * The memory helpers the walker's hot paths call: their flat fast path is
+ * a compare and an add, their sparse slow path a call.  Clang otherwise
+ * outlines some of them in large functions (folio_walk_start called
+ * pw_offset, pw_page_inline and pw_table_lock_inline out of line: 393
+ * instructions a lookup instead of 251; docs/BENCHMARKS.md).
+ */
+#if defined(__GNUC__)
+#define PW_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define PW_ALWAYS_INLINE inline
+#endif
+
 /* A page-table lock: a test-and-set spinlock. */
 struct pw_spinlock {
 	atomic_uint v;
@@ -194,7 +207,8 @@ const struct pw_mem_range *pw_mem_range_of_ptr(const struct pw_machine *m,
 const struct pw_mem_range *pw_mem_range_of_page(const struct pw_machine *m,
 						const struct page *page);
 
-static inline bool pw_pfn_valid_inline(const struct pw_machine *m, uint64_t pfn)
+static PW_ALWAYS_INLINE bool pw_pfn_valid_inline(const struct pw_machine *m,
+						 uint64_t pfn)
 {
 	if (pfn < m->layout.frames)
 		return true;
@@ -202,8 +216,8 @@ static inline bool pw_pfn_valid_inline(const struct pw_machine *m, uint64_t pfn)
 }
 
 /* The entries of frame @pfn, or NULL for a hole or beyond memory. */
-static inline uint64_t *pw_frame_inline(const struct pw_machine *m,
-					uint64_t pfn)
+static PW_ALWAYS_INLINE uint64_t *pw_frame_inline(const struct pw_machine *m,
+						  uint64_t pfn)
 {
 	const struct pw_mem_range *r;
 
@@ -215,8 +229,8 @@ static inline uint64_t *pw_frame_inline(const struct pw_machine *m,
 }
 
 /* The struct page of frame @pfn, or NULL for a hole or beyond memory. */
-static inline struct page *pw_page_inline(const struct pw_machine *m,
-					  uint64_t pfn)
+static PW_ALWAYS_INLINE struct page *pw_page_inline(const struct pw_machine *m,
+						    uint64_t pfn)
 {
 	const struct pw_mem_range *r;
 
@@ -312,14 +326,15 @@ static inline bool lvl_leaf(const struct pw_machine *m, enum pw_level l,
 
 /* The table an entry points to, or NULL when its PFN is a hole or beyond
  * memory. */
-static inline uint64_t *pw_table_of(const struct pw_machine *m, uint64_t v)
+static PW_ALWAYS_INLINE uint64_t *pw_table_of(const struct pw_machine *m,
+					      uint64_t v)
 {
 	return pw_frame_inline(m, pw_entry_pfn(v));
 }
 
 /* The frame that holds entry @p. */
-static inline uint64_t pw_frame_of(const struct pw_machine *m,
-				   const uint64_t *p)
+static PW_ALWAYS_INLINE uint64_t pw_frame_of(const struct pw_machine *m,
+					     const uint64_t *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)m->mem;
 	const struct pw_mem_range *r;
@@ -337,8 +352,9 @@ static inline uint64_t pw_frame_of(const struct pw_machine *m,
  * of the level above.  A folded level shares its parent's entry.  NULL when
  * @parent points beyond memory (garbage the kernel would dereference).
  */
-static inline uint64_t *pw_offset(const struct pw_machine *m, enum pw_level l,
-				  uint64_t *parent, unsigned long addr)
+static PW_ALWAYS_INLINE uint64_t *pw_offset(const struct pw_machine *m,
+					    enum pw_level l, uint64_t *parent,
+					    unsigned long addr)
 {
 	uint64_t *table;
 
@@ -348,8 +364,8 @@ static inline uint64_t *pw_offset(const struct pw_machine *m, enum pw_level l,
 	return table ? table + pw_index(m, l, addr) : NULL;
 }
 
-static inline pgd_t *pw_pgd_offset(const struct pw_machine *m, pgd_t *pgd,
-				   unsigned long addr)
+static PW_ALWAYS_INLINE pgd_t *pw_pgd_offset(const struct pw_machine *m,
+					     pgd_t *pgd, unsigned long addr)
 {
 	return pgd + pw_index(m, PW_LEVEL_PGD, addr);
 }
@@ -358,8 +374,8 @@ static inline pgd_t *pw_pgd_offset(const struct pw_machine *m, pgd_t *pgd,
  * pgd_none_or_clear_bad / p4d_none_or_clear_bad: a bad entry (not present,
  * huge, or beyond memory) is reported and cleared.
  */
-static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m,
-					       enum pw_level l, uint64_t *p)
+static PW_ALWAYS_INLINE bool
+pw_none_or_clear_bad_inline(struct pw_machine *m, enum pw_level l, uint64_t *p)
 {
 	uint64_t v;
 
@@ -382,8 +398,8 @@ static inline bool pw_none_or_clear_bad_inline(struct pw_machine *m,
  * table is in memory maps directly; anything else (none, migration, leaf,
  * bad) goes to pw_pte_offset_map(), which decides and reports.
  */
-static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp,
-					      unsigned long addr)
+static PW_ALWAYS_INLINE pte_t *
+pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp, unsigned long addr)
 {
 	pmd_t v = *pmdp;
 
@@ -395,8 +411,8 @@ static inline pte_t *pw_pte_offset_map_inline(struct pw_machine *m, pmd_t *pmdp,
 }
 
 /* pw_page_to_pfn and pw_page_folio for the walker's own use. */
-static inline uint64_t pw_page_to_pfn_inline(const struct pw_machine *m,
-					     const struct page *page)
+static PW_ALWAYS_INLINE uint64_t
+pw_page_to_pfn_inline(const struct pw_machine *m, const struct page *page)
 {
 	uintptr_t off = (uintptr_t)page - (uintptr_t)m->pages;
 	const struct pw_mem_range *r;
@@ -407,8 +423,8 @@ static inline uint64_t pw_page_to_pfn_inline(const struct pw_machine *m,
 	return r ? r->first_pfn + (uint64_t)(page - r->pages) : UINT64_MAX;
 }
 
-static inline struct folio *pw_page_folio_inline(struct pw_machine *m,
-						 struct page *page)
+static PW_ALWAYS_INLINE struct folio *pw_page_folio_inline(struct pw_machine *m,
+							   struct page *page)
 {
 	uint64_t head1 = page->head1;
 
@@ -435,8 +451,8 @@ static inline void pw_spin_unlock_inline(spinlock_t *l)
 }
 
 /* The split lock of the table that holds entry @p (pte and pmd locks). */
-static inline spinlock_t *pw_table_lock_inline(struct pw_machine *m,
-					       uint64_t *p)
+static PW_ALWAYS_INLINE spinlock_t *pw_table_lock_inline(struct pw_machine *m,
+							 uint64_t *p)
 {
 	return &pw_page_inline(m, pw_frame_of(m, p))->ptl;
 }

@@ -85,8 +85,10 @@ func runScaling(runs: Int, warmup: Int, quick: Bool, json: Bool, only: [String],
         let ms = measure(w, runs: runs, warmup: warmup)
         rows.append(Row(family: c.family, ms: ms, baseRSSKiB: base))
         if json {
-            ms.forEach { print(jsonLine($0, ms, build: build, extra: [("scaling", "true"), ("family", jsonString(c.family)),
-                                                                      ("base_rss_kib", String(base))])) }
+            for m in ms {
+                print(jsonLine(m, ms, build: build, extra: [("scaling", "true"), ("family", jsonString(c.family)),
+                                                             ("base_rss_kib", String(base))]))
+            }
         }
     }
     if json { return }

@@ -307,7 +307,9 @@ func installWorkload(pages: Int) -> Workload {
     let pfnBase = dataBase
     var checksum: UInt64 = 0
     for i in 0..<UInt64(pages) { checksum &+= userPage | (pfnBase + i) << 12 }
-    let expectedTables = UInt64(2 + 1 + 1 + (pages + 511) / 512) // init_mm + user PGD, PUD, PMD, PTE tables
+    // init_mm's and the user PGD, one PUD table, a PMD table per GiB (regionStart is 1 GiB aligned),
+    // a PTE table per 2 MiB.
+    let expectedTables = UInt64(2 + 1 + (pages + (1 << 18) - 1) >> 18 + (pages + 511) / 512)
     func finish(_ raw: [UInt64]) -> [UInt64] {
         let sum = cb_pte_checksum(state.space.pointer, UInt(state.range.lowerBound), UInt(state.range.upperBound))
         return raw + [sum, state.machine.stats.tablesInUse]

@@ -495,7 +495,7 @@ public struct VMA: @unchecked Sendable, Hashable {
     /// VMAs next change (`map`, `unmap`, `protect`).
     ///
     /// - Throws: ``PageWalkError/staleVMA(id:)`` when the VMA no longer exists.
-    public var pointer: UnsafeMutablePointer<vm_area_struct> {
+    @inlinable public var pointer: UnsafeMutablePointer<vm_area_struct> {
         get throws(PageWalkError) {
             guard let raw = pw_mm_vma_by_id(space.pointer, id) else { throw .staleVMA(id: id) }
             return raw

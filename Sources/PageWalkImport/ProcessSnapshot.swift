@@ -336,8 +336,8 @@ private struct Importer {
         var zeroPFN: UInt64? = nil
         var hugeZeroPFN: UInt64? = nil
         if useFlags {
-            unique.forEach { p in
-                guard let f = pages.flags(p), f.contains(.zeroPage) else { return }
+            for p in unique {
+                guard let f = pages.flags(p), f.contains(.zeroPage) else { continue }
                 if f.contains(.thp) {
                     if hugeZeroPFN == nil { hugeZeroPFN = f.contains(.compoundHead) ? p : (p & ~511) }
                 } else if zeroPFN == nil {
@@ -455,10 +455,10 @@ private struct Importer {
         // Folios: compound pages from the flags (hugetlb ones from their VMA's page size).
         if useFlags {
             var declared = Set<UInt64>()
-            unique.forEach { p in
-                guard let f = pages.flags(p), f.isCompound, !f.contains(.huge) else { return }
+            for p in unique {
+                guard let f = pages.flags(p), f.isCompound, !f.contains(.huge) else { continue }
                 let head = f.contains(.compoundHead) ? p : headOf(p, pages)
-                guard let head, declared.insert(head).inserted else { return }
+                guard let head, declared.insert(head).inserted else { continue }
                 let n = pages.compoundPages(head: head)
                 if n > 1 && n & (n - 1) == 0 {
                     try? machine.declareFolio(head: head, order: n.trailingZeroBitCount)
@@ -469,8 +469,8 @@ private struct Importer {
 
         // The page facts kernel-style clients read (compat/, pagewalk_pages.h): flags and
         // map counts as kpageflags and kpagecount (or pagemap alone) gave them.
-        unique.forEach { p in
-            guard let f = pages.flags(p) else { return }
+        for p in unique {
+            guard let f = pages.flags(p) else { continue }
             let count = Int32(clamping: pages.mapcount(p) ?? 0)
             machine.setPageFacts(p, PageFacts(flags: f.rawValue, mapcount: count, refcount: count))
         }
@@ -577,10 +577,10 @@ private struct Importer {
             }
         }
         var run: (first: UInt64, last: UInt64)? = nil
-        try pfns.forEach { (p: UInt64) throws(ImportError) in
+        for p in pfns {
             if let r = run, p - r.last <= 64 && p - r.first < UInt64(maxRun) {
                 run = (r.first, p)
-                return
+                continue
             }
             if let r = run { try read(r.first, Int(r.last - r.first + 1), counts: true) }
             run = (p, p)
@@ -588,11 +588,11 @@ private struct Importer {
         if let r = run { try read(r.first, Int(r.last - r.first + 1), counts: true) }
         // Complete compound pages that are only partly mapped.
         var blocks = Set<UInt64>()
-        try pfns.forEach { (p: UInt64) throws(ImportError) in
-            guard let f = pages.flags(p), f.isCompound, !f.contains(.huge) else { return }
+        for p in pfns {
+            guard let f = pages.flags(p), f.isCompound, !f.contains(.huge) else { continue }
             let block = p & ~511
             if blocks.insert(block).inserted {
-                if (0..<512).allSatisfy({ pages.isKnown(block + $0) }) { return }
+                if (0..<512).allSatisfy({ pages.isKnown(block + $0) }) { continue }
                 try read(block, 512, counts: false)
             }
         }
@@ -714,22 +714,32 @@ private struct Importer {
 }
 
 /// A set of PFNs: one bit per frame up to the highest, visited in increasing order.
-struct PFNSet {
+struct PFNSet: Sequence {
     private var words: [UInt64]
 
     init(highest: UInt64) { words = [UInt64](repeating: 0, count: Int(highest >> 6) + 1) }
 
     mutating func insert(_ pfn: UInt64) { words[Int(pfn >> 6)] |= 1 << (pfn & 63) }
 
-    func forEach<E: Error>(_ body: (UInt64) throws(E) -> Void) throws(E) {
-        for (i, word) in words.enumerated() where word != 0 {
-            var w = word
-            while w != 0 {
-                try body(UInt64(i) << 6 | UInt64(w.trailingZeroBitCount))
-                w &= w &- 1
+    /// The PFNs in increasing order.
+    struct Iterator: IteratorProtocol {
+        fileprivate let words: [UInt64]
+        fileprivate var index = 0
+        fileprivate var word: UInt64 = 0
+
+        mutating func next() -> UInt64? {
+            while word == 0 {
+                guard index < words.count else { return nil }
+                word = words[index]
+                index += 1
             }
+            let bit = UInt64(word.trailingZeroBitCount)
+            word &= word &- 1
+            return UInt64(index - 1) << 6 | bit
         }
     }
+
+    func makeIterator() -> Iterator { Iterator(words: words) }
 }
 
 /// Installs the PTEs `values[k]` at `start + k` pages over a run of none PTEs (an import's fresh
