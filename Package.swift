@@ -100,7 +100,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/pagewalk",
-            swiftSettings: strictInCI
+            swiftSettings: strictInCI,
+            // Kernel-style clients loaded by `pagewalk client` call the core's symbols.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]
         ),
         // The benchmark's C side: C visitors, batched visitors and bare loops.
         .target(
@@ -135,7 +137,9 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/PageWalkTests",
-            swiftSettings: strictInCI
+            swiftSettings: strictInCI,
+            // The kernel-client tests load shared objects that call the core's symbols.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]
         ),
     ]
 )

@@ -331,7 +331,7 @@ static int mm_check(const struct mm_struct *mm, bool merged, char *err,
 
 	if (err && errlen)
 		err[0] = '\0';
-	ret = pw_mm_alive(mm);
+	ret = pw_mm_alive(mm, merged ? "pw_mm_check_merged" : "pw_mm_check");
 	if (ret) {
 		fail(&c, "the mm was destroyed by pw_mm_destroy()");
 		return ret;

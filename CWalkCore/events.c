@@ -19,23 +19,26 @@ void pw_emit(struct pw_machine *m, const struct pw_event *ev)
 	}
 	/* Without a hook, what a WARN would print goes to stderr. */
 	if (ev->kind == PW_EVENT_ASSERT_FAIL)
-		fprintf(stderr, "pagewalk: lock assertion failed: %s\n",
+		fprintf(stderr, "pagewalk: %s%slock assertion failed: %s\n",
+			ev->where ? ev->where : "", ev->where ? ": " : "",
 			assert_names[ev->assertion]);
 	else if (ev->kind == PW_EVENT_WARN)
 		fprintf(stderr, "pagewalk: WARN_ON_ONCE\n");
 	else if (ev->kind == PW_EVENT_MM_DESTROYED)
 		fprintf(stderr,
-			"pagewalk: address space %p used after "
+			"pagewalk: %s%saddress space %p used after "
 			"pw_mm_destroy()\n",
+			ev->where ? ev->where : "", ev->where ? ": " : "",
 			(void *)ev->mm);
 }
 
 int pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
-		   enum pw_assert what)
+		   enum pw_assert what, const char *where)
 {
 	struct pw_event ev = { .kind = PW_EVENT_ASSERT_FAIL,
 			       .assertion = what,
-			       .mm = mm };
+			       .mm = mm,
+			       .where = where };
 
 	atomic_fetch_add_explicit(&m->nr_assert_failures, 1,
 				  memory_order_relaxed);
@@ -45,9 +48,11 @@ int pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
 		       0;
 }
 
-int pw_report_destroyed_mm(struct mm_struct *mm)
+int pw_report_destroyed_mm(struct mm_struct *mm, const char *where)
 {
-	struct pw_event ev = { .kind = PW_EVENT_MM_DESTROYED, .mm = mm };
+	struct pw_event ev = { .kind = PW_EVENT_MM_DESTROYED,
+			       .mm = mm,
+			       .where = where };
 
 	atomic_fetch_add_explicit(&mm->m->nr_warnings, 1, memory_order_relaxed);
 	pw_emit(mm->m, &ev);

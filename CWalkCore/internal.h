@@ -129,18 +129,32 @@ void pw_page_extra_free(struct pw_machine *m);
 /* ---- events ---------------------------------------------------------- */
 
 void pw_emit(struct pw_machine *m, const struct pw_event *ev);
-/* Reports a failed assertion; 0, or -ENOLCK on a strict machine. */
+/* Reports a failed assertion made by @where (an entry point's name, or
+ * NULL); 0, or -ENOLCK on a strict machine. */
 int pw_assert_fail(struct pw_machine *m, struct mm_struct *mm,
-		   enum pw_assert what);
-/* Reports a use of destroyed @mm (PW_EVENT_MM_DESTROYED); -ESRCH. */
-int pw_report_destroyed_mm(struct mm_struct *mm);
+		   enum pw_assert what, const char *where);
+/* Reports a use of destroyed @mm by @where (PW_EVENT_MM_DESTROYED);
+ * -ESRCH. */
+int pw_report_destroyed_mm(struct mm_struct *mm, const char *where);
 
-/* 0 for a live mm; for one pw_mm_destroy() poisoned, reports the use and
- * returns -ESRCH. */
-static inline int pw_mm_alive(const struct mm_struct *mm)
+/* 0 for a live mm; for one pw_mm_destroy() poisoned, reports its use by
+ * @where and returns -ESRCH. */
+static inline int pw_mm_alive(const struct mm_struct *mm, const char *where)
 {
-	return mm->dead ? pw_report_destroyed_mm((struct mm_struct *)mm) : 0;
+	return mm->dead ?
+		       pw_report_destroyed_mm((struct mm_struct *)mm, where) :
+		       0;
 }
+
+/* The lock assertions of locks.c, naming the entry point that makes them
+ * (@where) in the event; the public pw_*_assert_* pass NULL. */
+int pw_mmap_assert_locked_at(struct mm_struct *mm, const char *where);
+int pw_mmap_assert_write_locked_at(struct mm_struct *mm, const char *where);
+int pw_vma_start_write_at(struct vm_area_struct *vma, const char *where);
+int pw_vma_assert_locked_at(struct vm_area_struct *vma, const char *where);
+int pw_vma_assert_write_locked_at(struct vm_area_struct *vma,
+				  const char *where);
+int pw_i_mmap_assert_held_at(struct address_space *mapping, const char *where);
 
 /* ---- entries shared between threads ------------------------------------- */
 

@@ -93,33 +93,34 @@ spinlock_t *pw_mm_page_table_lock(struct mm_struct *mm)
 	return &mm->page_table_lock;
 }
 
-int pw_i_mmap_assert_held(struct address_space *mapping)
+int pw_i_mmap_assert_held_at(struct address_space *mapping, const char *where)
 {
 	if (atomic_load(&mapping->i_mmap_held))
 		return 0;
-	return pw_assert_fail(mapping->m, NULL, PW_ASSERT_I_MMAP_HELD);
+	return pw_assert_fail(mapping->m, NULL, PW_ASSERT_I_MMAP_HELD, where);
 }
 
-int pw_mmap_assert_locked(struct mm_struct *mm)
+int pw_mmap_assert_locked_at(struct mm_struct *mm, const char *where)
 {
 	if (pw_mm_lock_state(mm) != PW_LOCK_NONE)
 		return 0;
-	return pw_assert_fail(mm->m, mm, PW_ASSERT_MMAP_LOCKED);
+	return pw_assert_fail(mm->m, mm, PW_ASSERT_MMAP_LOCKED, where);
 }
 
-int pw_mmap_assert_write_locked(struct mm_struct *mm)
+int pw_mmap_assert_write_locked_at(struct mm_struct *mm, const char *where)
 {
 	if (pw_mm_lock_state(mm) == PW_LOCK_WRITE)
 		return 0;
-	return pw_assert_fail(mm->m, mm, PW_ASSERT_MMAP_WRITE_LOCKED);
+	return pw_assert_fail(mm->m, mm, PW_ASSERT_MMAP_WRITE_LOCKED, where);
 }
 
-int pw_vma_start_write(struct vm_area_struct *vma)
+int pw_vma_start_write_at(struct vm_area_struct *vma, const char *where)
 {
 	struct pw_event ev = { .kind = PW_EVENT_VMA_START_WRITE,
 			       .vma = vma,
-			       .mm = vma->vm_mm };
-	int err = pw_mmap_assert_write_locked(vma->vm_mm);
+			       .mm = vma->vm_mm,
+			       .where = where };
+	int err = pw_mmap_assert_write_locked_at(vma->vm_mm, where);
 
 	if (err)
 		return err;
@@ -128,19 +129,50 @@ int pw_vma_start_write(struct vm_area_struct *vma)
 	return 0;
 }
 
-int pw_vma_assert_locked(struct vm_area_struct *vma)
+int pw_vma_assert_locked_at(struct vm_area_struct *vma, const char *where)
 {
 	if (vma->lock_state != PW_LOCK_NONE)
 		return 0;
-	return pw_assert_fail(vma->vm_mm->m, vma->vm_mm, PW_ASSERT_VMA_LOCKED);
+	return pw_assert_fail(vma->vm_mm->m, vma->vm_mm, PW_ASSERT_VMA_LOCKED,
+			      where);
 }
 
-int pw_vma_assert_write_locked(struct vm_area_struct *vma)
+int pw_vma_assert_write_locked_at(struct vm_area_struct *vma, const char *where)
 {
 	if (vma->lock_state == PW_LOCK_WRITE)
 		return 0;
 	return pw_assert_fail(vma->vm_mm->m, vma->vm_mm,
-			      PW_ASSERT_VMA_WRITE_LOCKED);
+			      PW_ASSERT_VMA_WRITE_LOCKED, where);
+}
+
+int pw_i_mmap_assert_held(struct address_space *mapping)
+{
+	return pw_i_mmap_assert_held_at(mapping, NULL);
+}
+
+int pw_mmap_assert_locked(struct mm_struct *mm)
+{
+	return pw_mmap_assert_locked_at(mm, NULL);
+}
+
+int pw_mmap_assert_write_locked(struct mm_struct *mm)
+{
+	return pw_mmap_assert_write_locked_at(mm, NULL);
+}
+
+int pw_vma_start_write(struct vm_area_struct *vma)
+{
+	return pw_vma_start_write_at(vma, NULL);
+}
+
+int pw_vma_assert_locked(struct vm_area_struct *vma)
+{
+	return pw_vma_assert_locked_at(vma, NULL);
+}
+
+int pw_vma_assert_write_locked(struct vm_area_struct *vma)
+{
+	return pw_vma_assert_write_locked_at(vma, NULL);
 }
 
 void pw_vma_set_lock_state(struct vm_area_struct *vma, enum pw_lock_state state)

@@ -101,7 +101,7 @@ void pw_mm_destroy(struct mm_struct *mm)
 		pw_warn(m);
 		return;
 	}
-	if (pw_mm_alive(mm))
+	if (pw_mm_alive(mm, __func__))
 		return; /* destroyed twice: reported */
 	while (mm->nr_vmas)
 		pw_vma_remove(mm->vmas[mm->nr_vmas - 1]);

@@ -51,7 +51,7 @@ int pw_mmap(struct mm_struct *mm, unsigned long start, unsigned long len,
 
 	if (out)
 		*out = NULL;
-	err = pw_mm_alive(mm);
+	err = pw_mm_alive(mm, __func__);
 	if (err)
 		return err;
 	err = mmap_check(mm, start, &len, flags, mapping, pgoff, hugetlb_shift);
@@ -189,7 +189,7 @@ int pw_munmap(struct mm_struct *mm, unsigned long start, unsigned long len)
 	unsigned long end;
 	int err;
 
-	err = pw_mm_alive(mm);
+	err = pw_mm_alive(mm, __func__);
 	if (err)
 		return err;
 	if (len == 0)

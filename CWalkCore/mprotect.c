@@ -162,7 +162,7 @@ int pw_mprotect(struct mm_struct *mm, unsigned long start, unsigned long len,
 {
 	struct vm_area_struct *spare[2];
 	unsigned long addr, end;
-	int err = pw_mm_alive(mm);
+	int err = pw_mm_alive(mm, __func__);
 
 	if (err)
 		return err;

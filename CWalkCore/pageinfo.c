@@ -62,7 +62,8 @@ struct pw_page_info *pw_machine_page_info(struct pw_machine *m)
 	pthread_mutex_lock(&m->alloc_lock);
 	x = extra_of(m);
 	if (x && !x->info) {
-		x->info_bytes = pw_machine_config(m)->frames * sizeof(struct pw_page_info);
+		x->info_bytes = pw_machine_config(m)->frames *
+				sizeof(struct pw_page_info);
 		p = mmap(NULL, x->info_bytes, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		x->info = p == MAP_FAILED ? NULL : p;
@@ -78,7 +79,8 @@ struct fill_ctx {
 	struct pw_page_info *info;
 };
 
-static void fill_flags(struct pw_page_info *pi, const struct vm_area_struct *vma)
+static void fill_flags(struct pw_page_info *pi,
+		       const struct vm_area_struct *vma)
 {
 	pi->flags |= PW_PGF_MMAP | PW_PGF_LRU | PW_PGF_UPTODATE;
 	if (pw_vma_is_anonymous(vma))
@@ -90,8 +92,10 @@ static void fill_flags(struct pw_page_info *pi, const struct vm_area_struct *vma
 
 static bool skip_pfn(const struct pw_machine *m, uint64_t pfn)
 {
-	return pfn >= pw_machine_config(m)->frames || pfn == pw_machine_config(m)->zero_pfn ||
-	       (pw_machine_config(m)->huge_zero_pfn && pfn == pw_machine_config(m)->huge_zero_pfn);
+	return pfn >= pw_machine_config(m)->frames ||
+	       pfn == pw_machine_config(m)->zero_pfn ||
+	       (pw_machine_config(m)->huge_zero_pfn &&
+		pfn == pw_machine_config(m)->huge_zero_pfn);
 }
 
 /* A leaf of @pages frames at @pfn mapped once, as a whole. */
@@ -100,7 +104,8 @@ static void fill_leaf(struct fill_ctx *c, const struct vm_area_struct *vma,
 {
 	uint64_t i;
 
-	if (skip_pfn(c->m, pfn) || pfn + pages > pw_machine_config(c->m)->frames)
+	if (skip_pfn(c->m, pfn) ||
+	    pfn + pages > pw_machine_config(c->m)->frames)
 		return;
 	c->info[pfn].entire_mapcount++;
 	c->info[pfn].refcount++;
@@ -116,7 +121,8 @@ static int fill_pud(pud_t *pud, unsigned long addr, unsigned long next,
 
 	(void)addr;
 	(void)next;
-	if ((v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) == (PW_PAGE_PRESENT | PW_PAGE_HUGE) &&
+	if ((v & (PW_PAGE_PRESENT | PW_PAGE_HUGE)) ==
+		    (PW_PAGE_PRESENT | PW_PAGE_HUGE) &&
 	    pw_machine_geometry(c->m)->shift[PW_LEVEL_PUD] == 30) {
 		fill_leaf(c, walk->vma, pw_entry_pfn(v), 1ULL << 18);
 		walk->action = ACTION_CONTINUE;
@@ -167,7 +173,8 @@ static int fill_hugetlb(pte_t *pte, unsigned long hmask, unsigned long addr,
 		uint64_t pfn = pw_entry_pfn(v), i;
 
 		fill_leaf(c, walk->vma, pfn, pages);
-		if (!skip_pfn(c->m, pfn) && pfn + pages <= pw_machine_config(c->m)->frames)
+		if (!skip_pfn(c->m, pfn) &&
+		    pfn + pages <= pw_machine_config(c->m)->frames)
 			for (i = 0; i < pages; i++)
 				c->info[pfn + i].flags |= PW_PGF_HUGE;
 	}
@@ -187,7 +194,8 @@ int pw_page_info_from_mappings(struct mm_struct *mm)
 	if (!c.info)
 		return -ENOMEM;
 	mmap_read_lock(mm);
-	err = walk_page_range(mm, 0, pw_machine_geometry(m)->task_size, &ops, &c);
+	err = walk_page_range(mm, 0, pw_machine_geometry(m)->task_size, &ops,
+			      &c);
 	mmap_read_unlock(mm);
 	/* Compound flags from the declared folios (through the memory
 	 * layer's public interface). */
@@ -241,8 +249,8 @@ bool pw_mapping_is_shmem(const struct address_space *mapping)
 
 static size_t slot_hash(uint64_t a, uint64_t b, size_t n)
 {
-	uint64_t h = a * 0x9e3779b97f4a7c15ULL ^ (b + 0x632be59bd9b4e019ULL) *
-					       0xbf58476d1ce4e5b9ULL;
+	uint64_t h = a * 0x9e3779b97f4a7c15ULL ^
+		     (b + 0x632be59bd9b4e019ULL) * 0xbf58476d1ce4e5b9ULL;
 
 	return (size_t)(h ^ (h >> 29)) & (n - 1);
 }
@@ -298,8 +306,9 @@ static int slot_put(struct pw_page_extra *x, uint64_t a, uint64_t b,
 	for (i = slot_hash(a, b, x->nr_slots); x->slots[i].used;
 	     i = (i + 1) & (x->nr_slots - 1))
 		;
-	x->slots[i] = (struct cache_slot){ .a = a, .b = b, .value = value,
-					   .count = count, .used = true };
+	x->slots[i] = (struct cache_slot){
+		.a = a, .b = b, .value = value, .count = count, .used = true
+	};
 	x->nr_used++;
 	return 0;
 }
@@ -317,8 +326,8 @@ int pw_page_cache_set(struct address_space *mapping, uint64_t index,
 uint64_t pw_page_cache_get(const struct address_space *mapping, uint64_t index)
 {
 	const struct pw_page_extra *x = mapping->m->page_extra;
-	const struct cache_slot *s = x ? slot_find(x, (uint64_t)(uintptr_t)mapping,
-						   index) : NULL;
+	const struct cache_slot *s =
+		x ? slot_find(x, (uint64_t)(uintptr_t)mapping, index) : NULL;
 
 	return s ? s->value : 0;
 }

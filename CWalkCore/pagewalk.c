@@ -689,23 +689,29 @@ static int __walk_page_range(unsigned long start, unsigned long end,
 
 /* ---- locks and checks ------------------------------------------------------------ */
 
-/* The lock assertions of a walk: 0, or -ENOLCK on a strict machine. */
-static int process_mm_walk_lock(struct mm_struct *mm, enum page_walk_lock lock)
+/*
+ * The lock assertions of a walk, made on behalf of entry point @where
+ * (named in the events): 0, or -ENOLCK on a strict machine.
+ */
+static int process_mm_walk_lock(struct mm_struct *mm, enum page_walk_lock lock,
+				const char *where)
 {
 	if (lock == PGWALK_RDLOCK)
-		return pw_mmap_assert_locked(mm);
+		return pw_mmap_assert_locked_at(mm, where);
 	if (lock != PGWALK_VMA_RDLOCK_VERIFY)
-		return pw_mmap_assert_write_locked(mm);
+		return pw_mmap_assert_write_locked_at(mm, where);
 	return 0;
 }
 
 static int process_vma_walk_lock(struct vm_area_struct *vma,
-				 enum page_walk_lock lock)
+				 enum page_walk_lock lock, const char *where)
 {
 	switch (lock) {
-	case PGWALK_WRLOCK: return pw_vma_start_write(vma);
-	case PGWALK_WRLOCK_VERIFY: return pw_vma_assert_write_locked(vma);
-	case PGWALK_VMA_RDLOCK_VERIFY: return pw_vma_assert_locked(vma);
+	case PGWALK_WRLOCK: return pw_vma_start_write_at(vma, where);
+	case PGWALK_WRLOCK_VERIFY:
+		return pw_vma_assert_write_locked_at(vma, where);
+	case PGWALK_VMA_RDLOCK_VERIFY:
+		return pw_vma_assert_locked_at(vma, where);
 	case PGWALK_RDLOCK: break;
 	}
 	return 0;
@@ -719,9 +725,10 @@ static bool check_ops_valid(const struct mm_walk_ops *ops)
 
 /* ---- entry points ------------------------------------------------------------------ */
 
-int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
-		       unsigned long end, const struct mm_walk_ops *ops,
-		       void *private)
+/* walk_page_range_mm() on behalf of entry point @where. */
+static int walk_mm(struct mm_struct *mm, unsigned long start, unsigned long end,
+		   const struct mm_walk_ops *ops, void *private,
+		   const char *where)
 {
 	struct mm_walk walk = { .ops = ops, .mm = mm, .private = private };
 	struct vm_area_struct *vma;
@@ -730,9 +737,9 @@ int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
 
 	if (start >= end || !mm)
 		return -EINVAL;
-	err = pw_mm_alive(mm);
+	err = pw_mm_alive(mm, where);
 	if (!err)
-		err = process_mm_walk_lock(mm, ops->walk_lock);
+		err = process_mm_walk_lock(mm, ops->walk_lock, where);
 	if (err)
 		return err;
 
@@ -749,7 +756,7 @@ int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
 			if (ops->pte_hole)
 				err = ops->pte_hole(start, next, -1, &walk);
 		} else { /* inside a VMA */
-			err = process_vma_walk_lock(vma, ops->walk_lock);
+			err = process_vma_walk_lock(vma, ops->walk_lock, where);
 			if (err)
 				break;
 			walk.vma = vma;
@@ -773,13 +780,20 @@ int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
 	return err;
 }
 
+int walk_page_range_mm(struct mm_struct *mm, unsigned long start,
+		       unsigned long end, const struct mm_walk_ops *ops,
+		       void *private)
+{
+	return walk_mm(mm, start, end, ops, private, __func__);
+}
+
 int walk_page_range(struct mm_struct *mm, unsigned long start,
 		    unsigned long end, const struct mm_walk_ops *ops,
 		    void *private)
 {
 	if (!check_ops_valid(ops))
 		return -EINVAL;
-	return walk_page_range_mm(mm, start, end, ops, private);
+	return walk_mm(mm, start, end, ops, private, __func__);
 }
 
 int walk_kernel_page_table_range_lockless(struct pw_machine *m,
@@ -799,20 +813,28 @@ int walk_kernel_page_table_range_lockless(struct pw_machine *m,
 	return walk_pgd_range(start, end, &walk);
 }
 
-int walk_kernel_page_table_range(struct pw_machine *m, unsigned long start,
-				 unsigned long end,
-				 const struct mm_walk_ops *ops, pgd_t *pgd,
-				 void *private)
+/* walk_kernel_page_table_range() on behalf of entry point @where. */
+static int walk_kernel(struct pw_machine *m, unsigned long start,
+		       unsigned long end, const struct mm_walk_ops *ops,
+		       pgd_t *pgd, void *private, const char *where)
 {
 	int err;
 
 	if (start >= end || !check_ops_valid(ops))
 		return -EINVAL;
-	err = pw_mmap_assert_locked(m->init_mm);
+	err = pw_mmap_assert_locked_at(m->init_mm, where);
 	if (err)
 		return err;
 	return walk_kernel_page_table_range_lockless(m, start, end, ops, pgd,
 						     private);
+}
+
+int walk_kernel_page_table_range(struct pw_machine *m, unsigned long start,
+				 unsigned long end,
+				 const struct mm_walk_ops *ops, pgd_t *pgd,
+				 void *private)
+{
+	return walk_kernel(m, start, end, ops, pgd, private, __func__);
 }
 
 int walk_page_range_debug(struct mm_struct *mm, unsigned long start,
@@ -827,13 +849,13 @@ int walk_page_range_debug(struct mm_struct *mm, unsigned long start,
 	int err;
 
 	if (mm && mm->kernel)
-		return walk_kernel_page_table_range(mm->m, start, end, ops, pgd,
-						    private);
+		return walk_kernel(mm->m, start, end, ops, pgd, private,
+				   __func__);
 	if (start >= end || !mm || !check_ops_valid(ops))
 		return -EINVAL;
-	err = pw_mm_alive(mm);
+	err = pw_mm_alive(mm, __func__);
 	if (!err)
-		err = pw_mmap_assert_write_locked(mm);
+		err = pw_mmap_assert_write_locked_at(mm, __func__);
 	if (err)
 		return err;
 	return walk_pgd_range(start, end, &walk);
@@ -854,9 +876,9 @@ int walk_page_range_vma(struct vm_area_struct *vma, unsigned long start,
 		return -EINVAL;
 	if (!check_ops_valid(ops))
 		return -EINVAL;
-	err = process_mm_walk_lock(walk.mm, ops->walk_lock);
+	err = process_mm_walk_lock(walk.mm, ops->walk_lock, __func__);
 	if (!err)
-		err = process_vma_walk_lock(vma, ops->walk_lock);
+		err = process_vma_walk_lock(vma, ops->walk_lock, __func__);
 	if (err)
 		return err;
 	return __walk_page_range(start, end, &walk);
@@ -872,9 +894,9 @@ int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops,
 
 	if (!walk.mm || !check_ops_valid(ops))
 		return -EINVAL;
-	err = process_mm_walk_lock(walk.mm, ops->walk_lock);
+	err = process_mm_walk_lock(walk.mm, ops->walk_lock, __func__);
 	if (!err)
-		err = process_vma_walk_lock(vma, ops->walk_lock);
+		err = process_vma_walk_lock(vma, ops->walk_lock, __func__);
 	if (err)
 		return err;
 	return __walk_page_range(vma->vm_start, vma->vm_end, &walk);
@@ -892,7 +914,7 @@ int walk_page_mapping(struct address_space *mapping, unsigned long first_index,
 
 	if (!check_ops_valid(ops))
 		return -EINVAL;
-	err = pw_i_mmap_assert_held(mapping);
+	err = pw_i_mmap_assert_held_at(mapping, __func__);
 	if (err)
 		return err;
 	/* No pages: nothing to walk (the kernel's last = first - 1 would
@@ -958,7 +980,7 @@ struct folio *folio_walk_start(struct folio_walk *fw,
 	uint64_t nth;
 
 	fw->vma = vma;
-	if (pw_mmap_assert_locked(mm))
+	if (pw_mmap_assert_locked_at(mm, __func__))
 		return NULL; /* strict machine: reported, and no folio */
 
 	if (addr < vma->vm_start || addr >= vma->vm_end) {

@@ -271,7 +271,7 @@ int pw_mm_get_entry(const struct mm_struct *mm, enum pw_level level,
 	uint64_t *p;
 
 	*value = 0;
-	err = pw_mm_alive(mm);
+	err = pw_mm_alive(mm, __func__);
 	if (err)
 		return err;
 	p = entry_slot(mm, level, addr, false, &err);
@@ -283,7 +283,7 @@ int pw_mm_get_entry(const struct mm_struct *mm, enum pw_level level,
 int pw_mm_set_entry(struct mm_struct *mm, enum pw_level level,
 		    unsigned long addr, uint64_t value)
 {
-	int err = pw_mm_alive(mm);
+	int err = pw_mm_alive(mm, __func__);
 	uint64_t *p;
 
 	if (err)
@@ -327,7 +327,7 @@ static void dump_table(const struct mm_struct *mm, const uint64_t *table,
 
 void pw_mm_dump(const struct mm_struct *mm, pw_dump_fn fn, void *ctx)
 {
-	if (pw_mm_alive(mm))
+	if (pw_mm_alive(mm, __func__))
 		return;
 	dump_table(mm, mm->pgd, PW_LEVEL_PGD, 0, fn, ctx);
 }

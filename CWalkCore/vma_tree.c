@@ -289,7 +289,7 @@ struct vm_area_struct *pw_vma_add(struct mm_struct *mm, unsigned long start,
 	struct vm_area_struct *vma;
 	size_t at;
 
-	*err = pw_mm_alive(mm);
+	*err = pw_mm_alive(mm, __func__);
 	if (*err)
 		return NULL;
 	*err = -EINVAL;

@@ -20,7 +20,8 @@ struct kc_clear_refs_private {
 
 /* A COW page pinned for DMA keeps its soft-dirty bit: the pin must keep
  * seeing writes. */
-static bool kc_pte_pinned(struct vm_area_struct *vma, unsigned long addr, pte_t pte)
+static bool kc_pte_pinned(struct vm_area_struct *vma, unsigned long addr,
+			  pte_t pte)
 {
 	struct folio *folio;
 
@@ -32,7 +33,8 @@ static bool kc_pte_pinned(struct vm_area_struct *vma, unsigned long addr, pte_t 
 	return folio && folio_maybe_dma_pinned(folio);
 }
 
-static void kc_clear_soft_dirty(struct vm_area_struct *vma, unsigned long addr, pte_t *pte)
+static void kc_clear_soft_dirty(struct vm_area_struct *vma, unsigned long addr,
+				pte_t *pte)
 {
 	pte_t v = ptep_get(pte);
 
@@ -49,7 +51,8 @@ static void kc_clear_soft_dirty(struct vm_area_struct *vma, unsigned long addr, 
 	}
 }
 
-static void kc_clear_soft_dirty_pmd(struct vm_area_struct *vma, unsigned long addr, pmd_t *pmdp)
+static void kc_clear_soft_dirty_pmd(struct vm_area_struct *vma,
+				    unsigned long addr, pmd_t *pmdp)
 {
 	pmd_t pmd = pmdp_get(pmdp);
 
@@ -63,7 +66,8 @@ static void kc_clear_soft_dirty_pmd(struct vm_area_struct *vma, unsigned long ad
 		pmd = pmd_clear_soft_dirty(pmd_wrprotect(pmd));
 		set_pmd_at(vma->vm_mm, addr, pmdp, pmd);
 	} else if (is_migration_entry(pmd_to_swp_entry(pmd))) {
-		set_pmd_at(vma->vm_mm, addr, pmdp, pmd_swp_clear_soft_dirty(pmd));
+		set_pmd_at(vma->vm_mm, addr, pmdp,
+			   pmd_swp_clear_soft_dirty(pmd));
 	}
 }
 
@@ -115,12 +119,14 @@ static int kc_clear_refs_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	return 0;
 }
 
-static int kc_clear_refs_test(unsigned long start, unsigned long end, struct mm_walk *walk)
+static int kc_clear_refs_test(unsigned long start, unsigned long end,
+			      struct mm_walk *walk)
 {
 	struct kc_clear_refs_private *cp = walk->private;
 	struct vm_area_struct *vma = walk->vma;
 
-	(void)start; (void)end;
+	(void)start;
+	(void)end;
 	if (vma->vm_flags & VM_PFNMAP)
 		return 1;
 	if (cp->type == KC_CLEAR_REFS_ANON && vma->vm_file)
@@ -151,7 +157,8 @@ int kc_clear_refs(struct mm_struct *mm, int type)
 
 		for (i = 0; i < n; i++)
 			pw_mm_vma_at(mm, i)->vm_flags &= ~VM_SOFTDIRTY;
-		mmu_notifier_range_init(&range, MMU_NOTIFY_SOFT_DIRTY, 0, mm, 0, top);
+		mmu_notifier_range_init(&range, MMU_NOTIFY_SOFT_DIRTY, 0, mm, 0,
+					top);
 		mmu_notifier_invalidate_range_start(&range);
 	}
 	err = walk_page_range(mm, 0, top, &kc_clear_refs_ops, &cp);

@@ -21,23 +21,31 @@ static bool kc_is_guard(pte_t pte)
 }
 
 /* Install: a huge entry or a populated PTE is in the way (return 1). */
-static int kc_gi_pud(pud_t *pud, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int kc_gi_pud(pud_t *pud, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
-	(void)addr; (void)next; (void)walk;
+	(void)addr;
+	(void)next;
+	(void)walk;
 	return pud_trans_huge(pudp_get(pud)) ? 1 : 0;
 }
 
-static int kc_gi_pmd(pmd_t *pmd, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int kc_gi_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
-	(void)addr; (void)next; (void)walk;
+	(void)addr;
+	(void)next;
+	(void)walk;
 	return pmd_trans_huge(pmdp_get(pmd)) ? 1 : 0;
 }
 
-static int kc_gi_pte(pte_t *pte, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int kc_gi_pte(pte_t *pte, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
 	unsigned long *done = walk->private;
 
-	(void)addr; (void)next;
+	(void)addr;
+	(void)next;
 	if (kc_is_guard(ptep_get(pte))) {
 		(*done)++;
 		return 0;
@@ -50,7 +58,8 @@ static int kc_gi_install(unsigned long addr, unsigned long next, pte_t *ptep,
 {
 	unsigned long *done = walk->private;
 
-	(void)addr; (void)next;
+	(void)addr;
+	(void)next;
 	*ptep = make_pte_marker(PTE_MARKER_GUARD);
 	(*done)++;
 	return 0;
@@ -66,7 +75,8 @@ static const struct mm_walk_ops kc_guard_install_ops = {
 
 /* Zap: what zap_page_range_single does to what stands in the way here --
  * present pages and swap entries go, markers stay; THPs are split. */
-static int kc_zap_pmd(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
+static int kc_zap_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+		      struct mm_walk *walk)
 {
 	spinlock_t *ptl;
 	pte_t *start_pte, *pte;
@@ -95,23 +105,28 @@ static const struct mm_walk_ops kc_zap_ops = {
 };
 
 /* Remove: only guard markers are cleared; huge entries are skipped. */
-static int kc_gr_pud(pud_t *pud, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int kc_gr_pud(pud_t *pud, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
-	(void)addr; (void)next;
+	(void)addr;
+	(void)next;
 	if (pud_trans_huge(pudp_get(pud)))
 		walk->action = ACTION_CONTINUE;
 	return 0;
 }
 
-static int kc_gr_pmd(pmd_t *pmd, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int kc_gr_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
-	(void)addr; (void)next;
+	(void)addr;
+	(void)next;
 	if (pmd_trans_huge(pmdp_get(pmd)))
 		walk->action = ACTION_CONTINUE;
 	return 0;
 }
 
-static int kc_gr_pte(pte_t *pte, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int kc_gr_pte(pte_t *pte, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
 	(void)next;
 	if (kc_is_guard(ptep_get(pte))) {
@@ -133,8 +148,8 @@ static bool kc_guard_vma_ok(struct vm_area_struct *vma)
 	return !(vma->vm_flags & (VM_SPECIAL | VM_HUGETLB | VM_LOCKED_MASK));
 }
 
-static long kc_guard_install_vma(struct vm_area_struct *vma, unsigned long start,
-				 unsigned long end)
+static long kc_guard_install_vma(struct vm_area_struct *vma,
+				 unsigned long start, unsigned long end)
 {
 	int tries;
 
@@ -159,8 +174,8 @@ static long kc_guard_install_vma(struct vm_area_struct *vma, unsigned long start
 
 /* madvise's loop over the VMAs of [start, end): a hole gives -ENOMEM after
  * the rest is done. */
-static long kc_guard_each(struct mm_struct *mm, unsigned long start, unsigned long end,
-			  bool install)
+static long kc_guard_each(struct mm_struct *mm, unsigned long start,
+			  unsigned long end, bool install)
 {
 	long err = 0, hole = 0;
 
@@ -185,7 +200,8 @@ static long kc_guard_each(struct mm_struct *mm, unsigned long start, unsigned lo
 		else if (!kc_guard_vma_ok(vma))
 			err = -EINVAL;
 		else
-			err = walk_page_range_vma(vma, start, stop, &kc_guard_remove_ops, NULL);
+			err = walk_page_range_vma(vma, start, stop,
+						  &kc_guard_remove_ops, NULL);
 		if (err)
 			break;
 		start = stop;
@@ -194,12 +210,14 @@ static long kc_guard_each(struct mm_struct *mm, unsigned long start, unsigned lo
 	return err ? err : hole;
 }
 
-long kc_guard_install(struct mm_struct *mm, unsigned long start, unsigned long end)
+long kc_guard_install(struct mm_struct *mm, unsigned long start,
+		      unsigned long end)
 {
 	return kc_guard_each(mm, start, end, true);
 }
 
-long kc_guard_remove(struct mm_struct *mm, unsigned long start, unsigned long end)
+long kc_guard_remove(struct mm_struct *mm, unsigned long start,
+		     unsigned long end)
 {
 	return kc_guard_each(mm, start, end, false);
 }

@@ -45,7 +45,8 @@ static unsigned char kc_swap_resident(swp_entry_t entry, bool shmem)
 }
 
 /* A file page not mapped here: is it in the page cache? */
-static unsigned char kc_cache_resident(struct address_space *mapping, pgoff_t index)
+static unsigned char kc_cache_resident(struct address_space *mapping,
+				       pgoff_t index)
 {
 	void *slot = filemap_get_entry(mapping, index);
 	struct folio *folio;
@@ -55,7 +56,9 @@ static unsigned char kc_cache_resident(struct address_space *mapping, pgoff_t in
 		return 0;
 	if (xa_is_value(slot))
 		return shmem_mapping(mapping) ?
-			       kc_swap_resident(radix_to_swp_entry(slot), true) : 0;
+			       kc_swap_resident(radix_to_swp_entry(slot),
+						true) :
+			       0;
 	folio = slot;
 	in_core = folio_test_uptodate(folio);
 	folio_put(folio);
@@ -124,8 +127,9 @@ done:
 	return 0;
 }
 
-static int kc_mincore_hugetlb(pte_t *pte, unsigned long hmask, unsigned long addr,
-			      unsigned long end, struct mm_walk *walk)
+static int kc_mincore_hugetlb(pte_t *pte, unsigned long hmask,
+			      unsigned long addr, unsigned long end,
+			      struct mm_walk *walk)
 {
 	unsigned char *vec = walk->private;
 	unsigned char present = 0;
@@ -170,7 +174,8 @@ long kc_mincore(struct mm_struct *mm, unsigned long start, unsigned long len,
 			break;
 		}
 		stop = min(vma->vm_end, end);
-		err = walk_page_range_vma(vma, start, stop, &kc_mincore_ops, vec);
+		err = walk_page_range_vma(vma, start, stop, &kc_mincore_ops,
+					  vec);
 		if (err < 0)
 			break;
 		vec += (stop - start) >> PAGE_SHIFT;

@@ -14,8 +14,8 @@
 
 #include "kernel_clients.h"
 
-static void kc_numa_gather(struct page *page, struct kc_numa_maps *md, bool dirty,
-			   unsigned long nr)
+static void kc_numa_gather(struct page *page, struct kc_numa_maps *md,
+			   bool dirty, unsigned long nr)
 {
 	struct folio *folio = page_folio(page);
 	int count;
@@ -42,7 +42,8 @@ static void kc_numa_gather(struct page *page, struct kc_numa_maps *md, bool dirt
 
 /* The page worth counting behind a PTE: normal, not reserved, on a node
  * with memory. */
-static struct page *kc_numa_page(pte_t pte, struct vm_area_struct *vma, unsigned long addr)
+static struct page *kc_numa_page(pte_t pte, struct vm_area_struct *vma,
+				 unsigned long addr)
 {
 	struct page *page;
 
@@ -56,7 +57,8 @@ static struct page *kc_numa_page(pte_t pte, struct vm_area_struct *vma, unsigned
 	return page;
 }
 
-static struct page *kc_numa_page_pmd(pmd_t pmd, struct vm_area_struct *vma, unsigned long addr)
+static struct page *kc_numa_page_pmd(pmd_t pmd, struct vm_area_struct *vma,
+				     unsigned long addr)
 {
 	struct page *page;
 
@@ -70,7 +72,8 @@ static struct page *kc_numa_page_pmd(pmd_t pmd, struct vm_area_struct *vma, unsi
 	return page;
 }
 
-static int kc_numa_pmd(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
+static int kc_numa_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+		       struct mm_walk *walk)
 {
 	struct kc_numa_maps *md = walk->private;
 	struct vm_area_struct *vma = walk->vma;
@@ -82,7 +85,8 @@ static int kc_numa_pmd(pmd_t *pmd, unsigned long addr, unsigned long end, struct
 		struct page *page = kc_numa_page_pmd(pmdp_get(pmd), vma, addr);
 
 		if (page)
-			kc_numa_gather(page, md, pmd_dirty(pmdp_get(pmd)), HPAGE_PMD_SIZE / PAGE_SIZE);
+			kc_numa_gather(page, md, pmd_dirty(pmdp_get(pmd)),
+				       HPAGE_PMD_SIZE / PAGE_SIZE);
 		spin_unlock(ptl);
 		return 0;
 	}
@@ -109,7 +113,8 @@ static int kc_numa_hugetlb(pte_t *pte, unsigned long hmask, unsigned long addr,
 	spinlock_t *ptl;
 	pte_t v;
 
-	(void)hmask; (void)end;
+	(void)hmask;
+	(void)end;
 	ptl = huge_pte_lock(hstate_vma(walk->vma), walk->mm, pte);
 	v = huge_ptep_get(walk->mm, addr, pte);
 	if (pte_present(v))

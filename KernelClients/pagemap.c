@@ -28,7 +28,10 @@ static int kc_pm_add(struct kc_pagemap *pm, u64 pme)
 	return pm->pos >= pm->len ? KC_PM_FULL : 0;
 }
 
-static u64 kc_pm_frame(u64 frame) { return frame & KC_PM_PFRAME_MASK; }
+static u64 kc_pm_frame(u64 frame)
+{
+	return frame & KC_PM_PFRAME_MASK;
+}
 
 /* Exclusive: this page mapped exactly once (precise map count), or, with
  * the average count only, a folio mapped by this mm alone. */
@@ -89,8 +92,9 @@ static u64 kc_pte_to_pme(struct kc_pagemap *pm, struct vm_area_struct *vma,
 			flags |= KC_PM_UFFD_WP;
 		if (pm->show_pfn)
 			frame = swp_type(entry) |
-				((is_pfn_swap_entry(entry) ? swp_offset_pfn(entry) :
-							      swp_offset(entry))
+				((is_pfn_swap_entry(entry) ?
+					  swp_offset_pfn(entry) :
+					  swp_offset(entry))
 				 << MAX_SWAPFILES_SHIFT);
 		flags |= KC_PM_SWAP;
 		if (is_pfn_swap_entry(entry))
@@ -113,8 +117,8 @@ static u64 kc_pte_to_pme(struct kc_pagemap *pm, struct vm_area_struct *vma,
 	return kc_pm_frame(frame) | flags;
 }
 
-static int kc_pagemap_pmd_leaf(pmd_t *pmdp, unsigned long addr, unsigned long end,
-			       struct mm_walk *walk)
+static int kc_pagemap_pmd_leaf(pmd_t *pmdp, unsigned long addr,
+			       unsigned long end, struct mm_walk *walk)
 {
 	struct kc_pagemap *pm = walk->private;
 	struct vm_area_struct *vma = walk->vma;
@@ -141,7 +145,8 @@ static int kc_pagemap_pmd_leaf(pmd_t *pmdp, unsigned long addr, unsigned long en
 		unsigned long offset = swp_offset_pfn(entry) + i;
 
 		if (pm->show_pfn)
-			frame = swp_type(entry) | (offset << MAX_SWAPFILES_SHIFT);
+			frame = swp_type(entry) |
+				(offset << MAX_SWAPFILES_SHIFT);
 		flags |= KC_PM_SWAP;
 		if (pmd_swp_soft_dirty(pmd))
 			flags |= KC_PM_SOFT_DIRTY;
@@ -194,15 +199,17 @@ static int kc_pagemap_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 		return 0;
 	}
 	for (; addr < end; pte++, addr += PAGE_SIZE)
-		if ((err = kc_pm_add(pm, kc_pte_to_pme(pm, vma, addr, ptep_get(pte)))))
+		if ((err = kc_pm_add(
+			     pm, kc_pte_to_pme(pm, vma, addr, ptep_get(pte)))))
 			break;
 	pte_unmap_unlock(start_pte, ptl);
 	cond_resched();
 	return err;
 }
 
-static int kc_pagemap_hugetlb(pte_t *ptep, unsigned long hmask, unsigned long addr,
-			      unsigned long end, struct mm_walk *walk)
+static int kc_pagemap_hugetlb(pte_t *ptep, unsigned long hmask,
+			      unsigned long addr, unsigned long end,
+			      struct mm_walk *walk)
 {
 	struct kc_pagemap *pm = walk->private;
 	struct vm_area_struct *vma = walk->vma;
@@ -220,7 +227,8 @@ static int kc_pagemap_hugetlb(pte_t *ptep, unsigned long hmask, unsigned long ad
 
 		if (!folio_test_anon(folio))
 			flags |= KC_PM_FILE;
-		if (!folio_maybe_mapped_shared(folio) && !hugetlb_pmd_shared(ptep))
+		if (!folio_maybe_mapped_shared(folio) &&
+		    !hugetlb_pmd_shared(ptep))
 			flags |= KC_PM_MMAP_EXCLUSIVE;
 		if (huge_pte_uffd_wp(pte))
 			flags |= KC_PM_UFFD_WP;
@@ -251,7 +259,8 @@ static const struct mm_walk_ops kc_pagemap_ops = {
 int kc_pagemap(struct mm_struct *mm, unsigned long start, unsigned long end,
 	       uint64_t *out, bool show_pfn)
 {
-	struct kc_pagemap pm = { .out = (u64 *)out, .show_pfn = show_pfn,
+	struct kc_pagemap pm = { .out = (u64 *)out,
+				 .show_pfn = show_pfn,
 				 .len = (end - start) >> PAGE_SHIFT };
 	int err;
 

@@ -19,9 +19,10 @@
 
 #include "kernel_clients.h"
 
-#define KC_SCAN_CATEGORIES (PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN | PAGE_IS_FILE | \
-			    PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO |  \
-			    PAGE_IS_HUGE | PAGE_IS_SOFT_DIRTY | PAGE_IS_GUARD)
+#define KC_SCAN_CATEGORIES                                                    \
+	(PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN | PAGE_IS_FILE |                 \
+	 PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO | PAGE_IS_HUGE | \
+	 PAGE_IS_SOFT_DIRTY | PAGE_IS_GUARD)
 #define KC_SCAN_FLAGS (PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC)
 /* The kernel gathers ranges in a bounce buffer of this many entries and
  * copies them out when it fills (ranges do not merge across a copy). */
@@ -35,12 +36,14 @@ struct kc_scan {
 	struct page_region *out;
 };
 
-static bool kc_scan_wants_page(unsigned long categories, const struct kc_scan *p)
+static bool kc_scan_wants_page(unsigned long categories,
+			       const struct kc_scan *p)
 {
 	categories ^= p->arg.category_inverted;
 	if ((categories & p->arg.category_mask) != p->arg.category_mask)
 		return false;
-	return !p->arg.category_anyof_mask || (categories & p->arg.category_anyof_mask);
+	return !p->arg.category_anyof_mask ||
+	       (categories & p->arg.category_anyof_mask);
 }
 
 static bool kc_scan_wants_vma(unsigned long categories, const struct kc_scan *p)
@@ -51,7 +54,8 @@ static bool kc_scan_wants_vma(unsigned long categories, const struct kc_scan *p)
 	return (categories & needed) == needed;
 }
 
-static unsigned long kc_pte_categories(struct kc_scan *p, struct vm_area_struct *vma,
+static unsigned long kc_pte_categories(struct kc_scan *p,
+				       struct vm_area_struct *vma,
 				       unsigned long addr, pte_t pte)
 {
 	unsigned long c = 0;
@@ -78,7 +82,8 @@ static unsigned long kc_pte_categories(struct kc_scan *p, struct vm_area_struct 
 			c |= PAGE_IS_WRITTEN;
 		if (is_guard_swp_entry(entry))
 			c |= PAGE_IS_GUARD;
-		else if ((p->interest & PAGE_IS_FILE) && is_pfn_swap_entry(entry) &&
+		else if ((p->interest & PAGE_IS_FILE) &&
+			 is_pfn_swap_entry(entry) &&
 			 !folio_test_anon(pfn_swap_entry_folio(entry)))
 			c |= PAGE_IS_FILE;
 		if (pte_swp_soft_dirty(pte))
@@ -92,7 +97,8 @@ static unsigned long kc_pte_categories(struct kc_scan *p, struct vm_area_struct 
 	return c;
 }
 
-static unsigned long kc_pmd_categories(struct kc_scan *p, struct vm_area_struct *vma,
+static unsigned long kc_pmd_categories(struct kc_scan *p,
+				       struct vm_area_struct *vma,
 				       unsigned long addr, pmd_t pmd)
 {
 	unsigned long c = PAGE_IS_HUGE;
@@ -154,20 +160,24 @@ static unsigned long kc_huge_categories(pte_t pte)
 
 /* Write-protects one entry for userfaultfd: a present or swap entry gets
  * the bit, an empty one a uffd-wp marker. */
-static void kc_wp_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *pte, pte_t v)
+static void kc_wp_pte(struct vm_area_struct *vma, unsigned long addr,
+		      pte_t *pte, pte_t v)
 {
 	if (pte_present(v)) {
 		pte_t old = ptep_modify_prot_start(vma, addr, pte);
 
-		ptep_modify_prot_commit(vma, addr, pte, old, pte_mkuffd_wp(old));
+		ptep_modify_prot_commit(vma, addr, pte, old,
+					pte_mkuffd_wp(old));
 	} else if (is_swap_pte(v)) {
 		set_pte_at(vma->vm_mm, addr, pte, pte_swp_mkuffd_wp(v));
 	} else {
-		set_pte_at(vma->vm_mm, addr, pte, make_pte_marker(PTE_MARKER_UFFD_WP));
+		set_pte_at(vma->vm_mm, addr, pte,
+			   make_pte_marker(PTE_MARKER_UFFD_WP));
 	}
 }
 
-static void kc_wp_pmd(struct vm_area_struct *vma, unsigned long addr, pmd_t *pmdp)
+static void kc_wp_pmd(struct vm_area_struct *vma, unsigned long addr,
+		      pmd_t *pmdp)
 {
 	pmd_t v = pmdp_get(pmdp);
 
@@ -180,20 +190,24 @@ static void kc_wp_pmd(struct vm_area_struct *vma, unsigned long addr, pmd_t *pmd
 	}
 }
 
-static void kc_wp_huge(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, pte_t v)
+static void kc_wp_huge(struct vm_area_struct *vma, unsigned long addr,
+		       pte_t *ptep, pte_t v)
 {
 	unsigned long sz = huge_page_size(hstate_vma(vma));
 
 	if (is_hugetlb_entry_hwpoisoned(v) || is_pte_marker(v))
 		return;
 	if (is_hugetlb_entry_migration(v))
-		set_huge_pte_at(vma->vm_mm, addr, ptep, pte_swp_mkuffd_wp(v), sz);
+		set_huge_pte_at(vma->vm_mm, addr, ptep, pte_swp_mkuffd_wp(v),
+				sz);
 	else if (!huge_pte_none(v)) {
 		pte_t old = huge_ptep_modify_prot_start(vma, addr, ptep);
 
-		huge_ptep_modify_prot_commit(vma, addr, ptep, old, huge_pte_mkuffd_wp(old));
+		huge_ptep_modify_prot_commit(vma, addr, ptep, old,
+					     huge_pte_mkuffd_wp(old));
 	} else
-		set_huge_pte_at(vma->vm_mm, addr, ptep, make_pte_marker(PTE_MARKER_UFFD_WP), sz);
+		set_huge_pte_at(vma->vm_mm, addr, ptep,
+				make_pte_marker(PTE_MARKER_UFFD_WP), sz);
 }
 
 /* Adds [addr, end) to the ranges: merged into the last one when it ends at
@@ -229,7 +243,8 @@ static int kc_scan_output(unsigned long categories, struct kc_scan *p,
 
 	if (!p->buf)
 		return 0;
-	if (check_add_overflow(p->found, n, &total) || total > p->arg.max_pages) {
+	if (check_add_overflow(p->found, n, &total) ||
+	    total > p->arg.max_pages) {
 		unsigned long over = total - p->arg.max_pages;
 
 		*end -= over * PAGE_SIZE;
@@ -249,7 +264,8 @@ static int kc_scan_output(unsigned long categories, struct kc_scan *p,
 
 /* Takes back the pages of [addr, end) just reported (a THP split, a
  * hugetlb page that cannot be write-protected in part). */
-static void kc_scan_backout(struct kc_scan *p, unsigned long addr, unsigned long end)
+static void kc_scan_backout(struct kc_scan *p, unsigned long addr,
+			    unsigned long end)
 {
 	struct page_region *cur = &p->buf[p->buf_index];
 
@@ -260,13 +276,15 @@ static void kc_scan_backout(struct kc_scan *p, unsigned long addr, unsigned long
 	p->found -= (end - addr) / PAGE_SIZE;
 }
 
-static int kc_scan_test_walk(unsigned long start, unsigned long end, struct mm_walk *walk)
+static int kc_scan_test_walk(unsigned long start, unsigned long end,
+			     struct mm_walk *walk)
 {
 	struct kc_scan *p = walk->private;
 	struct vm_area_struct *vma = walk->vma;
 	unsigned long category = 0;
 
-	(void)start; (void)end;
+	(void)start;
+	(void)end;
 	if (userfaultfd_wp_async(vma) && userfaultfd_wp_use_markers(vma))
 		category |= PAGE_IS_WPALLOWED;
 	else if (p->arg.flags & PM_SCAN_CHECK_WPASYNC)
@@ -281,7 +299,8 @@ static int kc_scan_test_walk(unsigned long start, unsigned long end, struct mm_w
 
 /* A huge PMD: reported whole; -ENOENT when the walk should look at PTEs
  * (no huge PMD, or one split to write-protect part of it). */
-static int kc_scan_thp(pmd_t *pmd, unsigned long start, unsigned long end, struct mm_walk *walk)
+static int kc_scan_thp(pmd_t *pmd, unsigned long start, unsigned long end,
+		       struct mm_walk *walk)
 {
 	struct kc_scan *p = walk->private;
 	struct vm_area_struct *vma = walk->vma;
@@ -292,7 +311,8 @@ static int kc_scan_thp(pmd_t *pmd, unsigned long start, unsigned long end, struc
 	ptl = pmd_trans_huge_lock(pmd, vma);
 	if (!ptl)
 		return -ENOENT;
-	categories = p->vma_category | kc_pmd_categories(p, vma, start, pmdp_get(pmd));
+	categories = p->vma_category |
+		     kc_pmd_categories(p, vma, start, pmdp_get(pmd));
 	if (!kc_scan_wants_page(categories, p))
 		goto out;
 	ret = kc_scan_output(categories, p, start, &end);
@@ -312,7 +332,8 @@ out:
 	return ret;
 }
 
-static int kc_scan_pmd(pmd_t *pmd, unsigned long start, unsigned long end, struct mm_walk *walk)
+static int kc_scan_pmd(pmd_t *pmd, unsigned long start, unsigned long end,
+		       struct mm_walk *walk)
 {
 	struct kc_scan *p = walk->private;
 	struct vm_area_struct *vma = walk->vma;
@@ -333,7 +354,8 @@ static int kc_scan_pmd(pmd_t *pmd, unsigned long start, unsigned long end, struc
 	arch_enter_lazy_mmu_mode();
 	for (addr = start; addr != end; pte++, addr += PAGE_SIZE) {
 		pte_t v = ptep_get(pte);
-		unsigned long categories = p->vma_category | kc_pte_categories(p, vma, addr, v);
+		unsigned long categories =
+			p->vma_category | kc_pte_categories(p, vma, addr, v);
 		unsigned long next = addr + PAGE_SIZE;
 
 		if (!kc_scan_wants_page(categories, p))
@@ -341,7 +363,8 @@ static int kc_scan_pmd(pmd_t *pmd, unsigned long start, unsigned long end, struc
 		ret = kc_scan_output(categories, p, addr, &next);
 		if (next == addr)
 			break;
-		if ((~p->arg.flags & PM_SCAN_WP_MATCHING) || (~categories & PAGE_IS_WRITTEN))
+		if ((~p->arg.flags & PM_SCAN_WP_MATCHING) ||
+		    (~categories & PAGE_IS_WRITTEN))
 			continue;
 		kc_wp_pte(vma, addr, pte, v);
 		if (!flush_end)
@@ -356,8 +379,9 @@ static int kc_scan_pmd(pmd_t *pmd, unsigned long start, unsigned long end, struc
 	return ret;
 }
 
-static int kc_scan_hugetlb(pte_t *ptep, unsigned long hmask, unsigned long start,
-			   unsigned long end, struct mm_walk *walk)
+static int kc_scan_hugetlb(pte_t *ptep, unsigned long hmask,
+			   unsigned long start, unsigned long end,
+			   struct mm_walk *walk)
 {
 	struct kc_scan *p = walk->private;
 	struct vm_area_struct *vma = walk->vma;
@@ -399,7 +423,8 @@ out:
 	return ret;
 }
 
-static int kc_scan_hole(unsigned long addr, unsigned long end, int depth, struct mm_walk *walk)
+static int kc_scan_hole(unsigned long addr, unsigned long end, int depth,
+			struct mm_walk *walk)
 {
 	struct kc_scan *p = walk->private;
 	struct vm_area_struct *vma = walk->vma;
@@ -428,8 +453,9 @@ static int kc_scan_check(struct pm_scan_arg *arg)
 		return -EINVAL;
 	if (arg->flags & ~KC_SCAN_FLAGS)
 		return -EINVAL;
-	if ((arg->category_inverted | arg->category_mask | arg->category_anyof_mask |
-	     arg->return_mask) & ~KC_SCAN_CATEGORIES)
+	if ((arg->category_inverted | arg->category_mask |
+	     arg->category_anyof_mask | arg->return_mask) &
+	    ~KC_SCAN_CATEGORIES)
 		return -EINVAL;
 	if (arg->start & ~PAGE_MASK)
 		return -EINVAL;
@@ -475,7 +501,8 @@ long kc_pagemap_scan(struct mm_struct *mm, struct pm_scan_arg *uarg)
 	ret = kc_scan_check(&p.arg);
 	if (ret)
 		return ret;
-	p.interest = p.arg.category_mask | p.arg.category_anyof_mask | p.arg.return_mask;
+	p.interest = p.arg.category_mask | p.arg.category_anyof_mask |
+		     p.arg.return_mask;
 	p.out = (struct page_region *)(uintptr_t)p.arg.vec;
 	if (p.arg.vec_len) {
 		p.buf_len = min_t(unsigned long, KC_SCAN_BOUNCE, p.arg.vec_len);
@@ -483,11 +510,13 @@ long kc_pagemap_scan(struct mm_struct *mm, struct pm_scan_arg *uarg)
 		if (!p.buf)
 			return -ENOMEM;
 	}
-	for (walk_start = p.arg.start; walk_start < p.arg.end; walk_start = p.arg.walk_end) {
+	for (walk_start = p.arg.start; walk_start < p.arg.end;
+	     walk_start = p.arg.walk_end) {
 		long n;
 
 		mmap_read_lock(mm);
-		ret = walk_page_range(mm, walk_start, p.arg.end, &kc_scan_ops, &p);
+		ret = walk_page_range(mm, walk_start, p.arg.end, &kc_scan_ops,
+				      &p);
 		mmap_read_unlock(mm);
 		n = kc_scan_flush(&p);
 		ranges += n;

@@ -12,8 +12,9 @@
 #include "kernel_clients.h"
 
 /* The protection bits x86's ptdump prints. */
-#define KC_PT_PROT (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PWT | _PAGE_PCD | \
-		    _PAGE_PSE | _PAGE_GLOBAL | _PAGE_NX)
+#define KC_PT_PROT                                                       \
+	(_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PWT | _PAGE_PCD | \
+	 _PAGE_PSE | _PAGE_GLOBAL | _PAGE_NX)
 
 struct kc_ptdump_state {
 	struct ptdump_state st;
@@ -23,9 +24,11 @@ struct kc_ptdump_state {
 	void *ctx;
 };
 
-static void kc_note(struct ptdump_state *st, unsigned long addr, int level, u64 val)
+static void kc_note(struct ptdump_state *st, unsigned long addr, int level,
+		    u64 val)
 {
-	struct kc_ptdump_state *s = container_of(st, struct kc_ptdump_state, st);
+	struct kc_ptdump_state *s =
+		container_of(st, struct kc_ptdump_state, st);
 	u64 prot = val & KC_PT_PROT;
 
 	if (!(val & _PAGE_PRESENT))
@@ -36,18 +39,36 @@ static void kc_note(struct ptdump_state *st, unsigned long addr, int level, u64 
 		s->cur.end = addr;
 		s->fn(s->ctx, &s->cur);
 	}
-	s->cur = (struct kc_ptdump_range){ .start = addr, .level = level, .prot = prot };
+	s->cur = (struct kc_ptdump_range){ .start = addr,
+					   .level = level,
+					   .prot = prot };
 	s->started = true;
 }
 
-static void kc_note_pte(struct ptdump_state *st, unsigned long a, pte_t v) { kc_note(st, a, 4, pte_val(v)); }
-static void kc_note_pmd(struct ptdump_state *st, unsigned long a, pmd_t v) { kc_note(st, a, 3, pmd_val(v)); }
-static void kc_note_pud(struct ptdump_state *st, unsigned long a, pud_t v) { kc_note(st, a, 2, pud_val(v)); }
-static void kc_note_p4d(struct ptdump_state *st, unsigned long a, p4d_t v) { kc_note(st, a, 1, p4d_val(v)); }
-static void kc_note_pgd(struct ptdump_state *st, unsigned long a, pgd_t v) { kc_note(st, a, 0, pgd_val(v)); }
+static void kc_note_pte(struct ptdump_state *st, unsigned long a, pte_t v)
+{
+	kc_note(st, a, 4, pte_val(v));
+}
+static void kc_note_pmd(struct ptdump_state *st, unsigned long a, pmd_t v)
+{
+	kc_note(st, a, 3, pmd_val(v));
+}
+static void kc_note_pud(struct ptdump_state *st, unsigned long a, pud_t v)
+{
+	kc_note(st, a, 2, pud_val(v));
+}
+static void kc_note_p4d(struct ptdump_state *st, unsigned long a, p4d_t v)
+{
+	kc_note(st, a, 1, p4d_val(v));
+}
+static void kc_note_pgd(struct ptdump_state *st, unsigned long a, pgd_t v)
+{
+	kc_note(st, a, 0, pgd_val(v));
+}
 
 /* The callbacks: a leaf at any level is noted and not descended. */
-static int kc_pt_pgd(pgd_t *pgd, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int kc_pt_pgd(pgd_t *pgd, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
 	struct ptdump_state *st = walk->private;
 	pgd_t val = READ_ONCE(*pgd);
@@ -62,7 +83,8 @@ static int kc_pt_pgd(pgd_t *pgd, unsigned long addr, unsigned long next, struct 
 	return 0;
 }
 
-static int kc_pt_p4d(p4d_t *p4d, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int kc_pt_p4d(p4d_t *p4d, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
 	struct ptdump_state *st = walk->private;
 	p4d_t val = READ_ONCE(*p4d);
@@ -77,7 +99,8 @@ static int kc_pt_p4d(p4d_t *p4d, unsigned long addr, unsigned long next, struct 
 	return 0;
 }
 
-static int kc_pt_pud(pud_t *pud, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int kc_pt_pud(pud_t *pud, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
 	struct ptdump_state *st = walk->private;
 	pud_t val = READ_ONCE(*pud);
@@ -92,7 +115,8 @@ static int kc_pt_pud(pud_t *pud, unsigned long addr, unsigned long next, struct 
 	return 0;
 }
 
-static int kc_pt_pmd(pmd_t *pmd, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int kc_pt_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
 	struct ptdump_state *st = walk->private;
 	pmd_t val = READ_ONCE(*pmd);
@@ -107,7 +131,8 @@ static int kc_pt_pmd(pmd_t *pmd, unsigned long addr, unsigned long next, struct 
 	return 0;
 }
 
-static int kc_pt_pte(pte_t *pte, unsigned long addr, unsigned long next, struct mm_walk *walk)
+static int kc_pt_pte(pte_t *pte, unsigned long addr, unsigned long next,
+		     struct mm_walk *walk)
 {
 	struct ptdump_state *st = walk->private;
 	pte_t val = ptep_get_lockless(pte);
@@ -119,35 +144,25 @@ static int kc_pt_pte(pte_t *pte, unsigned long addr, unsigned long next, struct 
 	return 0;
 }
 
-static int kc_pt_hole(unsigned long addr, unsigned long next, int depth, struct mm_walk *walk)
+static int kc_pt_hole(unsigned long addr, unsigned long next, int depth,
+		      struct mm_walk *walk)
 {
 	struct ptdump_state *st = walk->private;
-	pte_t pte_zero = {0};
-	pmd_t pmd_zero = {0};
-	pud_t pud_zero = {0};
-	p4d_t p4d_zero = {0};
-	pgd_t pgd_zero = {0};
+	pte_t pte_zero = { 0 };
+	pmd_t pmd_zero = { 0 };
+	pud_t pud_zero = { 0 };
+	p4d_t p4d_zero = { 0 };
+	pgd_t pgd_zero = { 0 };
 
 	(void)next;
 	switch (depth) {
 	case 4:
-	case -1:
-		st->note_page_pte(st, addr, pte_zero);
-		break;
-	case 3:
-		st->note_page_pmd(st, addr, pmd_zero);
-		break;
-	case 2:
-		st->note_page_pud(st, addr, pud_zero);
-		break;
-	case 1:
-		st->note_page_p4d(st, addr, p4d_zero);
-		break;
-	case 0:
-		st->note_page_pgd(st, addr, pgd_zero);
-		break;
-	default:
-		BUG();
+	case -1: st->note_page_pte(st, addr, pte_zero); break;
+	case 3: st->note_page_pmd(st, addr, pmd_zero); break;
+	case 2: st->note_page_pud(st, addr, pud_zero); break;
+	case 1: st->note_page_p4d(st, addr, p4d_zero); break;
+	case 0: st->note_page_pgd(st, addr, pgd_zero); break;
+	default: BUG();
 	}
 	return 0;
 }
@@ -166,16 +181,21 @@ int kc_ptdump(struct mm_struct *mm, kc_ptdump_fn fn, void *ctx)
 	unsigned long top = pw_machine_geometry(pw_mm_machine(mm))->task_size;
 	struct ptdump_range range = { 0, top };
 	struct kc_ptdump_state s = {
-		.st = { .note_page_pte = kc_note_pte, .note_page_pmd = kc_note_pmd,
-			.note_page_pud = kc_note_pud, .note_page_p4d = kc_note_p4d,
-			.note_page_pgd = kc_note_pgd, .range = &range },
-		.fn = fn, .ctx = ctx,
+		.st = { .note_page_pte = kc_note_pte,
+			.note_page_pmd = kc_note_pmd,
+			.note_page_pud = kc_note_pud,
+			.note_page_p4d = kc_note_p4d,
+			.note_page_pgd = kc_note_pgd,
+			.range = &range },
+		.fn = fn,
+		.ctx = ctx,
 	};
 	int err;
 
 	pw_compat_use_mm(mm);
 	mmap_write_lock(mm);
-	err = walk_page_range_debug(mm, range.start, range.end, &kc_ptdump_ops, NULL, &s.st);
+	err = walk_page_range_debug(mm, range.start, range.end, &kc_ptdump_ops,
+				    NULL, &s.st);
 	mmap_write_unlock(mm);
 	/* Flush: the last range ends at the top. */
 	if (s.started && top > s.cur.start) {

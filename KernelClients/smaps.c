@@ -20,8 +20,9 @@
 #define KC_PSS_SHIFT 12
 
 /* One page (or a whole compound page) counted at proportional share @pss. */
-static void kc_smaps_add(struct kc_smaps *mss, struct folio *folio, unsigned long size,
-			 u64 pss, bool dirty, bool locked, bool private)
+static void kc_smaps_add(struct kc_smaps *mss, struct folio *folio,
+			 unsigned long size, u64 pss, bool dirty, bool locked,
+			 bool private)
 {
 	mss->pss += pss;
 	if (folio_test_anon(folio))
@@ -45,8 +46,9 @@ static void kc_smaps_add(struct kc_smaps *mss, struct folio *folio, unsigned lon
 	}
 }
 
-static void kc_smaps_account(struct kc_smaps *mss, struct page *page, bool compound,
-			     bool young, bool dirty, bool locked, bool present)
+static void kc_smaps_account(struct kc_smaps *mss, struct page *page,
+			     bool compound, bool young, bool dirty, bool locked,
+			     bool present)
 {
 	struct folio *folio = page_folio(page);
 	unsigned long i, nr = compound ? compound_nr(page) : 1;
@@ -56,7 +58,8 @@ static void kc_smaps_account(struct kc_smaps *mss, struct page *page, bool compo
 
 	if (folio_test_anon(folio)) {
 		mss->anonymous += size;
-		if (!folio_test_swapbacked(folio) && !dirty && !folio_test_dirty(folio))
+		if (!folio_test_swapbacked(folio) && !dirty &&
+		    !folio_test_dirty(folio))
 			mss->lazyfree += size;
 	}
 	if (folio_test_ksm(folio))
@@ -68,7 +71,8 @@ static void kc_smaps_account(struct kc_smaps *mss, struct page *page, bool compo
 	/* A single reference to a present folio: mapped once, here.  A
 	 * non-present entry: shared, by how much unknown. */
 	if (folio_ref_count(folio) == 1 || !present) {
-		kc_smaps_add(mss, folio, size, (u64)size << KC_PSS_SHIFT, dirty, locked, present);
+		kc_smaps_add(mss, folio, size, (u64)size << KC_PSS_SHIFT, dirty,
+			     locked, present);
 		return;
 	}
 	if (IS_ENABLED(CONFIG_NO_PAGE_MAPCOUNT)) {
@@ -84,7 +88,8 @@ static void kc_smaps_account(struct kc_smaps *mss, struct page *page, bool compo
 		}
 		if (mapcount >= 2)
 			pss /= mapcount;
-		kc_smaps_add(mss, folio, PAGE_SIZE, pss, dirty, locked, exclusive);
+		kc_smaps_add(mss, folio, PAGE_SIZE, pss, dirty, locked,
+			     exclusive);
 	}
 }
 
@@ -136,10 +141,12 @@ static void kc_smaps_pte(pte_t *pte, unsigned long addr, struct mm_walk *walk)
 		return;
 	}
 	if (page)
-		kc_smaps_account(mss, page, false, young, dirty, locked, present);
+		kc_smaps_account(mss, page, false, young, dirty, locked,
+				 present);
 }
 
-static void kc_smaps_pmd_leaf(pmd_t *pmd, unsigned long addr, struct mm_walk *walk)
+static void kc_smaps_pmd_leaf(pmd_t *pmd, unsigned long addr,
+			      struct mm_walk *walk)
 {
 	struct kc_smaps *mss = walk->private;
 	struct vm_area_struct *vma = walk->vma;
@@ -167,7 +174,8 @@ static void kc_smaps_pmd_leaf(pmd_t *pmd, unsigned long addr, struct mm_walk *wa
 		mss->shmem_thp += HPAGE_PMD_SIZE;
 	else if (!folio_is_zone_device(folio))
 		mss->file_thp += HPAGE_PMD_SIZE;
-	kc_smaps_account(mss, page, true, pmd_young(v), pmd_dirty(v), locked, present);
+	kc_smaps_account(mss, page, true, pmd_young(v), pmd_dirty(v), locked,
+			 present);
 }
 
 static int kc_smaps_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
@@ -205,7 +213,8 @@ static int kc_smaps_hugetlb(pte_t *pte, unsigned long hmask, unsigned long addr,
 	spinlock_t *ptl;
 	pte_t v;
 
-	(void)hmask; (void)end;
+	(void)hmask;
+	(void)end;
 	ptl = huge_pte_lock(hstate_vma(vma), walk->mm, pte);
 	v = huge_ptep_get(walk->mm, addr, pte);
 	if (pte_present(v)) {
@@ -243,7 +252,8 @@ static int kc_smaps_one(struct vm_area_struct *vma, struct kc_smaps *mss)
 {
 	bool shmem = vma->vm_file && shmem_mapping(vma->vm_file->f_mapping);
 
-	return walk_page_vma(vma, shmem ? &kc_smaps_shmem_ops : &kc_smaps_ops, mss);
+	return walk_page_vma(vma, shmem ? &kc_smaps_shmem_ops : &kc_smaps_ops,
+			     mss);
 }
 
 int kc_smaps_vma(struct vm_area_struct *vma, struct kc_smaps *out)

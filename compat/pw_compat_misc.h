@@ -64,26 +64,62 @@ struct pm_scan_arg {
 
 /* ---- allocation and user copies: the process's own ----------------------- */
 
-static inline void *kmalloc(size_t n, gfp_t f) { (void)f; return malloc(n); }
-static inline void *kzalloc(size_t n, gfp_t f) { (void)f; return calloc(1, n); }
-static inline void *kcalloc(size_t k, size_t n, gfp_t f) { (void)f; return calloc(k, n); }
-static inline void *kmalloc_array(size_t k, size_t n, gfp_t f) { (void)f; return calloc(k, n); }
-static inline void *kvzalloc(size_t n, gfp_t f) { (void)f; return calloc(1, n); }
-static inline void kfree(const void *p) { free((void *)p); }
-static inline void kvfree(const void *p) { free((void *)p); }
+static inline void *kmalloc(size_t n, gfp_t f)
+{
+	(void)f;
+	return malloc(n);
+}
+static inline void *kzalloc(size_t n, gfp_t f)
+{
+	(void)f;
+	return calloc(1, n);
+}
+static inline void *kcalloc(size_t k, size_t n, gfp_t f)
+{
+	(void)f;
+	return calloc(k, n);
+}
+static inline void *kmalloc_array(size_t k, size_t n, gfp_t f)
+{
+	(void)f;
+	return calloc(k, n);
+}
+static inline void *kvzalloc(size_t n, gfp_t f)
+{
+	(void)f;
+	return calloc(1, n);
+}
+static inline void kfree(const void *p)
+{
+	free((void *)p);
+}
+static inline void kvfree(const void *p)
+{
+	free((void *)p);
+}
 /* "User" memory is this process's: copies always succeed (0 bytes left). */
-static inline unsigned long copy_to_user(void __user *to, const void *from, unsigned long n)
+static inline unsigned long copy_to_user(void __user *to, const void *from,
+					 unsigned long n)
 {
 	memcpy((void *)to, from, n);
 	return 0;
 }
-static inline unsigned long copy_from_user(void *to, const void __user *from, unsigned long n)
+static inline unsigned long copy_from_user(void *to, const void __user *from,
+					   unsigned long n)
 {
 	memcpy(to, (const void *)from, n);
 	return 0;
 }
-#define put_user(x, p) ({ *(p) = (x); 0; })
-#define get_user(x, p) ({ (x) = *(p); 0; })
+#define put_user(x, p)      \
+	({                  \
+		*(p) = (x); \
+		0;          \
+	})
+#define get_user(x, p)      \
+	({                  \
+		(x) = *(p); \
+		0;          \
+	})
 #define access_ok(p, n) ((void)(p), (void)(n), 1)
 #define untagged_addr(a) (a)
 #define u64_to_user_ptr(x) ((void __user *)(uintptr_t)(x))
@@ -91,8 +127,16 @@ static inline unsigned long copy_from_user(void *to, const void __user *from, un
 /* ---- capabilities, tasks, mm (not simulated: the walker's mm only) ----- */
 
 #define CAP_SYS_ADMIN 21
-static inline bool capable(int cap) { (void)cap; return true; }
-static inline bool fatal_signal_pending(struct task_struct *t) { (void)t; return false; }
+static inline bool capable(int cap)
+{
+	(void)cap;
+	return true;
+}
+static inline bool fatal_signal_pending(struct task_struct *t)
+{
+	(void)t;
+	return false;
+}
 
 /* ---- ptdump ------------------------------------------------------------- */
 
@@ -104,11 +148,16 @@ struct ptdump_range {
 
 /** The kernel's ptdump state: one note and one effective-protection hook per level. */
 struct ptdump_state {
-	void (*note_page_pte)(struct ptdump_state *st, unsigned long addr, pte_t pte);
-	void (*note_page_pmd)(struct ptdump_state *st, unsigned long addr, pmd_t pmd);
-	void (*note_page_pud)(struct ptdump_state *st, unsigned long addr, pud_t pud);
-	void (*note_page_p4d)(struct ptdump_state *st, unsigned long addr, p4d_t p4d);
-	void (*note_page_pgd)(struct ptdump_state *st, unsigned long addr, pgd_t pgd);
+	void (*note_page_pte)(struct ptdump_state *st, unsigned long addr,
+			      pte_t pte);
+	void (*note_page_pmd)(struct ptdump_state *st, unsigned long addr,
+			      pmd_t pmd);
+	void (*note_page_pud)(struct ptdump_state *st, unsigned long addr,
+			      pud_t pud);
+	void (*note_page_p4d)(struct ptdump_state *st, unsigned long addr,
+			      p4d_t p4d);
+	void (*note_page_pgd)(struct ptdump_state *st, unsigned long addr,
+			      pgd_t pgd);
 	void (*note_page_flush)(struct ptdump_state *st);
 	void (*effective_prot_pte)(struct ptdump_state *st, pte_t pte);
 	void (*effective_prot_pmd)(struct ptdump_state *st, pmd_t pmd);
@@ -121,8 +170,15 @@ struct ptdump_state {
 /* ---- procfs's private structures (fs/proc/internal.h) -------------------- */
 
 #include <sys/types.h> /* loff_t */
-struct vma_iterator { unsigned long index; struct mm_struct *mm; };
-struct proc_maps_locking_ctx { struct mm_struct *mm; struct vm_area_struct *locked_vma; bool mmap_locked; };
+struct vma_iterator {
+	unsigned long index;
+	struct mm_struct *mm;
+};
+struct proc_maps_locking_ctx {
+	struct mm_struct *mm;
+	struct vm_area_struct *locked_vma;
+	bool mmap_locked;
+};
 /** What /proc/PID/{maps,smaps,numa_maps} keep per open file. */
 struct proc_maps_private {
 	struct inode *inode;
@@ -140,7 +196,10 @@ struct seq_file {
 	FILE *pw_out;
 	void *private;
 };
-static inline FILE *pw_seq_out(struct seq_file *m) { return m && m->pw_out ? m->pw_out : stdout; }
+static inline FILE *pw_seq_out(struct seq_file *m)
+{
+	return m && m->pw_out ? m->pw_out : stdout;
+}
 #define seq_printf(m, ...) fprintf(pw_seq_out(m), __VA_ARGS__)
 #define seq_puts(m, s) fputs((s), pw_seq_out(m))
 #define seq_putc(m, c) fputc((c), pw_seq_out(m))
@@ -148,15 +207,90 @@ static inline FILE *pw_seq_out(struct seq_file *m) { return m && m->pw_out ? m->
 
 /* ---- mempolicy ------------------------------------------------------------ */
 
+enum {
+	MPOL_DEFAULT,
+	MPOL_PREFERRED,
+	MPOL_BIND,
+	MPOL_INTERLEAVE,
+	MPOL_LOCAL,
+	MPOL_PREFERRED_MANY,
+	MPOL_WEIGHTED_INTERLEAVE,
+	MPOL_MAX,
+};
+
+/** A memory policy (fields as include/linux/mempolicy.h names them; none is
+ *  applied by the machine). */
 struct mempolicy {
+	atomic_t refcnt;
 	unsigned short mode;
 	unsigned short flags;
 	nodemask_t nodes;
+	int home_node;
+	union {
+		struct {
+			nodemask_t cpuset_mems_allowed;
+		} cpuset_mems_allowed;
+		nodemask_t user_nodemask;
+	} w;
 };
+
+/* ---- kernel objects that file-scope types of mm/ embed ------------------- */
+
+#define ATOMIC_INIT(i) \
+	{              \
+		(i)    \
+	}
+typedef unsigned short umode_t;
+/** RCU callback head (nothing is deferred here). */
+struct rcu_head {
+	struct rcu_head *next;
+	void (*func)(struct rcu_head *head);
+};
+struct callback_head {
+	struct callback_head *next;
+	void (*func)(struct callback_head *head);
+};
+struct mutex {
+	int pw_owner;
+};
+struct rw_semaphore {
+	int pw_count;
+};
+struct kref {
+	atomic_t refcount;
+};
+struct attribute {
+	const char *name;
+	umode_t mode;
+};
+struct kobject {
+	const char *name;
+	struct kobject *parent;
+	struct kref kref;
+};
+struct kobj_attribute {
+	struct attribute attr;
+	ssize_t (*show)(struct kobject *kobj, struct kobj_attribute *attr,
+			char *buf);
+	ssize_t (*store)(struct kobject *kobj, struct kobj_attribute *attr,
+			 const char *buf, size_t count);
+};
+struct attribute_group {
+	const char *name;
+	struct attribute **attrs;
+};
+struct kmem_cache;
+struct anon_vma_name;
+struct anon_vma;
+struct vm_fault;
+struct zone;
+struct pglist_data;
 
 /* ---- misc ------------------------------------------------------------------ */
 
-struct mmu_gather { struct mm_struct *mm; };
+struct mmu_gather {
+	struct mm_struct *mm;
+};
 #define MAY_WRITE 0x2
 struct folio_queue;
 

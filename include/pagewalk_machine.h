@@ -207,11 +207,11 @@ enum pw_lock_state {
  * change a VMA only through the pw_vma_* functions.
  */
 struct vm_area_struct {
-	unsigned long vm_start;        /**< first address */
-	unsigned long vm_end;          /**< first address after the VMA */
-	unsigned long vm_flags;        /**< VM_* flags */
-	unsigned long vm_pgoff;        /**< file offset of vm_start, in pages */
-	struct mm_struct *vm_mm;       /**< the address space it belongs to */
+	unsigned long vm_start;  /**< first address */
+	unsigned long vm_end;    /**< first address after the VMA */
+	unsigned long vm_flags;  /**< VM_* flags */
+	unsigned long vm_pgoff;  /**< file offset of vm_start, in pages */
+	struct mm_struct *vm_mm; /**< the address space it belongs to */
 	union {
 		struct address_space *vm_file; /**< the mapping, or NULL */
 		/** The same pointer typed as the kernel's struct file, for the
@@ -219,10 +219,10 @@ struct vm_area_struct {
 		 *  f_mapping, is the mapping's first field: itself. */
 		struct file *vm_kfile;
 	};
-	unsigned hugetlb_shift;        /**< 21 or 30 for hugetlb, else 0 */
-	unsigned id;    /**< number: 1, 2, ... in order of creation */
-	int lock_state; /**< enum pw_lock_state of the per-VMA lock */
-	void *user;     /**< free for the embedder */
+	unsigned hugetlb_shift; /**< 21 or 30 for hugetlb, else 0 */
+	unsigned id;            /**< number: 1, 2, ... in order of creation */
+	int lock_state;         /**< enum pw_lock_state of the per-VMA lock */
+	void *user;             /**< free for the embedder */
 };
 
 /** True if @vma is anonymous: no file, neither VM_PFNMAP nor VM_MIXEDMAP. */
@@ -243,12 +243,14 @@ struct pw_machine_config {
 
 /** Kinds of pw_event. */
 enum pw_event_kind {
-	PW_EVENT_ASSERT_FAIL, /**< a lock assertion failed (the walk goes on) */
-	PW_EVENT_WARN,        /**< WARN_ON_ONCE fired */
-	PW_EVENT_BAD,         /**< a bad entry was found (pXd_clear_bad,
+	/** A lock assertion failed: the walk goes on, or on a strict machine
+	 *  fails with -ENOLCK (pw_machine_set_strict()). */
+	PW_EVENT_ASSERT_FAIL,
+	PW_EVENT_WARN,            /**< WARN_ON_ONCE fired */
+	PW_EVENT_BAD,             /**< a bad entry was found (pXd_clear_bad,
 	                               print_bad_pte) */
-	PW_EVENT_SPLIT_PMD,   /**< split_huge_pmd acted */
-	PW_EVENT_SPLIT_PUD,   /**< split_huge_pud acted */
+	PW_EVENT_SPLIT_PMD,       /**< split_huge_pmd acted */
+	PW_EVENT_SPLIT_PUD,       /**< split_huge_pud acted */
 	PW_EVENT_VMA_START_WRITE, /**< vma_start_write write-locked a VMA */
 	/** An address space was used after pw_mm_destroy(): walked, mapped,
 	 *  written or destroyed again.  The call fails with -ESRCH. */
@@ -276,11 +278,18 @@ struct pw_event {
 	/** The address space concerned, if any (PW_EVENT_MM_DESTROYED: the
 	 *  destroyed one, which may only be compared, not used). */
 	struct mm_struct *mm;
+	/** The walk entry point whose call made the event ("walk_page_range",
+	 *  "pw_mmap", ...) for failed assertions, VMA_START_WRITE and
+	 *  MM_DESTROYED; NULL when a primitive was called directly. */
+	const char *where;
 };
 
 /**
  * Receives machine events.  Set with pw_machine_set_event_hook(); without
- * a hook, failed assertions and warnings are written to stderr and counted.
+ * a hook, failed assertions, warnings and uses of destroyed address spaces
+ * are written to stderr, one line each naming the entry point when known
+ * ("pagewalk: walk_page_range: lock assertion failed: mmap_locked"), and
+ * counted.
  */
 typedef void (*pw_event_fn)(void *ctx, const struct pw_event *event);
 
@@ -296,8 +305,8 @@ struct pw_machine_stats {
 	uint64_t table_allocs; /**< walker allocations (__pXd_alloc) made */
 	uint64_t table_alloc_fails; /**< walker allocations refused */
 	uint64_t assert_failures;   /**< failed lock assertions */
-	uint64_t warnings;          /**< WARN_ON_ONCE hits */
-	uint64_t bad_entries;       /**< bad entries reported */
+	uint64_t warnings;    /**< WARN_ON_ONCE hits, uses of destroyed mms */
+	uint64_t bad_entries; /**< bad entries reported */
 };
 
 /**

@@ -31,62 +31,63 @@ extern "C" {
  * and fs/proc/page.c), so an import copies kpageflags unchanged; bits 48
  * and up are PageWalk's.
  */
-#define PW_PGF_LOCKED (1ULL << 0)        /**< KPF_LOCKED */
-#define PW_PGF_ERROR (1ULL << 1)         /**< KPF_ERROR */
-#define PW_PGF_REFERENCED (1ULL << 2)    /**< KPF_REFERENCED */
-#define PW_PGF_UPTODATE (1ULL << 3)      /**< KPF_UPTODATE */
-#define PW_PGF_DIRTY (1ULL << 4)         /**< KPF_DIRTY */
-#define PW_PGF_LRU (1ULL << 5)           /**< KPF_LRU */
-#define PW_PGF_ACTIVE (1ULL << 6)        /**< KPF_ACTIVE */
-#define PW_PGF_SLAB (1ULL << 7)          /**< KPF_SLAB */
-#define PW_PGF_WRITEBACK (1ULL << 8)     /**< KPF_WRITEBACK */
-#define PW_PGF_RECLAIM (1ULL << 9)       /**< KPF_RECLAIM */
-#define PW_PGF_BUDDY (1ULL << 10)        /**< KPF_BUDDY */
-#define PW_PGF_MMAP (1ULL << 11)         /**< KPF_MMAP: mapped somewhere */
-#define PW_PGF_ANON (1ULL << 12)         /**< KPF_ANON */
-#define PW_PGF_SWAPCACHE (1ULL << 13)    /**< KPF_SWAPCACHE */
-#define PW_PGF_SWAPBACKED (1ULL << 14)   /**< KPF_SWAPBACKED */
-#define PW_PGF_COMPOUND_HEAD (1ULL << 15)/**< KPF_COMPOUND_HEAD */
-#define PW_PGF_COMPOUND_TAIL (1ULL << 16)/**< KPF_COMPOUND_TAIL */
-#define PW_PGF_HUGE (1ULL << 17)         /**< KPF_HUGE: hugetlb */
-#define PW_PGF_UNEVICTABLE (1ULL << 18)  /**< KPF_UNEVICTABLE */
-#define PW_PGF_HWPOISON (1ULL << 19)     /**< KPF_HWPOISON */
-#define PW_PGF_NOPAGE (1ULL << 20)       /**< KPF_NOPAGE */
-#define PW_PGF_KSM (1ULL << 21)          /**< KPF_KSM */
-#define PW_PGF_THP (1ULL << 22)          /**< KPF_THP */
-#define PW_PGF_OFFLINE (1ULL << 23)      /**< KPF_OFFLINE */
-#define PW_PGF_ZERO_PAGE (1ULL << 24)    /**< KPF_ZERO_PAGE */
-#define PW_PGF_IDLE (1ULL << 25)         /**< KPF_IDLE */
-#define PW_PGF_PGTABLE (1ULL << 26)      /**< KPF_PGTABLE */
-#define PW_PGF_RESERVED (1ULL << 32)     /**< KPF_RESERVED */
-#define PW_PGF_MLOCKED (1ULL << 33)      /**< KPF_MLOCKED */
-#define PW_PGF_MAPPEDTODISK (1ULL << 34) /**< KPF_MAPPEDTODISK */
-#define PW_PGF_PRIVATE (1ULL << 35)      /**< KPF_PRIVATE */
-#define PW_PGF_SOFTDIRTY (1ULL << 40)    /**< KPF_SOFTDIRTY */
-#define PW_PGF_YOUNG (1ULL << 48)        /**< PageWalk: PG_young (page_idle) */
-#define PW_PGF_ZONE_DEVICE (1ULL << 49)  /**< PageWalk: a ZONE_DEVICE page */
-#define PW_PGF_MAYBE_SHARED (1ULL << 50) /**< PageWalk: a large folio mapped
+#define PW_PGF_LOCKED (1ULL << 0)         /**< KPF_LOCKED */
+#define PW_PGF_ERROR (1ULL << 1)          /**< KPF_ERROR */
+#define PW_PGF_REFERENCED (1ULL << 2)     /**< KPF_REFERENCED */
+#define PW_PGF_UPTODATE (1ULL << 3)       /**< KPF_UPTODATE */
+#define PW_PGF_DIRTY (1ULL << 4)          /**< KPF_DIRTY */
+#define PW_PGF_LRU (1ULL << 5)            /**< KPF_LRU */
+#define PW_PGF_ACTIVE (1ULL << 6)         /**< KPF_ACTIVE */
+#define PW_PGF_SLAB (1ULL << 7)           /**< KPF_SLAB */
+#define PW_PGF_WRITEBACK (1ULL << 8)      /**< KPF_WRITEBACK */
+#define PW_PGF_RECLAIM (1ULL << 9)        /**< KPF_RECLAIM */
+#define PW_PGF_BUDDY (1ULL << 10)         /**< KPF_BUDDY */
+#define PW_PGF_MMAP (1ULL << 11)          /**< KPF_MMAP: mapped somewhere */
+#define PW_PGF_ANON (1ULL << 12)          /**< KPF_ANON */
+#define PW_PGF_SWAPCACHE (1ULL << 13)     /**< KPF_SWAPCACHE */
+#define PW_PGF_SWAPBACKED (1ULL << 14)    /**< KPF_SWAPBACKED */
+#define PW_PGF_COMPOUND_HEAD (1ULL << 15) /**< KPF_COMPOUND_HEAD */
+#define PW_PGF_COMPOUND_TAIL (1ULL << 16) /**< KPF_COMPOUND_TAIL */
+#define PW_PGF_HUGE (1ULL << 17)          /**< KPF_HUGE: hugetlb */
+#define PW_PGF_UNEVICTABLE (1ULL << 18)   /**< KPF_UNEVICTABLE */
+#define PW_PGF_HWPOISON (1ULL << 19)      /**< KPF_HWPOISON */
+#define PW_PGF_NOPAGE (1ULL << 20)        /**< KPF_NOPAGE */
+#define PW_PGF_KSM (1ULL << 21)           /**< KPF_KSM */
+#define PW_PGF_THP (1ULL << 22)           /**< KPF_THP */
+#define PW_PGF_OFFLINE (1ULL << 23)       /**< KPF_OFFLINE */
+#define PW_PGF_ZERO_PAGE (1ULL << 24)     /**< KPF_ZERO_PAGE */
+#define PW_PGF_IDLE (1ULL << 25)          /**< KPF_IDLE */
+#define PW_PGF_PGTABLE (1ULL << 26)       /**< KPF_PGTABLE */
+#define PW_PGF_RESERVED (1ULL << 32)      /**< KPF_RESERVED */
+#define PW_PGF_MLOCKED (1ULL << 33)       /**< KPF_MLOCKED */
+#define PW_PGF_MAPPEDTODISK (1ULL << 34)  /**< KPF_MAPPEDTODISK */
+#define PW_PGF_PRIVATE (1ULL << 35)       /**< KPF_PRIVATE */
+#define PW_PGF_SOFTDIRTY (1ULL << 40)     /**< KPF_SOFTDIRTY */
+#define PW_PGF_YOUNG (1ULL << 48)         /**< PageWalk: PG_young (page_idle) */
+#define PW_PGF_ZONE_DEVICE (1ULL << 49)   /**< PageWalk: a ZONE_DEVICE page */
+#define PW_PGF_MAYBE_SHARED \
+	(1ULL << 50)                 /**< PageWalk: a large folio mapped
                                               by more than one mm */
-#define PW_PGF_FILE_LRU (1ULL << 51)     /**< PageWalk: on a file LRU list */
+#define PW_PGF_FILE_LRU (1ULL << 51) /**< PageWalk: on a file LRU list */
 
 /**
  * What the kernel's struct page says about one frame.  Counts follow the
  * kernel's CONFIG_PAGE_MAPCOUNT accounting, but zero-based.
  */
 struct pw_page_info {
-	uint64_t flags;                 /**< PW_PGF_* */
-	void *lru_next;                 /**< list linkage (the kernel's page->lru),
+	uint64_t flags; /**< PW_PGF_* */
+	void *lru_next; /**< list linkage (the kernel's page->lru),
 	                                     owned by whoever lists the page */
-	void *lru_prev;                 /**< list linkage, previous */
-	struct address_space *mapping;  /**< page-cache mapping, or NULL */
-	uint64_t index;                 /**< page offset in @mapping */
-	int32_t mapcount;               /**< PTE mappings of this page (the
+	void *lru_prev; /**< list linkage, previous */
+	struct address_space *mapping; /**< page-cache mapping, or NULL */
+	uint64_t index;                /**< page offset in @mapping */
+	int32_t mapcount;              /**< PTE mappings of this page (the
 	                                     kernel's _mapcount + 1) */
-	int32_t refcount;               /**< references (the kernel's _refcount) */
-	int32_t entire_mapcount;        /**< head page: PMD/PUD mappings of the
+	int32_t refcount;        /**< references (the kernel's _refcount) */
+	int32_t entire_mapcount; /**< head page: PMD/PUD mappings of the
 	                                     whole folio */
-	int32_t nid;                    /**< NUMA node */
-	uint64_t private_;              /**< swap-cache page: its swap entry */
+	int32_t nid;             /**< NUMA node */
+	uint64_t private_;       /**< swap-cache page: its swap entry */
 };
 
 /**

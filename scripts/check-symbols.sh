@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the C core (CWalkCore/*.c) into a static library and fails if it
 # defines a global symbol that is neither pw_-prefixed nor one of the
-# kernel's walk entry points.  Everything else the library offers under a
+# kernel's walk entry points; the scenario replayer (Sources/CScenario),
+# linked beside it by the Swift package, must define pw_ symbols only.  Everything else the library offers under a
 # kernel name (find_vma, spin_lock, ...) must be a static inline in
 # include/pagewalk.h, so that PageWalk links beside code that defines the
 # kernel's names itself (issue 9).
@@ -59,6 +60,12 @@ for src in CWalkCore/*.c; do
     objs+=("$obj")
 done
 ar rcs "$OUT/libcwalkcore.a" "${objs[@]}"
+"$CC" -std=c11 -O1 -c -I include -I Sources/CScenario/include \
+    Sources/CScenario/scenario.c -o "$OUT/scenario.o"
+if WALK_API='' rejected "$OUT/scenario.o" | grep .; then
+    echo "!! check-symbols: Sources/CScenario defines the symbols above, not pw_" >&2
+    exit 1
+fi
 bad=$(rejected "$OUT/libcwalkcore.a")
 total=$("$NM" -P -g --defined-only "$OUT/libcwalkcore.a" 2>/dev/null |
     awk 'NF >= 2 && $2 ~ /^[A-Z]$/ && $2 != "U"' | wc -l)

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== DocC: the PageWalk, PageWalkImport and PageWalkConformance catalogs build with no warnings"
+echo "== DocC: the PageWalk, PageWalkImport, PageWalkConformance and PageWalkImage catalogs build with no warnings"
 swift package generate-documentation --target PageWalk --target PageWalkImport --target PageWalkConformance \
+    --target PageWalkImage \
     --warnings-as-errors 2>&1 | tee .build/docc.log | tail -3
 if grep -E "^(warning|error):" .build/docc.log; then
     echo "DocC reported the warnings above"; exit 1

@@ -60,5 +60,21 @@ for t in clients_sim_tests clients_live_tests; do
         run "$t" "$OUT/$t"
 done
 
+# A client as a shared object, loaded by a C program over a machine it built.
+echo "== kernel client shared object (Examples/kernel-client)"
+if build count_client "$OUT/count_client.so" -std=gnu11 -Wall -Wextra -Werror $SAN -shared -fPIC \
+        -I compat -I include Examples/kernel-client/count_client.c &&
+    build run_client "$OUT/run_client" -std=c11 -Wall -Wextra -Werror $SAN -rdynamic -I include -I compat \
+        CWalkCore/*.c Examples/kernel-client/run_client.c -ldl; then
+    if "$OUT/run_client" "$OUT/count_client.so" "$OUT/count_client.out" &&
+        grep -qx "400000-c00000 pte 8 thp 512 swap 0 guard 0 anon 520 maxmap 2" "$OUT/count_client.out" &&
+        grep -qx "total 520" "$OUT/count_client.out"; then
+        passed=$((passed + 1))
+    else
+        echo "!! run_client: unexpected output"; cat "$OUT/count_client.out" 2>/dev/null
+        failed=$((failed + 1))
+    fi
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

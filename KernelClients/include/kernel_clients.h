@@ -51,10 +51,11 @@ long kc_guard_remove(struct mm_struct *mm, unsigned long start,
 
 /** What /proc/PID/clear_refs accepts. */
 enum kc_clear_refs {
-	KC_CLEAR_REFS_ALL = 1,        /**< young and referenced, every VMA */
-	KC_CLEAR_REFS_ANON = 2,       /**< anonymous VMAs only */
-	KC_CLEAR_REFS_MAPPED = 3,     /**< file VMAs only */
-	KC_CLEAR_REFS_SOFT_DIRTY = 4, /**< soft-dirty bits (and write-protect) */
+	KC_CLEAR_REFS_ALL = 1,    /**< young and referenced, every VMA */
+	KC_CLEAR_REFS_ANON = 2,   /**< anonymous VMAs only */
+	KC_CLEAR_REFS_MAPPED = 3, /**< file VMAs only */
+	KC_CLEAR_REFS_SOFT_DIRTY =
+		4, /**< soft-dirty bits (and write-protect) */
 };
 
 /** Writes @type to /proc/PID/clear_refs of @mm.  0 or -EINVAL. */

@@ -89,39 +89,66 @@ public struct AddressSpaceMap: Sendable {
     ///   - steps: a walk to step through (see ``Step/parseTrace(_:)``).
     public init(_ space: AddressSpace, title: String = "address space", vmaNames: [UInt32: String] = [:],
                 steps: [Step] = []) {
+        self.init(mm: space.pointer, title: title, vmaNames: vmaNames, steps: steps)
+    }
+
+    /// Snapshots the C address space `mm` (a `struct mm_struct *` made with `pw_mm_create`, for a
+    /// machine built from C).
+    ///
+    /// - Parameters:
+    ///   - mm: the address space.
+    ///   - title: the page's title.
+    ///   - vmaNames: a label per VMA id.
+    ///   - steps: a walk to step through.
+    public init(mm: OpaquePointer, title: String = "address space", vmaNames: [UInt32: String] = [:],
+                steps: [Step] = []) {
         self.title = title
         self.steps = steps
-        geometry = space.machine.geometry
-        let layout = space.machine.layout.pointee
-        let zeroPFN = layout.zero_pfn, hugeZeroPFN = layout.huge_zero_pfn
-        // The VMAs were just listed: each resolves (a stale one would be left out).
-        vmas = space.vmas.compactMap { vma -> (id: UInt32, start: UInt64, end: UInt64, flags: String, name: String)? in
-            guard let info = try? vma.info else { return nil }
-            let f = info.flags
+        let machine = pw_mm_machine(mm)!
+        geometry = Geometry(pw_machine_geometry(machine).pointee)
+        let config = pw_machine_config(machine).pointee
+        let zeroPFN = config.zero_pfn, hugeZeroPFN = config.huge_zero_pfn
+        vmas = (0..<pw_mm_vma_count(mm)).compactMap { i in
+            guard let v = pw_mm_vma_at(mm, i) else { return nil }
+            let f = VMAFlags(rawValue: v.pointee.vm_flags)
             var words: [String] = []
             words.append((f.contains(.read) ? "r" : "-") + (f.contains(.write) ? "w" : "-")
                 + (f.contains(.exec) ? "x" : "-") + (f.contains(.shared) ? "s" : "p"))
-            if let mapping = (try? vma.mapping) ?? nil {
-                words.append("file \(mapping.id) pgoff 0x\(String(info.pgoff, radix: 16))")
+            if let file = v.pointee.vm_file {
+                words.append("file \(pw_mapping_id(file)) pgoff 0x\(String(UInt64(v.pointee.vm_pgoff), radix: 16))")
             }
-            if info.isAnonymous { words.append("anon") }
+            if pw_vma_is_anonymous(v) { words.append("anon") }
             if f.contains(.pfnmap) { words.append("pfnmap") }
             if f.contains(.mixedmap) { words.append("mixedmap") }
-            if let h = (try? vma.hugePageSize) ?? nil { words.append(h == .twoMegabytes ? "hugetlb 2M" : "hugetlb 1G") }
-            return (vma.id, info.start, info.end, words.joined(separator: " "), vmaNames[vma.id] ?? "")
+            switch v.pointee.hugetlb_shift {
+            case 21: words.append("hugetlb 2M")
+            case 30: words.append("hugetlb 1G")
+            default: break
+            }
+            let id = v.pointee.id
+            return (id, UInt64(v.pointee.vm_start), UInt64(v.pointee.vm_end), words.joined(separator: " "),
+                    vmaNames[id] ?? "")
         }
         let geometry = self.geometry
         let real = geometry.realLevels
         let top = real[0]
         let spaceEnd: UInt64 = geometry.virtualAddressBits >= 64 ? UInt64.max : 1 << UInt64(geometry.virtualAddressBits)
         var tables: [(level: Int, start: UInt64, end: UInt64, used: Int, pfn: UInt64)] = [
-            (top.rawValue, 0, spaceEnd, 0, 0),
+            (top.rawValue, 0, spaceEnd, 0, 0)
         ]
         var entries: [(level: Int, start: UInt64, size: UInt64, kind: String, value: UInt64, detail: String, table: Int)] = []
         // The dump is depth first: the table an entry lives in is the last table opened at its level.
         var current: [Int: Int] = [top.rawValue: 0]
         let mask = geometry.virtualAddressBits >= 64 ? UInt64.max : spaceEnd - 1
-        for e in space.dump() {
+        var dump: [AddressSpace.DumpEntry] = []
+        withUnsafeMutablePointer(to: &dump) { p in
+            pw_mm_dump(mm, { ctx, level, addr, value, isTable in
+                let out = ctx!.assumingMemoryBound(to: [AddressSpace.DumpEntry].self)
+                out.pointee.append(AddressSpace.DumpEntry(level: PageTableLevel(rawValue: Int(level.rawValue))!,
+                                                          address: UInt64(addr), value: value, isTable: isTable))
+            }, p)
+        }
+        for e in dump {
             let level = e.level.rawValue
             let size = geometry.entrySize(e.level)
             let start = e.address & mask
@@ -235,5 +262,24 @@ public struct AddressSpaceMap: Sendable {
             return "[\(Self.jsonString(s.text)),\(r),\(s.level?.rawValue ?? -1),\(s.isCall ? 1 : 0)]"
         }.joined(separator: ",") + "]}"
         return out
+    }
+}
+
+/// Writes the map of the C address space `mm` as an HTML page at `path` (C: `pw_map_write_html`): the C form of
+/// ``AddressSpaceMap``, for programs that build their machine in C and link the PageWalk
+/// library. Declare it as
+/// `int pw_map_write_html(struct mm_struct *mm, const char *title, const char *path);`.
+///
+/// - Returns: 0, or `-EINVAL` for a NULL argument, `-EIO` when the file cannot be written.
+@_cdecl("pw_map_write_html")
+public func mapWriteHTML(_ mm: OpaquePointer?, _ title: UnsafePointer<CChar>?,
+                              _ path: UnsafePointer<CChar>?) -> Int32 {
+    guard let mm, let path else { return -EINVAL }
+    let map = AddressSpaceMap(mm: mm, title: title.map { String(cString: $0) } ?? "address space")
+    do {
+        try map.write(to: String(cString: path))
+        return 0
+    } catch {
+        return -EIO
     }
 }

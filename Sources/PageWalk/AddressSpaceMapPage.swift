@@ -41,7 +41,7 @@ button:hover { background:#f3f4f6; }
 <body data-status="loading">
 <header>
 <h1>{{TITLE}}</h1><span id="summary"></span>
-<div class="controls"><span class="help">wheel: zoom · drag: pan · double-click: zoom to · hover: bits</span>
+<div class="controls"><span class="help">wheel: zoom · drag: pan · double-click: zoom to · hover: bits · #zoom=START-END</span>
 <button id="zin" title="zoom in">+</button><button id="zout" title="zoom out">&minus;</button><button id="zreset">whole space</button></div>
 </header>
 <div id="main">
@@ -159,7 +159,8 @@ function render() {
     const fill = f.indexOf("hugetlb") >= 0 ? "#dcfce7" : f.indexOf("file") >= 0 ? (f[2] === "x" ? "#fce7f3" : "#fef3c7") : "#dbeafe";
     const stroke = f.indexOf("hugetlb") >= 0 ? "#16a34a" : f.indexOf("file") >= 0 ? (f[2] === "x" ? "#db2777" : "#d97706") : "#2563eb";
     out.push('<rect class="vma" data-k="v' + i + '" x="' + a + '" y="' + VMAY + '" width="' + Math.max(1, b - a) + '" height="' + VMAH + '" fill="' + fill + '" stroke="' + stroke + '" rx="2"/>');
-    const label = (v[4] ? v[4].split("/").pop() || v[4] : "VMA " + v[0]) + "  " + f.split(" ")[0];
+    const what = f.indexOf("hugetlb") >= 0 ? "hugetlb " : f.indexOf("file") >= 0 ? "file " + f.split(" ")[2] + " " : f.indexOf("anon") >= 0 ? "anon " : "";
+    const label = (v[4] ? v[4].split("/").pop() || v[4] : what + "(VMA " + v[0] + ")") + "  " + f.split(" ")[0];
     const cx = Math.max(a, L) + 4, room = Math.min(b, R) - Math.max(a, L) - 8;
     if (room > 40) out.push('<text x="' + cx + '" y="' + (VMAY + 15) + '" font-size="11" fill="#111827" pointer-events="none">' + esc(label.slice(0, Math.floor(room / 6.2))) + '</text>');
     if (room > 80) out.push('<text x="' + cx + '" y="' + (VMAY + 30) + '" font-size="10" fill="#4b5563" pointer-events="none">' + bytes(v[2] - v[1]) + '</text>');
@@ -370,7 +371,27 @@ document.getElementById("summary").textContent = D.levels + " levels, " + D.vaBi
 render();
 const start = /step=(\d+)/.exec(location.hash);
 if (D.steps.length) go(start ? +start[1] - 1 : 0);
+// #zoom=START-END (hex addresses): open zoomed on that range, to link to a part of the map
+const zoom = /zoom=(?:0x)?([0-9a-fA-F]+)-(?:0x)?([0-9a-fA-F]+)/.exec(location.hash);
+if (zoom) {
+  const a = parseInt(zoom[1], 16) / 4096, b = parseInt(zoom[2], 16) / 4096;
+  if (b > a) { const u0 = U(a), u1 = U(b); v0 = u0; v1 = Math.max(u1, u0 + total * 1e-12); }
+}
 render();
+// #selftest: what hovering shows, for one shape of each sort and one entry of each kind, written
+// into the page (headless tests cannot hover)
+if (/selftest/.test(location.hash)) {
+  const seen = {}, lines = [], kinds = {};
+  for (const el of svg.querySelectorAll("[data-k]")) {
+    const k = el.dataset.k;
+    if (!seen[k[0]]) { seen[k[0]] = true; lines.push(k + ": " + describe(k)); }
+  }
+  D.entries.forEach(function (e, i) { if (!kinds[e[3]]) { kinds[e[3]] = true; lines.push("e" + i + ": " + describe("e" + i)); } });
+  const pre = document.createElement("pre");
+  pre.id = "selftest";
+  pre.textContent = lines.join("\n");
+  document.body.appendChild(pre);
+}
 setStatus("ok: " + D.vmas.length + " vmas, " + D.tables.length + " tables, " + D.entries.length + " entries, " + D.steps.length + " steps, " + svg.querySelectorAll("rect").length + " shapes");
 })();
 </script>

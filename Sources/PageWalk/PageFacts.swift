@@ -46,3 +46,12 @@ extension Machine {
                          entireMapcount: i.entire_mapcount, nid: i.nid)
     }
 }
+
+extension Mapping {
+    /// Records that page `index` of this file is in the page cache, held by frame `frame`
+    /// (`filemap_get_entry` finds it; mincore reports it resident when no PTE maps it), or
+    /// removes it (`frame` nil).
+    public func setCachedPage(_ index: UInt64, frame: UInt64?) {
+        _ = pw_page_cache_set(pointer, index, frame.map { $0 + 1 } ?? 0)
+    }
+}

@@ -155,6 +155,8 @@ struct SmapsVMAInfo {
     var flags: VMAFlags
     var unknown: [String]
     var kernelPageSize: UInt64
+    /// AnonHugePages, in bytes (nil when smaps does not say).
+    var anonHugePages: UInt64? = nil
 }
 
 /// Parses the `VmFlags` and `KernelPageSize` of every VMA of smaps text, by range.
@@ -172,6 +174,9 @@ func parseSmapsVMAInfo(_ text: String) -> [Range<UInt64>: SmapsVMAInfo] {
             let (f, u) = VMAFlags.parse(vmFlags: line.dropFirst("VmFlags:".count))
             info.flags = f
             info.unknown = u
+        } else if line.hasPrefix("AnonHugePages:") {
+            let kb = line.dropFirst("AnonHugePages:".count).split(separator: " ").first.flatMap { UInt64($0) }
+            info.anonHugePages = kb.map { $0 * 1024 }
         } else if line.hasPrefix("KernelPageSize:") {
             let kb = line.dropFirst("KernelPageSize:".count).split(separator: " ").first.flatMap { UInt64($0) }
             info.kernelPageSize = (kb ?? 4) * 1024

@@ -25,6 +25,12 @@ public struct ImportOptions: Sendable {
     public var acceptChanges = false
     /// Spare page-table frames beyond what the import needs (for installers and splits).
     public var spareTables: UInt64 = 4096
+    /// Subtract from `/proc/kpagecount` the importer's own mappings of the same frames (the
+    /// shared libraries it maps too), so that map counts — and Pss, Shared/Private — are the
+    /// process's as they are when the importer is not running. Off by default: a caller that
+    /// compares with the kernel's figures read while it runs wants its own mappings counted.
+    /// `pagewalk` turns it on. Never applies to importing the importer itself.
+    public var discountImporterMappings = false
 
     /// The defaults.
     public init() {}
@@ -71,6 +77,14 @@ public struct ImportSummary: Sendable, Equatable {
     public var reads = 0
     /// The highest PFN seen.
     public var highestPFN: UInt64 = 0
+    /// Frames whose map count was lowered by the importer's own mappings
+    /// (`ImportOptions.discountImporterMappings`).
+    public var importerSharedFrames = 0
+    /// Where the PMD mappings of THPs came from: "PAGEMAP_SCAN" (PAGE_IS_HUGE), "AnonHugePages"
+    /// (smaps bounds the candidates per VMA), or "frames" (consecutive frames of a THP folio).
+    public var thpSource = "frames"
+    /// Where the sources disagree (one line each: the VMA, what each said, what was imported).
+    public var thpNotes: [String] = []
     /// Seconds spent reading /proc (maps, smaps, pagemap, kpageflags, kpagecount: what the kernel
     /// hands over), and building the machine from it.
     public var readSeconds = 0.0, buildSeconds = 0.0
@@ -323,6 +337,16 @@ private struct Importer {
             let kernel = try readPageFacts(unique, into: pages)
             summary.readSeconds += kernel
             pageFactsSeconds = kernel
+            if options.discountImporterMappings, let own = source.importerMapCounts() {
+                var corrected = 0
+                func discount(_ p: UInt64) {
+                    guard let mine = own[p], let count = pages.mapcount(p) else { return }
+                    pages.setMapcount(p, count > mine ? UInt64(count) - mine : 0)
+                    corrected += 1
+                }
+                for p in unique { discount(p) }
+                summary.importerSharedFrames = corrected
+            }
         } else {
             for e in pmes {
                 let pme = PagemapEntry(rawValue: e)
@@ -373,6 +397,24 @@ private struct Importer {
                 unknownFlags: info?.unknown ?? [], kernelPageSize: info?.kernelPageSize ?? 4096, pageCache: cache))
         }
 
+        // The 2 MiB ranges the kernel maps with a PMD, where the source can tell.
+        var hugeStarts: Set<UInt64>? = nil
+        let scanEnd = lines.map(\.end).filter { $0 <= userLimit }.max() ?? 0
+        if useFlags, scanEnd > 0, let ranges = source.hugeMappedRanges(0..<scanEnd) {
+            var set = Set<UInt64>()
+            for r in ranges {
+                var a = (r.lowerBound + (1 << 21) - 1) & ~((1 << 21) - 1)
+                while a + (1 << 21) <= r.upperBound {
+                    set.insert(a)
+                    a += 1 << 21
+                }
+            }
+            hugeStarts = set
+            summary.thpSource = "PAGEMAP_SCAN"
+        } else if vmaInfo?.values.contains(where: { $0.anonHugePages != nil }) == true {
+            summary.thpSource = "AnonHugePages"
+        }
+
         // Which pages become PMD leaves, hugetlb leaves or PTEs.
         var plans = [UInt8](repeating: 0, count: vpns.count)  // 0 pte, 1 leaf head, 2 inside a leaf
         for (ri, span) in spans.enumerated() where !span.isEmpty {
@@ -389,17 +431,40 @@ private struct Importer {
                 continue
             }
             guard useFlags else { continue }
+            // A THP's frames alone do not say how the kernel maps it: after a split of its PMD
+            // (mprotect of part of it, then back) it is mapped by PTEs. PAGEMAP_SCAN says which
+            // 2 MiB ranges are PMD-mapped; without it, AnonHugePages bounds an anonymous VMA's.
+            let anonHuge = vmaInfo?[r.range]?.anonHugePages
+            var budget: UInt64? = hugeStarts == nil && r.kind != .file ? anonHuge.map { $0 >> 21 } : nil
+            var candidates: UInt64 = 0, leaves: UInt64 = 0
             var i = span.lowerBound
             while i < span.upperBound {
                 let v = vpns[i]
                 if v & 511 == 0, i + 511 < span.upperBound, vpns[i + 511] == v + 511,
                    isPMDMappedTHP(at: i, pages: pages, hugeZeroPFN: hugeZeroPFN)
                 {
-                    plans[i] = 1
-                    for k in 1..<512 { plans[i + k] = 2 }
-                    i += 512
-                } else {
-                    i += 1
+                    candidates += 1
+                    var leaf = hugeStarts?.contains(v << 12) ?? true
+                    if let b = budget { leaf = b > 0; budget = b > 0 ? b - 1 : 0 }
+                    if leaf {
+                        leaves += 1
+                        plans[i] = 1
+                        for k in 1..<512 { plans[i + k] = 2 }
+                        i += 512
+                        continue
+                    }
+                }
+                i += 1
+            }
+            let name = "\(String(r.range.lowerBound, radix: 16))-\(String(r.range.upperBound, radix: 16)) \(r.name)"
+            if hugeStarts != nil, leaves != candidates {
+                summary.thpNotes.append("\(name): \(candidates - leaves) THP(s) mapped by PTEs (PAGEMAP_SCAN), imported as PTEs")
+            }
+            if let anonHuge, r.kind != .file {
+                if hugeStarts != nil, anonHuge != leaves << 21 {
+                    summary.thpNotes.append("\(name): AnonHugePages \(anonHuge >> 10) kB, PAGEMAP_SCAN \(leaves << 11) kB PMD-mapped: imported as PAGEMAP_SCAN says")
+                } else if hugeStarts == nil, candidates != leaves {
+                    summary.thpNotes.append("\(name): \(candidates) THP(s) in the frames, AnonHugePages \(anonHuge >> 10) kB: \(leaves) imported as PMD leaves (which ones is a guess)")
                 }
             }
         }
@@ -446,6 +511,14 @@ private struct Importer {
             do {
                 let vma = try space.addVMA(r.range, flags: flags, file: mapping, pgoff: pgoff, hugePages: huge)
                 precondition(vma.id == r.vmaID!)
+                // The recorded page-cache residency, for kernel-style clients (filemap_get_entry):
+                // one stand-in frame, up to date, for pages whose frame pagemap does not show.
+                if let mapping, let cache = r.pageCache {
+                    for (i, b) in cache.enumerated() where b & 1 != 0 {
+                        mapping.setCachedPage(pgoff + UInt64(i), frame: dataFrames - 1)
+                    }
+                    machine.setPageFacts(dataFrames - 1, PageFacts(flags: KPageFlags([.uptodate, .lru]).rawValue))
+                }
             } catch {
                 throw ImportError(.malformed, "pagewalk: \(name)/maps: VMA \(r.headerPrefix)cannot be added: \(error)")
             }
@@ -469,11 +542,12 @@ private struct Importer {
 
         // The page facts kernel-style clients read (compat/, pagewalk_pages.h): flags and
         // map counts as kpageflags and kpagecount (or pagemap alone) gave them.
-        for p in unique {
-            guard let f = pages.flags(p) else { continue }
+        func recordFacts(_ p: UInt64) {
+            guard let f = pages.flags(p) else { return }
             let count = Int32(clamping: pages.mapcount(p) ?? 0)
             machine.setPageFacts(p, PageFacts(flags: f.rawValue, mapcount: count, refcount: count))
         }
+        for p in unique { recordFacts(p) }
 
         // Entries. PTEs go in by runs of consecutive pages inside one PTE table, installed by one
         // walk each (the Swift engine's install_pte loop) instead of a descent from the top per PTE.

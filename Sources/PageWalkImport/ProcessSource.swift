@@ -60,11 +60,64 @@ public protocol ProcessSource {
     /// The page-cache residency (one byte per page, bit 0 resident) of the file pages that a
     /// file VMA `range` maps from byte `fileOffset` on, read from the file itself; nil when unknown.
     func pageCacheResidency(of range: Range<UInt64>, fileOffset: UInt64) -> [UInt8]?
+    /// The ranges of `range` the kernel maps with huge entries (PMD-mapped THPs and hugetlb
+    /// pages), as the PAGEMAP_SCAN ioctl's `PAGE_IS_HUGE` reports them (Linux 6.7+); nil when
+    /// the source cannot tell.
+    func hugeMappedRanges(_ range: Range<UInt64>) -> [Range<UInt64>]?
+    /// How many times the importing process itself maps each frame through its file-backed
+    /// VMAs (its shared libraries, which the imported process may map too), by PFN; nil when
+    /// not applicable (a recorded process, the importer itself) or not readable.
+    func importerMapCounts() -> [UInt64: UInt64]?
 }
 
 extension ProcessSource {
     /// Unknown (nil) unless the source can tell.
     public func pageCacheResidency(of range: Range<UInt64>, fileOffset: UInt64) -> [UInt8]? { nil }
+    /// Unknown (nil) unless the source can tell.
+    public func hugeMappedRanges(_ range: Range<UInt64>) -> [Range<UInt64>]? { nil }
+    /// Not applicable (nil) unless the source is a live process other than the importer.
+    public func importerMapCounts() -> [UInt64: UInt64]? { nil }
+}
+
+/// `struct pm_scan_arg` of include/uapi/linux/fs.h.
+private struct PMScanArg {
+    var size: UInt64 = UInt64(MemoryLayout<PMScanArg>.size)
+    var flags: UInt64 = 0
+    var start: UInt64
+    var end: UInt64
+    var walkEnd: UInt64 = 0
+    var vec: UInt64 = 0
+    var vecLen: UInt64 = 0
+    var maxPages: UInt64 = 0
+    var categoryInverted: UInt64 = 0
+    var categoryMask: UInt64 = 0
+    var categoryAnyofMask: UInt64 = 0
+    var returnMask: UInt64 = 0
+}
+
+/// PAGEMAP_SCAN's `PAGE_IS_HUGE` over `range` of the pagemap file `fd`: the huge-mapped ranges,
+/// or nil when the kernel has no PAGEMAP_SCAN (before 6.7) or refuses.
+func pagemapScanHuge(fd: Int32, _ range: Range<UInt64>) -> [Range<UInt64>]? {
+    let pageIsHuge: UInt64 = 1 << 6
+    let request: UInt = 0xc060_6610  // _IOWR('f', 16, struct pm_scan_arg)
+    var out: [Range<UInt64>] = []
+    var regions = [UInt64](repeating: 0, count: 3 * 512)  // struct page_region[512]
+    var start = range.lowerBound
+    while start < range.upperBound {
+        var arg = PMScanArg(start: start, end: range.upperBound)
+        let n: Int32 = regions.withUnsafeMutableBufferPointer { buf in
+            arg.vec = UInt64(UInt(bitPattern: buf.baseAddress))
+            arg.vecLen = 512
+            arg.categoryMask = pageIsHuge
+            arg.returnMask = pageIsHuge
+            return withUnsafeMutablePointer(to: &arg) { ioctl(fd, request, UnsafeMutableRawPointer($0)) }
+        }
+        if n < 0 { return nil }
+        for i in 0..<Int(n) { out.append(regions[3 * i]..<regions[3 * i + 1]) }
+        if arg.walkEnd <= start || arg.walkEnd >= range.upperBound || n < 512 { break }
+        start = arg.walkEnd
+    }
+    return out
 }
 
 // MARK: - Reading files
@@ -225,6 +278,35 @@ public final class LiveProcess: ProcessSource {
         let r = vec.withUnsafeMutableBufferPointer { mincore(p, length, $0.baseAddress) }
         return r == 0 ? vec : nil
     }
+
+    /// The huge-mapped ranges of `range`, from the PAGEMAP_SCAN ioctl on the process's pagemap.
+    public func hugeMappedRanges(_ range: Range<UInt64>) -> [Range<UInt64>]? {
+        pagemapScanHuge(fd: pagemap.fd, range)
+    }
+
+    /// The importer's own file-backed mappings, from /proc/self/maps and /proc/self/pagemap.
+    public func importerMapCounts() -> [UInt64: UInt64]? {
+        guard pid != getpid(), let maps = try? ProcFile("/proc/self/maps", pid: nil).readAll(),
+              let own = try? ProcFile("/proc/self/pagemap", pid: nil) else { return nil }
+        var counts: [UInt64: UInt64] = [:]
+        var buffer = [UInt64](repeating: 0, count: 4096)
+        for line in maps.split(separator: "\n") {
+            guard let m = MapsLine(line), m.inode != 0, m.end > m.start else { continue }
+            var page = m.start >> 12
+            while page < m.end >> 12 {
+                let n = Int(min(UInt64(buffer.count), (m.end >> 12) - page))
+                let ok: Bool = buffer.withUnsafeMutableBytes { raw in
+                    (try? own.pread(raw.baseAddress!, count: n * 8, at: page * 8)) == n * 8
+                }
+                if !ok { break }
+                for e in buffer[0..<n] where e & (1 << 63) != 0 {
+                    counts[e & ((1 << 55) - 1), default: 0] += 1
+                }
+                page += UInt64(n)
+            }
+        }
+        return counts
+    }
 }
 
 /// A process recorded as the contents of its files: for tests, and for importing a process
@@ -249,6 +331,8 @@ public struct RecordedProcess: ProcessSource {
     public var maxPFN: UInt64
     /// VMA start → page-cache residency of its pages.
     public var pageCache: [UInt64: [UInt8]]
+    /// What PAGEMAP_SCAN's PAGE_IS_HUGE said (nil: the recorded kernel had no PAGEMAP_SCAN).
+    public var hugeRanges: [Range<UInt64>]? = nil
 
     /// A recorded process; what is not given reads as 0 (see the type's description).
     public init(maps: String, smaps: String? = nil, pagemap: [UInt64: UInt64], pageFlags: [UInt64: UInt64]? = nil,
@@ -291,5 +375,10 @@ public struct RecordedProcess: ProcessSource {
     /// The residency recorded for the VMA starting at `range.lowerBound`, from `fileOffset`'s page on.
     public func pageCacheResidency(of range: Range<UInt64>, fileOffset: UInt64) -> [UInt8]? {
         pageCache[range.lowerBound]
+    }
+
+    /// The recorded huge-mapped ranges that overlap `range`; nil when none were recorded.
+    public func hugeMappedRanges(_ range: Range<UInt64>) -> [Range<UInt64>]? {
+        hugeRanges.map { $0.filter { $0.overlaps(range) } }
     }
 }

@@ -36,12 +36,18 @@ struct ImageDescribe: ParsableCommand {
     @Flag(help: "Also print the whole VMCOREINFO note.")
     var vmcoreinfo = false
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
         let t0 = Date()
         let image = openImageOrDie(file, raw: raw)
         let opened = Date().timeIntervalSince(t0)
         let segs = image.segments
         let total = segs.reduce(0) { $0 + $1.size }
+        if output.json {
+            describeJSON(image, opened: opened)
+            return
+        }
         print("\(file): \(image.kind == .elf ? "ELF core" : "raw memory"), \(image.fileSize) bytes, "
               + "\(total >> 20) MiB of memory in \(segs.count) segment\(segs.count == 1 ? "" : "s") "
               + String(format: "(opened in %.3f ms)", opened * 1000))
@@ -73,6 +79,45 @@ struct ImageDescribe: ParsableCommand {
             if vmcoreinfo { print(v.text) }
         } else {
             print("  no VMCOREINFO note")
+        }
+    }
+}
+
+extension ImageDescribe {
+    /// `describe --json`: one "image" object, then one object per segment and per vCPU.
+    func describeJSON(_ image: MemoryImage, opened: TimeInterval) {
+        var o: [(String, JSON)] = [
+            ("type", "image"), ("file", .string(file)), ("kind", .string(image.kind == .elf ? "elf" : "raw")),
+            ("file_size", .number(image.fileSize)), ("memory", .number(image.segments.reduce(0) { $0 + $1.size })),
+            ("segments", .number(image.segments.count)), ("open_seconds", .double(opened)),
+        ]
+        if let v = image.vmcoreinfo {
+            var facts: [(String, JSON)] = [("osrelease", .string(v.osRelease))]
+            if let s = v.initTopPGT { facts.append(("init_top_pgt", .hex(s))) }
+            if let p = v.physBase { facts.append(("phys_base", .hex(p))) }
+            if let k = v.kernelOffset { facts.append(("kernel_offset", .hex(k))) }
+            if let l5 = v.pgtableL5 { facts.append(("levels", .number(l5 ? 5 : 4))) }
+            if let k = v.kernelPGD { facts.append(("kernel_pgd", .hex(k))) }
+            if vmcoreinfo { facts.append(("text", .string(v.text))) }
+            o.append(("vmcoreinfo", .object(facts)))
+        } else {
+            o.append(("vmcoreinfo", .null))
+        }
+        Output.json(.object(o))
+        for s in image.segments {
+            Output.json(["type": "segment", "start": .hex(s.physicalAddress), "end": .hex(s.physicalAddress + s.size),
+                         "size": .number(s.size), "file_offset": .hex(s.fileOffset), "file_size": .number(s.fileSize),
+                         "realigned": .bool(s.realigned)])
+        }
+        for c in image.cpus {
+            var cpu: [(String, JSON)] = [("type", "cpu"), ("index", .number(c.index)),
+                                         ("cr3", c.cr3.map { .hex($0) } ?? .null), ("cr4", c.cr4.map { .hex($0) } ?? .null),
+                                         ("rip", c.rip.map { .hex($0) } ?? .null)]
+            if let cr3 = c.cr3, let cr4 = c.cr4 {
+                let root = TranslationRoot(cr3: cr3, cr4: cr4)
+                cpu += [("root", .string("\(root)")), ("kpti_user", .bool(root.kptiUser))]
+            }
+            Output.json(.object(cpu))
         }
     }
 }
@@ -183,13 +228,20 @@ struct ImagePTDump: ParsableCommand {
     @Option(help: "Which half: user, kernel or both.")
     var half: String = "both"
 
+    @OptionGroup var output: OutputOptions
+
     func validate() throws {
         if !["user", "kernel", "both"].contains(half) { throw ValidationError("--half \(half): user, kernel or both") }
     }
 
     func run() throws {
         let t = image.open()
-        print("# \(image.file): \(t.root) (from \(t.rootSource))")
+        if output.json {
+            Output.json(["type": "root", "file": .string(image.file), "root": .string("\(t.root)"),
+                         "source": .string("\(t.rootSource)")])
+        } else {
+            Output.text("# \(image.file): \(t.root) (from \(t.rootSource))")
+        }
         let sizes: [(UInt64, String)] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")]
         func size(_ n: UInt64) -> String {
             for (unit, name) in sizes where n >= unit && n % unit == 0 { return "\(n / unit)\(name)" }
@@ -199,12 +251,21 @@ struct ImagePTDump: ParsableCommand {
             var m = 0
             for r in ranges {
                 while m < markers.count && markers[m].0 <= r.start {
-                    print("---[ \(markers[m].1) ]---")
+                    if output.json {
+                        Output.json(["type": "marker", "address": .hex(markers[m].0), "name": .string(markers[m].1)])
+                    } else {
+                        Output.text("---[ \(markers[m].1) ]---")
+                    }
                     m += 1
                 }
                 let sz = size(r.end &- r.start)
+                if output.json {
+                    Output.json(["type": "range", "start": .hex(r.start), "end": .hex(r.end), "level": .string("\(r.level)"),
+                                 "flags": .array(r.flags.split(separator: " ").map { .string(String($0)) })])
+                    continue
+                }
                 let pad = String(repeating: " ", count: max(0, 9 - sz.count))
-                print("0x\(hex(r.start, width: 16))-0x\(hex(r.end, width: 16))\(pad)\(sz) \(r.flags) \(r.level)")
+                Output.text("0x\(hex(r.start, width: 16))-0x\(hex(r.end, width: 16))\(pad)\(sz) \(r.flags) \(r.level)")
             }
         }
         if half != "kernel" {
@@ -227,21 +288,34 @@ struct ImageTranslate: ParsableCommand {
     @Argument(help: "Virtual addresses (hex).")
     var addresses: [Address]
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
         let (t, results) = overImage(image) { t in
             (t, addresses.map { a in imageWalkOrDie("translate", image.file) { try t.translate(a.value) } })
         }
-        print("# \(image.file): \(t.root) (from \(t.rootSource))")
+        if !output.json { Output.text("# \(image.file): \(t.root) (from \(t.rootSource))") }
         for (a, tr) in zip(addresses, results) {
+            var steps: [JSON] = []
             let result = tr.physicalAddress.map { "0x\(hex($0)) (\(tr.leafLevel!) leaf)" } ?? "not mapped"
-            print("0x\(hex(a.value, width: 16)) -> \(result)")
+            if !output.json { Output.text("0x\(hex(a.value, width: 16)) -> \(result)") }
             for s in tr.steps {
                 let leaf = s.level == .pte || ((s.level == .pud || s.level == .pmd) && s.entry.isHuge)
                 let what = s.entry.isNone ? "none"
                     : !s.entry.isPresent ? s.entry.flags(leafLevel: s.level)
                     : leaf ? "pfn 0x\(hex(s.entry.pfn)) \(s.entry.flags(leafLevel: s.level))"
                     : "table at 0x\(hex(s.entry.pfn << 12))"
-                print("  \(s.level)[\(s.index)] 0x\(hex(s.entry.rawValue, width: 16)) \(what)")
+                if output.json {
+                    steps.append(["level": .string("\(s.level)"), "index": .number(s.index), "entry": .hex(s.entry.rawValue),
+                                  "meaning": .string(what)])
+                } else {
+                    Output.text("  \(s.level)[\(s.index)] 0x\(hex(s.entry.rawValue, width: 16)) \(what)")
+                }
+            }
+            if output.json {
+                Output.json(["type": "translation", "address": .hex(a.value),
+                             "physical": tr.physicalAddress.map { .hex($0) } ?? .null,
+                             "leaf_level": tr.leafLevel.map { .string("\($0)") } ?? .null, "steps": .array(steps)])
             }
         }
     }
@@ -263,6 +337,8 @@ struct ImagePagemap: ParsableCommand {
     @Flag(help: "Decode each entry (present/swap, PFN or type/offset, soft-dirty, uffd-wp).")
     var decode = false
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
         guard start.value < end.value else {
             die(CommandFailure(description: "pagewalk: pagemap: START 0x\(hex(start.value)) is not below END 0x\(hex(end.value))", status: 2))
@@ -271,6 +347,19 @@ struct ImagePagemap: ParsableCommand {
             imageWalkOrDie("pagemap", image.file) { try t.pagemap(start.value..<end.value) }
         }
         var va = start.value & ~0xfff
+        if output.json {
+            for e in entries {
+                let present = e & ImagePagemapVisitor.present != 0, swapped = e & ImagePagemapVisitor.swap != 0
+                Output.json(["type": "page", "address": .hex(va), "entry": .hex(e), "present": .bool(present),
+                             "pfn": present ? .hex(e & ((1 << 55) - 1)) : .null, "swapped": .bool(swapped),
+                             "swap_type": swapped ? .number(e & 31) : .null,
+                             "swap_offset": swapped ? .hex((e & ((1 << 55) - 1)) >> 5) : .null,
+                             "soft_dirty": .bool(e & ImagePagemapVisitor.softDirty != 0),
+                             "uffd_wp": .bool(e & ImagePagemapVisitor.uffdWP != 0)])
+                va += 4096
+            }
+            return
+        }
         var out = ""
         for e in entries {
             out += "\(hex(va)) \(hex(e))"
@@ -300,6 +389,8 @@ struct ImageWalk: ParsableCommand {
     @Option(help: "The walker: c or swift.")
     var engine: String = "c"
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
         let t0 = Date()
         let img = openImageOrDie(image.file, raw: image.raw)
@@ -316,10 +407,24 @@ struct ImageWalk: ParsableCommand {
             counts = imageWalkOrDie("full walk", image.file) { try t.fullWalk(engine: eng) }
             best = min(best, Date().timeIntervalSince(s))
         }
+        let e = counts.entries
+        if output.json {
+            var debug = false
+            #if DEBUG
+            debug = true
+            #endif
+            Output.json(["type": "walk", "file": .string(image.file), "root": .string("\(t.root)"),
+                         "entries": ["pgd": .number(e[0]), "p4d": .number(e[1]), "pud": .number(e[2]), "pmd": .number(e[3]),
+                                     "pte": .number(e[4])],
+                         "holes": .number(counts.holes), "present_leaves": .number(counts.presentLeaves),
+                         "swap_ptes": .number(counts.swapEntries), "engine": .string(engine),
+                         "open_seconds": .double(opened), "build_seconds": .double(built),
+                         "best_walk_seconds": .double(best), "repeats": .number(max(1, repeats)), "debug_build": .bool(debug)])
+            return
+        }
         #if DEBUG
         print("warning: a debug build; time a release build (swift run -c release pagewalk image walk ...)")
         #endif
-        let e = counts.entries
         print("\(image.file): \(t.root) (from \(t.rootSource))")
         print("entries visited: pgd \(e[0]), p4d \(e[1]), pud \(e[2]), pmd \(e[3]), pte \(e[4]); holes \(counts.holes); "
               + "present leaves \(counts.presentLeaves), swap PTEs \(counts.swapEntries)")

@@ -6,6 +6,9 @@ import PageWalkImport
 /// Imports `pid` or ends the command with the import's one-line error and status 2. An import
 /// that takes more than a second shows progress on stderr when it is a terminal.
 func importOrDie(_ pid: Int32, options: ImportOptions = ImportOptions()) -> ProcessSnapshot {
+    var options = options
+    // Figures as the kernel gives them to anyone else: without this command's own mappings.
+    options.discountImporterMappings = true
     do {
         return try Progress.run("importing process \(pid)") { _ in
             try ProcessSnapshot.importProcess(pid: pid, options: options)
@@ -27,10 +30,22 @@ func walkOrDie<R>(_ what: String, _ pid: Int32, _ body: () throws -> R) -> R {
 /// An address on the command line: hex, with or without 0x.
 struct Address: ExpressibleByArgument {
     let value: UInt64
+    init(value: UInt64) { self.value = value }
     init?(argument: String) {
-        let digits = argument.hasPrefix("0x") || argument.hasPrefix("0X") ? String(argument.dropFirst(2)) : argument
-        guard let v = UInt64(digits, radix: 16) else { return nil }
+        guard let v = try? Address.parse(argument) else { return nil }
         value = v
+    }
+
+    /// The address `text` names, or a ValidationError saying why it names none.
+    static func parse(_ text: String) throws -> UInt64 {
+        let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? String(text.dropFirst(2)) : text
+        if digits.isEmpty || !digits.allSatisfy(\.isHexDigit) {
+            throw ValidationError("'\(text)' is not a hex address")
+        }
+        guard let v = UInt64(digits, radix: 16) else {
+            throw ValidationError("'\(text)' is more than 64 bits")
+        }
+        return v
     }
 }
 
@@ -252,10 +267,10 @@ struct ProcessRange: ParsableArguments {
 
     var pid: Int32 { process.pid }
 
-    @Argument(help: "First address (hex).")
+    @Argument(help: "First address (hex).", transform: { Address(value: try Address.parse($0)) })
     var start: Address
 
-    @Argument(help: "End address, exclusive (hex).")
+    @Argument(help: "End address, exclusive (hex).", transform: { Address(value: try Address.parse($0)) })
     var end: Address
 
     /// `[start, end)`, or one line naming `command` and exit status 2 when START is not below END.

@@ -11,7 +11,7 @@ struct PageWalkCommand: ParsableCommand {
         commandName: "pagewalk",
         abstract: "The Linux kernel's page-table walker, in user space.",
         subcommands: [SelfImport.self, Replay.self, Conformance.self, Import.self, Smaps.self, Pagemap.self,
-                      Mincore.self, PTDump.self, Guard.self, MapCommand.self, ImageCommand.self],
+                      Mincore.self, PTDump.self, Guard.self, MapCommand.self, ImageCommand.self, Client.self],
         defaultSubcommand: SelfImport.self
     )
 
@@ -69,7 +69,10 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         do {
-            let trace = try Scenario.replay(try readText(file), name: file, engine: engine)
+            let text = try readText(file)
+            let trace = try Progress.run("replaying \(file)") { _ in
+                try Scenario.replay(text, name: file, engine: engine)
+            }
             if output.json {
                 for line in trace.split(separator: "\n") { Output.json(traceLineJSON(line)) }
             } else {

@@ -134,6 +134,56 @@ struct JSONOutputTests {
     }
 }
 
+/// `pagewalk image ... --json` over a small raw image built here: four x86-64 tables mapping
+/// 0x400000 to physical 0x5000 and 0x401000 to a swap entry.
+@Suite(.enabled(if: pagewalkExecutable != nil, "the pagewalk executable is not built"))
+struct ImageJSONTests {
+    static func rawImage() throws -> String {
+        var memory = [UInt64](repeating: 0, count: 8 * 512)  // 8 frames
+        memory[1 * 512 + 0] = 0x2000 | 0x67  // frame 1: PGD[0] -> frame 2
+        memory[2 * 512 + 0] = 0x3000 | 0x67  // PUD[0] -> frame 3
+        memory[3 * 512 + 2] = 0x4000 | 0x67  // PMD[2] (0x400000) -> frame 4
+        memory[4 * 512 + 0] = 0x5000 | 0x67  // PTE[0]: 0x400000 -> 0x5000
+        memory[4 * 512 + 1] = 0x2 << 0 | (7 << 9)  // PTE[1]: not present, a swap entry
+        let path = NSTemporaryDirectory() + "pagewalk-raw-\(UUID().uuidString).img"
+        try memory.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
+        return path
+    }
+
+    @Test func translatePagemapPTDumpAndWalkJSON() throws {
+        let image = try Self.rawImage()
+        defer { try? FileManager.default.removeItem(atPath: image) }
+        let common = ["--raw", "--pgd", "1000", image]
+        let tr = try jsonLines(try pagewalk(["image", "translate"] + common + ["400000", "402000", "--json"]).out)
+        #expect(tr.count == 2)
+        #expect(tr[0]["type"] as? String == "translation" && tr[0]["physical"] as? String == "0x5000")
+        #expect(tr[0]["leaf_level"] as? String == "pte" && (tr[0]["steps"] as? [Any])?.count == 4)
+        #expect(tr[1]["physical"] is NSNull)
+        let text = try pagewalk(["image", "translate"] + common + ["400000"]).out
+        #expect(text.contains("0x0000000000400000 -> 0x5000 (pte leaf)"))
+
+        let args = ["image", "pagemap"] + common + ["400000", "403000"]
+        let lines = try pagewalk(args).out.split(separator: "\n")
+        let pages = try jsonLines(try pagewalk(args + ["--json"]).out)
+        #expect(pages.count == lines.count && pages.count == 3)
+        for (line, o) in zip(lines, pages) {
+            let words = line.split(separator: " ")
+            #expect(o["address"] as? String == "0x" + words[0] && o["entry"] as? String == "0x" + words[1])
+        }
+        #expect(pages[0]["present"] as? Bool == true && pages[0]["pfn"] as? String == "0x5")
+
+        let ranges = try jsonLines(try pagewalk(["image", "ptdump"] + common + ["--half", "user", "--json"]).out)
+        #expect(ranges.first?["type"] as? String == "root")
+        #expect(ranges.contains { $0["type"] as? String == "range" && $0["start"] as? String == "0x400000"
+                                  && $0["level"] as? String == "pte" })
+        let walk = try jsonLines(try pagewalk(["image", "walk"] + common + ["--repeats", "1", "--json"]).out)
+        #expect(walk.count == 1 && ((walk[0]["entries"] as? [String: Any])?["pte"] as? Int ?? 0) >= 1)
+        let described = try jsonLines(try pagewalk(["image", "describe", "--raw", image, "--json"]).out)
+        #expect(described.first?["type"] as? String == "image" && described.first?["kind"] as? String == "raw")
+        #expect(described.contains { $0["type"] as? String == "segment" })
+    }
+}
+
 /// Progress on stderr: only when stderr is a terminal (or forced), never in pipes.
 @Suite(.enabled(if: pagewalkExecutable != nil, "the pagewalk executable is not built"))
 struct ProgressTests {

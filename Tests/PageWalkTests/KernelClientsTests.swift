@@ -1,5 +1,6 @@
 import CKernelClients
 import CWalkCore
+import Foundation
 import PageWalk
 import PageWalkImport
 import Testing
@@ -75,10 +76,44 @@ import Testing
             compared += 1
         }
         #expect(compared >= 5)
+        // mincore of the child's regions, file pages included (page cache from the import).
+        for name in ["anon", "file-private", "file-shared", "thp", "guard"] {
+            let r = try child.region(name)
+            let swift = try snap.mincore(r)
+            var vec = [UInt8](repeating: 0, count: swift.vec.count)
+            #expect(kc_mincore(snap.space.pointer, UInt(r.lowerBound), UInt(r.count), &vec) == 0)
+            #expect(swift.undetermined == 0 && vec == swift.vec, "mincore of \(name)")
+            #expect(vec == (try child.mincore(r)), "mincore of \(name): the kernel's")
+        }
         // smaps_rollup over the whole process.
         var roll = kc_smaps()
         #expect(kc_smaps_rollup(snap.space.pointer, &roll) == 0)
         let swiftRoll = try snap.smapsRollup()
         #expect(UInt64(roll.resident) == swiftRoll.resident && UInt64(roll.anonymous) == swiftRoll.anonymous)
     }
+
+    /// The example client (Examples/kernel-client/count_client.c) built as a shared object with
+    /// the documented command, loaded and run over an imported live child.
+    @Test(.enabled(if: kernelComparisonUnavailable == nil, Comment(rawValue: kernelComparisonUnavailable ?? "")))
+    func sharedObjectClientRunsOverALiveProcess() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let so = TestChild.directory + "/count_client.so", out = TestChild.directory + "/count_client.out"
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-std=gnu11", "-shared", "-fPIC", "-I", root.path + "/compat", "-I", root.path + "/include",
+                        root.path + "/Examples/kernel-client/count_client.c", "-o", so]
+        try cc.run()
+        cc.waitUntilExit()
+        try #require(cc.terminationStatus == 0)
+        let child = try TestChild()
+        let snap = try ProcessSnapshot.importProcess(pid: child.pid)
+        #expect(try snap.space.runKernelClient(at: so, arguments: [out]) == 0)
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        let total = lines.last.flatMap { UInt64($0.split(separator: " ").last ?? "") }
+        #expect(total == UInt64(snap.summary.ptes - snap.summary.swapEntries - snap.summary.markers) + 512 * UInt64(snap.summary.pmdLeaves + snap.summary.hugeZeroLeaves),
+                "the client counts every present page: \(lines.last ?? "")")
+        #expect(throws: KernelClientError.self) { try snap.space.runKernelClient(at: "/nonexistent/client.so") }
+    }
 }
+

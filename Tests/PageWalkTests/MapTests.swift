@@ -1,3 +1,4 @@
+import CWalkCore
 import Foundation
 import PageWalk
 import PageWalkImport
@@ -130,6 +131,35 @@ func headlessChromium(_ page: String, screenshot: String? = nil) throws -> Strin
         #expect(vmas.count == 1 && (vmas[0][1] as! Int) == 0x400 && (vmas[0][2] as! Int) == 0xc00)
     }
 
+    @Test func aMachineBuiltFromCIsDrawnThroughTheCEntryPoint() throws {
+        // Everything through the C API, as a C program would build it.
+        var config = pw_machine_config(levels: 5, frames: 1 << 16, table_base: 1 << 15, zero_pfn: 1, huge_zero_pfn: 0)
+        var m: OpaquePointer?
+        #expect(pw_machine_create(&config, &m) == 0)
+        defer { pw_machine_destroy(m) }
+        let mm = try #require(pw_mm_create(m))
+        var err: Int32 = 0
+        #expect(pw_vma_add(mm, 0x40_0000, 0x80_0000, UInt(VM_READ | VM_WRITE), nil, 0, 0, &err) != nil)
+        #expect(pw_mm_set_entry(mm, PW_LEVEL_PTE, 0x40_0000, 0x1067) == 0)
+        let file = NSTemporaryDirectory() + "pagewalk-cmap-\(UUID().uuidString).html"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        // The C name is in the binary unmangled, as a C caller links it.
+        let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/nm") {
+            let symbols = try runProcess(URL(fileURLWithPath: "/usr/bin/nm"), [binary]).out
+            #expect(symbols.contains(" T pw_map_write_html\n"), "pw_map_write_html is not a C symbol")
+        }
+        #expect(mapWriteHTML(mm, "from C", file) == 0)
+        #expect(mapWriteHTML(nil, "from C", file) == -EINVAL)
+        let html = try String(contentsOfFile: file, encoding: .utf8)
+        let d = try Self.data(html)
+        #expect(d["levels"] as? Int == 5 && d["vaBits"] as? Int == 57)
+        let entries = try #require(d["entries"] as? [[Any]])
+        // pgd, p4d, pud, pmd table pointers and the one 4 KiB page
+        #expect(entries.map { $0[3] as! String } == ["table", "table", "table", "table", "4K"])
+        #expect((try #require(d["tables"] as? [[Any]])).count == 5)
+    }
+
     @Test func traceStepsCarryTheirRangesAndLevels() {
         let steps = AddressSpaceMap.Step.parseTrace("""
             > walk_page_range 0x0 0x2000000
@@ -171,6 +201,17 @@ func headlessChromium(_ page: String, screenshot: String? = nil) throws -> Strin
         #expect(dom.contains("<svg") && dom.range(of: "<rect id=\"stepband\" x=\"[-0-9]", options: .regularExpression) != nil)
         #expect(dom.contains("class=\"current\">pte_entry 0x603000 0x604000 vma=2 0x1225</li>"))
         #expect(dom.contains("step 16 of \(steps)"))
+        // Opened on a range (#zoom=START-END): only what is in it is drawn.
+        let zoomed = try headlessChromium("file://" + dir + "/map.html#zoom=0x7f0000000000-0x7f0000006000")
+        #expect(zoomed.contains("data-k=\"v3\"") && !zoomed.contains("data-k=\"v0\""))
+        #expect(zoomed.contains("data-status=\"ok\""))
+        // What hovering shows (the page's #selftest writes it for one shape of each sort).
+        let hover = try headlessChromium("file://" + dir + "/map.html#selftest")
+        for text in ["VMA 1", "hole 0x0-", " table", "of 512 entries used", "2 MiB leaf pfn=0x200", "bits P RW US A D PSE  pfn=0x200",
+                     "swap entry type=0 offset=0x7", "migration entry (read) pfn=0x303", "PTE marker guard",
+                     "zero page pfn=0x1", "huge zero page pfn=0x400", "1 GiB leaf pfn=0x40000"] {
+            #expect(hover.contains(text), "hover text lacks \(text)")
+        }
         let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/map.png"))
         #expect(png.count > 10_000 && png.starts(with: [0x89, 0x50, 0x4e, 0x47]))
     }
@@ -187,6 +228,17 @@ func headlessChromium(_ page: String, screenshot: String? = nil) throws -> Strin
         #expect(dom.contains("data-status=\"ok\""), "\(dom.prefix(2000))")
         #expect(dom.contains("ok: \(snapshot.space.vmas.count) vmas"))
         #expect(dom.contains("[heap]") || dom.contains("testchild"))
+        // The child's THP is drawn as a 2 MiB leaf at its address, its guard region as guard markers.
+        let d = try Self.data(AddressSpaceMap(snapshot.space).html())
+        let entries = try #require(d["entries"] as? [[Any]])
+        if child.gotTHP {
+            let thp = try child.region("thp")
+            #expect(entries.contains { $0[3] as? String == "2M" && ($0[1] as? Int) == Int(thp.lowerBound >> 12) })
+        }
+        if !child.notes.contains(where: { $0.hasPrefix("noguard") }) {
+            let g = try child.region("guard")
+            #expect(entries.contains { $0[3] as? String == "guard" && $0[1] as? Int == Int(g.lowerBound >> 12) + 2 })
+        }
     }
 
     @Test func mapRefusesBadInputInOneLine() throws {

@@ -15,6 +15,10 @@
  * Commands on stdin (one a line), each answered with one line:
  *   mincore START LEN    the residency bytes as a string of 0/1 (or "err E")
  *   guard START LEN      madvise(MADV_GUARD_INSTALL): "ok" or "err E"
+ *   ptemap START LEN     mprotect read-only, then read-write again: a THP under
+ *                        the range is split to PTEs, the VMA merged back; then
+ *                        MADV_NOHUGEPAGE on its 2 MiB block, so that khugepaged
+ *                        does not collapse it again ("ok")
  *   fork                 forks a child that sleeps (pages become shared): its pid
  *   quit                 exits (so does EOF)
  * Deterministic: the same layout every run, up to addresses and frames.
@@ -219,6 +223,16 @@ static void serve(void)
 				putchar('\n');
 			}
 			free(vec);
+		} else if (sscanf(line, "ptemap %lx %lx", &start, &len) == 2) {
+			unsigned long block = start & ~(HPAGE - 1);
+
+			if (mprotect((void *)start, len, PROT_READ) ||
+			    mprotect((void *)start, len,
+				     PROT_READ | PROT_WRITE) ||
+			    madvise((void *)block, HPAGE, MADV_NOHUGEPAGE))
+				printf("err %d\n", errno);
+			else
+				printf("ok\n");
 		} else if (sscanf(line, "guard %lx %lx", &start, &len) == 2) {
 			if (madvise((void *)start, len, MADV_GUARD_INSTALL) !=
 			    0)

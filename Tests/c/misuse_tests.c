@@ -441,7 +441,7 @@ static void assertions(void)
 	pw_machine_destroy(w.m);
 
 	make(&w, false);
-	TEST("assertions without a hook: stderr and the counter")
+	TEST("assertions without a hook: stderr names the entry point")
 	{
 		pw_mm_set_lock_state(w.mm, PW_LOCK_NONE);
 		pw_mm_set_lock_state(w.kmm, PW_LOCK_NONE);
@@ -455,16 +455,23 @@ static void assertions(void)
 		pw_mm_set_lock_state(w.mm, PW_LOCK_READ);
 		walk_page_range_debug(w.mm, ANON_START, ANON_END, &ops, NULL,
 				      &w.c);
+		pw_mm_set_lock_state(w.mm, PW_LOCK_NONE);
+		pw_mmap_assert_locked(w.mm); /* a primitive: no entry point */
 		out = capture_end(&cap);
+		CHECK(strstr(out, "pagewalk: walk_page_range: lock assertion "
+				  "failed: mmap_locked\n"));
 		CHECK(strstr(out,
-			     "pagewalk: lock assertion failed: mmap_locked\n"));
-		CHECK(strstr(out,
-			     "pagewalk: lock assertion failed: i_mmap_held\n"));
+			     "pagewalk: walk_kernel_page_table_range: lock "
+			     "assertion failed: mmap_locked\n"));
+		CHECK(strstr(out, "pagewalk: walk_page_mapping: lock assertion "
+				  "failed: i_mmap_held\n"));
+		CHECK(strstr(out, "pagewalk: walk_page_range_debug: lock "
+				  "assertion failed: mmap_write_locked\n"));
 		CHECK(strstr(
 			out,
-			"pagewalk: lock assertion failed: mmap_write_locked\n"));
+			"\npagewalk: lock assertion failed: mmap_locked\n"));
 		pw_machine_get_stats(w.m, &st);
-		CHECK(st.assert_failures == 4);
+		CHECK(st.assert_failures == 5);
 		CHECK(w.c.events == 0);
 	}
 	TEST("WARN without a hook: stderr and the counter")

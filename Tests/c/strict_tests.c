@@ -34,6 +34,7 @@ struct seen {
 	int start_writes;    /* PW_EVENT_VMA_START_WRITE */
 	int destroyed;       /* PW_EVENT_MM_DESTROYED */
 	struct mm_struct *destroyed_mm;
+	const char *where; /* the last event's entry point */
 	int events;
 };
 
@@ -74,6 +75,7 @@ static void on_event(void *ctx, const struct pw_event *ev)
 	struct seen *s = ctx;
 
 	s->events++;
+	s->where = ev->where;
 	if (ev->kind == PW_EVENT_ASSERT_FAIL)
 		s->asserts[ev->assertion]++;
 	else if (ev->kind == PW_EVENT_VMA_START_WRITE)
@@ -171,6 +173,7 @@ static void strict_mode(void)
 				      &w.s) == -ENOLCK);
 		CHECK(w.s.callbacks == 0);
 		CHECK(w.s.asserts[PW_ASSERT_MMAP_LOCKED] == 1);
+		CHECK(w.s.where && !strcmp(w.s.where, "walk_page_range"));
 		CHECK(assert_failures(&w) == 2);
 		CHECK(pw_ptl_held_by_thread() == 0);
 	}
@@ -363,6 +366,7 @@ static void destroyed_mm(void)
 		CHECK(w.s.callbacks == 0);
 		CHECK(w.s.destroyed == 3);
 		CHECK(w.s.destroyed_mm == w.mm);
+		CHECK(w.s.where && !strcmp(w.s.where, "walk_page_range_debug"));
 		CHECK(w.s.asserts[PW_ASSERT_MMAP_LOCKED] == 0);
 	}
 	w.s.destroyed = 0;
@@ -389,6 +393,7 @@ static void destroyed_mm(void)
 		pw_mm_dump(w.mm, count_entry, &dumped);
 		CHECK(dumped == 0);
 		pw_mm_destroy(w.mm); /* again */
+		CHECK(w.s.where && !strcmp(w.s.where, "pw_mm_destroy"));
 		CHECK(w.s.destroyed == 10);
 		pw_machine_get_stats(w.m, &st);
 		CHECK(st.warnings == 13);
@@ -417,7 +422,9 @@ static void destroyed_mm(void)
 		e = walk_page_range(w.mm, FIRST_START, SECOND_END, &ops, &w.s);
 		out = capture_end(&cap);
 		CHECK(e == -ESRCH);
-		CHECK(strstr(out, "used after pw_mm_destroy()\n") != NULL);
+		CHECK(!strncmp(out, "pagewalk: walk_page_range: address space ",
+			       41));
+		CHECK(strstr(out, " used after pw_mm_destroy()\n") != NULL);
 		CHECK(strchr(out, '\n') == out + strlen(out) - 1);
 	}
 	pw_machine_destroy(w.m);

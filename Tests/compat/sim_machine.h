@@ -31,12 +31,17 @@
 #define SIM_D 0x2000000UL
 #define SIM_E 0x40000000UL
 
-static inline uint64_t sim_pte(uint64_t pfn, uint64_t bits) { return (pfn << 12) | bits; }
+static inline uint64_t sim_pte(uint64_t pfn, uint64_t bits)
+{
+	return (pfn << 12) | bits;
+}
 
 static inline struct mm_struct *sim_build(struct pw_machine **mp)
 {
-	struct pw_machine_config cfg = { .levels = 4, .frames = 1 << 16,
-					 .table_base = 1 << 15, .zero_pfn = 1 };
+	struct pw_machine_config cfg = { .levels = 4,
+					 .frames = 1 << 16,
+					 .table_base = 1 << 15,
+					 .zero_pfn = 1 };
 	struct pw_machine *m;
 	struct mm_struct *mm;
 	struct address_space *file, *shm;
@@ -53,14 +58,19 @@ static inline struct mm_struct *sim_build(struct pw_machine **mp)
 	pw_vma_add(mm, SIM_A, 0x600000, VM_READ | VM_WRITE, NULL, 0, 0, &err);
 	pw_vma_add(mm, SIM_B, 0xc00000, VM_READ | VM_WRITE, NULL, 0, 0, &err);
 	pw_vma_add(mm, SIM_C, 0x1010000, VM_READ, file, 0, 0, &err);
-	pw_vma_add(mm, SIM_D, 0x2004000, VM_READ | VM_WRITE | VM_SHARED, shm, 0, 0, &err);
-	pw_vma_add(mm, SIM_E, 0x40400000, VM_READ | VM_WRITE, NULL, 0, 21, &err);
+	pw_vma_add(mm, SIM_D, 0x2004000, VM_READ | VM_WRITE | VM_SHARED, shm, 0,
+		   0, &err);
+	pw_vma_add(mm, SIM_E, 0x40400000, VM_READ | VM_WRITE, NULL, 0, 21,
+		   &err);
 
 	pw_mm_set_entry(mm, PW_LEVEL_PTE, SIM_A + 0x0000, sim_pte(100, 0x67));
 	pw_mm_set_entry(mm, PW_LEVEL_PTE, SIM_A + 0x1000, sim_pte(101, 0x07));
-	pw_mm_set_entry(mm, PW_LEVEL_PTE, SIM_A + 0x2000, pw_swp_entry(0, 7) | PW_PAGE_SOFT_DIRTY);
-	pw_mm_set_entry(mm, PW_LEVEL_PTE, SIM_A + 0x3000, pw_swp_entry(PW_SWP_MIGRATION_READ, 102));
-	pw_mm_set_entry(mm, PW_LEVEL_PTE, SIM_A + 0x4000, pw_swp_entry(PW_SWP_PTE_MARKER, PW_PTE_MARKER_GUARD));
+	pw_mm_set_entry(mm, PW_LEVEL_PTE, SIM_A + 0x2000,
+			pw_swp_entry(0, 7) | PW_PAGE_SOFT_DIRTY);
+	pw_mm_set_entry(mm, PW_LEVEL_PTE, SIM_A + 0x3000,
+			pw_swp_entry(PW_SWP_MIGRATION_READ, 102));
+	pw_mm_set_entry(mm, PW_LEVEL_PTE, SIM_A + 0x4000,
+			pw_swp_entry(PW_SWP_PTE_MARKER, PW_PTE_MARKER_GUARD));
 	pw_mm_set_entry(mm, PW_LEVEL_PTE, SIM_A + 0x5000, sim_pte(1, 0x205));
 	pw_mm_set_entry(mm, PW_LEVEL_PTE, SIM_A + 0x6000, sim_pte(103, 0x07));
 	pw_mm_set_entry(mm, PW_LEVEL_PTE, SIM_A + 0x7000, sim_pte(103, 0x07));
@@ -83,7 +93,8 @@ static inline struct mm_struct *sim_build(struct pw_machine **mp)
 	pi[102].refcount = 1;
 	pi[201].flags = PW_PGF_UPTODATE | PW_PGF_LRU;
 	pi[201].refcount = 1;
-	pi[400].flags = PW_PGF_UPTODATE | PW_PGF_SWAPCACHE | PW_PGF_SWAPBACKED | PW_PGF_ANON;
+	pi[400].flags = PW_PGF_UPTODATE | PW_PGF_SWAPCACHE | PW_PGF_SWAPBACKED |
+			PW_PGF_ANON;
 	pi[401].flags = PW_PGF_UPTODATE | PW_PGF_SWAPCACHE | PW_PGF_SWAPBACKED;
 	pw_swap_cache_set(m, pw_swp_entry(0, 7), 400 + 1, 1);
 	pw_swap_cache_set(m, pw_swp_entry(1, 10), 401 + 1, 1);
