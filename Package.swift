@@ -79,7 +79,7 @@ let package = Package(
             dependencies: ["PageWalk"],
             path: "Sources/PageWalkImport",
             // Members of C types reached through PageWalk's API do not leak in: what this module
-            // uses is Swift API (and LookupTests fails if one of its files imports CWalkCore).
+            // uses is Swift API (and ImportBoundaryTests fails if one of its files imports CWalkCore).
             swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")] + strictInCI
         ),
         // Conformance-scenario replay on every engine, for the tests and the CLI.
@@ -125,6 +125,8 @@ let package = Package(
             name: "pagewalk-testchild",
             path: "Tests/TestChild"
         ),
+        // One test target for the whole package: the import, CLI and map tests share the test
+        // child and the kernel-comparison helpers (ImportSupport.swift).
         .testTarget(
             name: "PageWalkTests",
             dependencies: [

@@ -2,8 +2,9 @@
 # Lints every Swift file with swift-format and .swift-format (today's style: 4-space indents,
 # 120 columns, the rules in the file). Exit 1 if any finding is left.
 #
-# Enforced: every rule of .swift-format (naming, imports, doc comments, literals, ...) and the
-# whitespace findings that have one right answer (trailing whitespace, tabs).
+# Enforced: every rule of .swift-format (naming, imports, a doc comment on every public
+# declaration, literals, ...) and the whitespace findings that have one right answer
+# (trailing whitespace, tabs).
 # Not enforced: the pretty-printer's layout findings (AddLines, RemoveLine, Indentation,
 # Spacing, LineLength, TrailingComma). Its layout cannot express the continuation lines of
 # today's code (arguments aligned under the opening parenthesis, aligned end-of-line

@@ -151,15 +151,21 @@ extension PageTableEntry {
     @inlinable public var flags: EntryFlags { EntryFlags(rawValue: rawValue & ~EntryFlags.pfnMask) }
     /// The frame number of a present entry.
     @inlinable public var pfn: UInt64 { (rawValue & EntryFlags.pfnMask) >> 12 }
+    /// The writable (RW) bit is set.
     @inlinable public var isWritable: Bool { rawValue & EntryFlags.writable.rawValue != 0 }
+    /// The user-accessible bit is set.
     @inlinable public var isUser: Bool { rawValue & EntryFlags.user.rawValue != 0 }
+    /// The accessed bit is set.
     @inlinable public var isAccessed: Bool { rawValue & EntryFlags.accessed.rawValue != 0 }
+    /// The dirty bit is set.
     @inlinable public var isDirty: Bool { rawValue & EntryFlags.dirty.rawValue != 0 }
+    /// The special bit is set: no `struct page` to account (`pte_special`).
     @inlinable public var isSpecial: Bool { rawValue & EntryFlags.special.rawValue != 0 }
     /// The soft-dirty bit is set (present or swap entry).
     @inlinable public var isSoftDirty: Bool { rawValue & EntryFlags.softDirty.rawValue != 0 }
     /// The userfaultfd write-protect bit is set (present or swap entry; markers have their own).
     @inlinable public var isUffdWriteProtected: Bool { rawValue & EntryFlags.uffdWriteProtect.rawValue != 0 }
+    /// The no-execute bit is set.
     @inlinable public var isNoExecute: Bool { rawValue & EntryFlags.noExecute.rawValue != 0 }
 
     /// Not present and not empty: a swap, migration, device or marker entry.
@@ -181,6 +187,7 @@ extension PageTableEntry {
 
 /// A top-level entry.
 @frozen public struct PGD: PageTableEntry {
+    /// The 64 bits of the entry, as the table holds them.
     public var rawValue: UInt64
     /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
@@ -188,6 +195,7 @@ extension PageTableEntry {
 
 /// A P4D entry (real with 5 levels).
 @frozen public struct P4D: PageTableEntry {
+    /// The 64 bits of the entry, as the table holds them.
     public var rawValue: UInt64
     /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
@@ -195,6 +203,7 @@ extension PageTableEntry {
 
 /// A PUD entry (1 GiB per entry with 4 or 5 levels).
 @frozen public struct PUD: PageTableEntry {
+    /// The 64 bits of the entry, as the table holds them.
     public var rawValue: UInt64
     /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
@@ -202,6 +211,7 @@ extension PageTableEntry {
 
 /// A PMD entry (2 MiB per entry).
 @frozen public struct PMD: PageTableEntry {
+    /// The 64 bits of the entry, as the table holds them.
     public var rawValue: UInt64
     /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
@@ -209,6 +219,7 @@ extension PageTableEntry {
 
 /// A PTE: one 4 KiB page.
 @frozen public struct PTE: PageTableEntry {
+    /// The 64 bits of the entry, as the table holds them.
     public var rawValue: UInt64
     /// Wraps raw bits.
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }

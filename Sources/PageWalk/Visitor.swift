@@ -85,6 +85,7 @@ public enum WalkAction: UInt32, Sendable {
 
 /// The few facts of a VMA a callback usually needs, copied out (no reference is kept).
 @frozen public struct VMAInfo: Sendable, Equatable {
+    /// Its number: 1, 2, ... in order of creation (as ``VMA/id``).
     public let id: UInt32
     /// The VMA's first address.
     public let start: UInt64

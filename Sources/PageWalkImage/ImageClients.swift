@@ -65,6 +65,7 @@ public struct X86Entry: Sendable, Equatable, CustomStringConvertible {
         return parts.joined(separator: " ")
     }
 
+    /// The entry in hex.
     public var description: String { "0x" + String(rawValue, radix: 16) }
 }
 
@@ -102,6 +103,7 @@ public struct ImagePagemapVisitor: PageWalkVisitor {
         }
     }
 
+    /// `pagemap_pte_hole`: outside VMAs 0, inside a VMA soft-dirty if the VMA is.
     public mutating func pteHole(address: UInt64, next: UInt64, depth: Int, walk: WalkContext) throws -> WalkStep {
         // Inside a VMA soft-dirty if the VMA is; between VMAs 0.
         fill(address, next, vmaFlags(walk))
@@ -126,6 +128,7 @@ public struct ImagePagemapVisitor: PageWalkVisitor {
         return flags | (frame & ((1 << 55) - 1))
     }
 
+    /// `pagemap_pmd_range`: a trans-huge PMD or PMD migration entry page by page, without going below it.
     public mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         let e = X86Entry(pmd.rawValue)
         // A trans-huge PMD (present and PSE) or a PMD migration entry: page by page, and the
@@ -141,11 +144,13 @@ public struct ImagePagemapVisitor: PageWalkVisitor {
         return .proceed
     }
 
+    /// `pte_to_pagemap_entry` for one PTE.
     public mutating func pteEntry(_ pte: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         entries.append(entry(X86Entry(pte.rawValue), walk: walk))
         return .proceed
     }
 
+    /// `pagemap_hugetlb_range`: one entry per page of the huge page.
     public mutating func hugetlbEntry(_ pte: inout PTE, hmask: UInt64, address: UInt64, next: UInt64,
                                       walk: WalkContext) throws -> WalkStep {
         let e = X86Entry(pte.rawValue)

@@ -189,6 +189,7 @@ public struct TranslationRoot: Sendable, Equatable, CustomStringConvertible {
         self.levels = levels
     }
 
+    /// The top table, the levels and, with KPTI, both copies of the top table.
     public var description: String {
         var s = "top table 0x\(String(pgd, radix: 16)), \(levels) levels"
         if kpti {

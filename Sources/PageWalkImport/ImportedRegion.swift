@@ -30,6 +30,7 @@ public struct ImportedRegion: Sendable, Equatable {
     public let inode: UInt64
     /// The path, bracketed name or `""`.
     public let name: String
+    /// What the region is: file, anonymous, heap, stack, another named region or the gate.
     public let kind: Kind
     /// The machine's VMA number, nil for the gate VMA.
     public let vmaID: UInt32?

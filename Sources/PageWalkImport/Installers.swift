@@ -16,15 +16,18 @@ public struct ClearSoftDirtyVisitor: PageWalkVisitor {
     /// Entries changed.
     public var cleared = 0
 
+    /// A visitor with nothing counted yet.
     public init() {}
 
     static let softDirty = EntryFlags.softDirty.rawValue
     static let writable = EntryFlags.writable.rawValue
 
+    /// `clear_refs_test_walk`: skips `VM_PFNMAP` VMAs.
     public mutating func testWalk(address: UInt64, next: UInt64, walk: WalkContext) throws -> VMAVerdict {
         walk.vma?.flags.contains(.pfnmap) == true ? .skip : .walk
     }
 
+    /// `clear_refs_pte_range`: write-protects and cleans a PMD leaf, cleans a PMD migration entry, or does the same for every PTE of the table.
     public mutating func pmdEntry(_ pmd: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if pmd.isLeaf {
             pmd = PMD(rawValue: pmd.rawValue & ~(Self.writable | Self.softDirty))
@@ -83,16 +86,20 @@ public struct GuardInstallVisitor: PageWalkVisitor {
     /// Pages that are guard regions after the walk (installed or already there).
     public var pages = 0
 
+    /// A visitor with nothing counted yet.
     public init() {}
 
+    /// `guard_install_pud_entry`: a huge PUD stops the walk with 1.
     public mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         entry.isLeaf ? .stop(1) : .proceed
     }
 
+    /// `guard_install_pmd_entry`: a huge PMD stops the walk with 1.
     public mutating func pmdEntry(_ entry: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         entry.isLeaf ? .stop(1) : .proceed
     }
 
+    /// `guard_install_pte_entry`: a guard marker counts; any other populated PTE stops the walk with 1.
     public mutating func pteEntry(_ entry: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if entry.marker == .guardRegion {
             pages += 1
@@ -101,6 +108,7 @@ public struct GuardInstallVisitor: PageWalkVisitor {
         return .stop(1)
     }
 
+    /// `guard_install_set_pte`: an empty PTE becomes a guard marker.
     public mutating func installPTE(address: UInt64, next: UInt64, walk: WalkContext) throws -> InstallStep {
         pages += 1
         return .install(.marker(.guardRegion))

@@ -19,6 +19,7 @@ public struct MincoreVisitor: PageWalkVisitor {
     public var undetermined = 0
     let snapshot: ProcessSnapshot
 
+    /// A visitor for the walks of `snapshot`'s address space (its recorded page cache fills file holes).
     public init(snapshot: ProcessSnapshot) { self.snapshot = snapshot }
 
     /// `__mincore_unmapped_range`: anonymous memory is not resident; file pages are as the

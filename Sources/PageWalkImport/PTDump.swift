@@ -2,7 +2,9 @@ import PageWalk
 /// One line of a page-table dump: a run of consecutive addresses whose entries share a level
 /// and protection bits.
 public struct PTDumpRange: Sendable, Equatable {
+    /// The first address of the run.
     public var start: UInt64
+    /// The first address after the run.
     public var end: UInt64
     /// The level of the entries (the level of the hole, for non-present runs).
     public var level: PageTableLevel
@@ -55,6 +57,7 @@ public struct PTDumpVisitor: PageWalkVisitor {
     public var ranges: [PTDumpRange] = []
     var current: PTDumpRange? = nil
 
+    /// A dumper with no range yet.
     public init() {}
 
     /// The protection bits of an entry: everything but the PFN (`PTE_FLAGS_MASK`; the x86 pgd
@@ -81,14 +84,17 @@ public struct PTDumpVisitor: PageWalkVisitor {
         current = nil
     }
 
+    /// `ptdump_pgd_entry`: nothing to note (a pgd never holds a leaf here).
     public mutating func pgdEntry(_ entry: inout PGD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         .proceed  // the pgd and p4d never hold leaves
     }
 
+    /// `ptdump_p4d_entry`: nothing to note (a p4d never holds a leaf here).
     public mutating func p4dEntry(_ entry: inout P4D, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         .proceed
     }
 
+    /// `ptdump_pud_entry`: notes a leaf or non-present entry and does not descend under it.
     public mutating func pudEntry(_ entry: inout PUD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if entry.isLeaf || (!entry.isPresent && !entry.isNone) {
             note(address, .pud, entry.rawValue)
@@ -97,6 +103,7 @@ public struct PTDumpVisitor: PageWalkVisitor {
         return .proceed
     }
 
+    /// `ptdump_pmd_entry`: notes a leaf or non-present entry and does not descend under it.
     public mutating func pmdEntry(_ entry: inout PMD, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         if entry.isLeaf || (!entry.isPresent && !entry.isNone) {
             note(address, .pmd, entry.rawValue)
@@ -105,6 +112,7 @@ public struct PTDumpVisitor: PageWalkVisitor {
         return .proceed
     }
 
+    /// `ptdump_pte_entry`: notes the PTE.
     public mutating func pteEntry(_ entry: inout PTE, address: UInt64, next: UInt64, walk: WalkContext) throws -> WalkStep {
         note(address, .pte, entry.rawValue)
         return .proceed

@@ -10,6 +10,7 @@ public struct PagemapVisitor: PageWalkVisitor {
     public var showPFN: Bool
     let pages: PhysicalPages
 
+    /// A visitor for the walks of `snapshot`'s address space; `showPFN` false zeroes the frames as for an unprivileged reader.
     public init(snapshot: ProcessSnapshot, showPFN: Bool = true) {
         pages = snapshot.pages
         self.showPFN = showPFN

@@ -32,6 +32,7 @@ public struct ImportOptions: Sendable {
     /// `pagewalk` turns it on. Never applies to importing the importer itself.
     public var discountImporterMappings = false
 
+    /// The defaults.
     public init() {}
 }
 
@@ -52,17 +53,29 @@ public struct ImportKnowledge: Sendable, Equatable {
 
 /// Counts and timings of an import.
 public struct ImportSummary: Sendable, Equatable {
+    /// VMAs created in the machine.
     public var vmas = 0
+    /// PTEs written (present, swap and marker entries).
     public var ptes = 0
+    /// PMD leaves written for PMD-mapped THPs.
     public var pmdLeaves = 0
+    /// Hugetlb leaves written.
     public var hugetlbLeaves = 0
+    /// Swap (and migration, device) PTEs among `ptes`.
     public var swapEntries = 0
+    /// PTE markers among `ptes`.
     public var markers = 0
+    /// Special PTEs mapping the zero page among `ptes`.
     public var zeroPagePTEs = 0
+    /// PMD leaves mapping the huge zero page.
     public var hugeZeroLeaves = 0
+    /// Folios of more than one page declared.
     public var largeFolios = 0
+    /// Page-table frames the import's tables need.
     public var pageTables = 0
+    /// Reads of the whole process it took (see ``ImportOptions/attempts``).
     public var reads = 0
+    /// The highest PFN seen.
     public var highestPFN: UInt64 = 0
     /// Frames whose map count was lowered by the importer's own mappings
     /// (`ImportOptions.discountImporterMappings`).
@@ -97,7 +110,9 @@ public final class ProcessSnapshot: @unchecked Sendable {
     public let regions: [ImportedRegion]
     /// Per-frame page flags and map counts.
     public let pages: PhysicalPages
+    /// What the import could know, and did.
     public let knowledge: ImportKnowledge
+    /// Counts and timings of the import.
     public let summary: ImportSummary
     /// The zero page's frame (the machine's `zero_pfn`) when known.
     public let zeroPFN: UInt64?

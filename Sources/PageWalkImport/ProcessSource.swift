@@ -25,10 +25,12 @@ public struct ImportError: Error, CustomStringConvertible, Sendable, Equatable {
         case io
     }
 
+    /// What went wrong.
     public let kind: Kind
     /// `pagewalk: ...`: one line.
     public let description: String
 
+    /// An error of `kind` with its one-line `description`.
     public init(_ kind: Kind, _ description: String) {
         self.kind = kind
         self.description = description
@@ -69,8 +71,11 @@ public protocol ProcessSource {
 }
 
 extension ProcessSource {
+    /// Unknown (nil) unless the source can tell.
     public func pageCacheResidency(of range: Range<UInt64>, fileOffset: UInt64) -> [UInt8]? { nil }
+    /// Unknown (nil) unless the source can tell.
     public func hugeMappedRanges(_ range: Range<UInt64>) -> [Range<UInt64>]? { nil }
+    /// Not applicable (nil) unless the source is a live process other than the importer.
     public func importerMapCounts() -> [UInt64: UInt64]? { nil }
 }
 
@@ -188,6 +193,7 @@ final class ProcFile {
 /// PFNs in pagemap need `CAP_SYS_ADMIN`, and the kpage files are readable by root only; without
 /// them an import still works and marks what they would have told as unknown.
 public final class LiveProcess: ProcessSource {
+    /// The process read.
     public let pid: Int32?
     private let procDir: String
     private let pagemap: ProcFile
@@ -211,15 +217,18 @@ public final class LiveProcess: ProcessSource {
     /// The process itself.
     public static func current() throws(ImportError) -> LiveProcess { try LiveProcess(pid: getpid()) }
 
+    /// The text of `/proc/PID/maps` (see ``ProcessSource/readMaps()``).
     public func readMaps() throws(ImportError) -> String {
         try ProcFile("\(procDir)/maps", pid: pid).readAll()
     }
 
+    /// The text of `/proc/PID/smaps` (see ``ProcessSource/readSmaps()``).
     public func readSmaps() throws(ImportError) -> String? {
         guard let f = try? ProcFile("\(procDir)/smaps", pid: pid) else { return nil }
         return try f.readAll()
     }
 
+    /// Pagemap entries from virtual page `firstPage` on (see ``ProcessSource/readPagemap(firstPage:into:)``).
     public func readPagemap(firstPage: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
         let bytes = buffer.count * 8
         let n = try pagemap.pread(UnsafeMutableRawPointer(buffer.baseAddress!), count: bytes, at: firstPage * 8)
@@ -230,12 +239,15 @@ public final class LiveProcess: ProcessSource {
         }
     }
 
+    /// Whether page flags and counts can be read.
     public var canReadPageFlags: Bool { kpageflags != nil && kpagecount != nil }
 
+    /// `/proc/kpageflags` entries from `firstPFN` on (see ``ProcessSource/readPageFlags(firstPFN:into:)``).
     public func readPageFlags(firstPFN: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
         try readKPage(kpageflags, firstPFN, buffer, filler: KPageFlags.noPage.rawValue)
     }
 
+    /// `/proc/kpagecount` entries from `firstPFN` on (see ``ProcessSource/readPageCounts(firstPFN:into:)``).
     public func readPageCounts(firstPFN: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
         try readKPage(kpagecount, firstPFN, buffer, filler: 0)
     }
@@ -267,6 +279,7 @@ public final class LiveProcess: ProcessSource {
         return r == 0 ? vec : nil
     }
 
+    /// The huge-mapped ranges of `range`, from the PAGEMAP_SCAN ioctl on the process's pagemap.
     public func hugeMappedRanges(_ range: Range<UInt64>) -> [Range<UInt64>]? {
         pagemapScanHuge(fd: pagemap.fd, range)
     }
@@ -302,8 +315,11 @@ public final class LiveProcess: ProcessSource {
 /// `pagemap`, `pageFlags` and `pageCounts` are sparse: a page or frame not listed reads as 0
 /// (`KPageFlags.noPage` for flags of frames beyond `maxPFN`).
 public struct RecordedProcess: ProcessSource {
+    /// The process recorded, if known.
     public var pid: Int32? = nil
+    /// The text of `/proc/PID/maps`.
     public var maps: String
+    /// The text of `/proc/PID/smaps`, if recorded.
     public var smaps: String?
     /// Virtual page number → pagemap entry.
     public var pagemap: [UInt64: UInt64]
@@ -318,6 +334,7 @@ public struct RecordedProcess: ProcessSource {
     /// What PAGEMAP_SCAN's PAGE_IS_HUGE said (nil: the recorded kernel had no PAGEMAP_SCAN).
     public var hugeRanges: [Range<UInt64>]? = nil
 
+    /// A recorded process; what is not given reads as 0 (see the type's description).
     public init(maps: String, smaps: String? = nil, pagemap: [UInt64: UInt64], pageFlags: [UInt64: UInt64]? = nil,
                 pageCounts: [UInt64: UInt64] = [:], maxPFN: UInt64 = 1 << 24, pageCache: [UInt64: [UInt8]] = [:]) {
         self.maps = maps
@@ -329,15 +346,20 @@ public struct RecordedProcess: ProcessSource {
         self.pageCache = pageCache
     }
 
+    /// The text of `/proc/PID/maps` (see ``ProcessSource/readMaps()``).
     public func readMaps() throws(ImportError) -> String { maps }
+    /// The text of `/proc/PID/smaps` (see ``ProcessSource/readSmaps()``).
     public func readSmaps() throws(ImportError) -> String? { smaps }
 
+    /// Pagemap entries from virtual page `firstPage` on (see ``ProcessSource/readPagemap(firstPage:into:)``).
     public func readPagemap(firstPage: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
         for i in 0..<buffer.count { buffer[i] = pagemap[firstPage + UInt64(i)] ?? 0 }
     }
 
+    /// Whether page flags and counts can be read.
     public var canReadPageFlags: Bool { pageFlags != nil }
 
+    /// `/proc/kpageflags` entries from `firstPFN` on (see ``ProcessSource/readPageFlags(firstPFN:into:)``).
     public func readPageFlags(firstPFN: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
         for i in 0..<buffer.count {
             let pfn = firstPFN + UInt64(i)
@@ -345,14 +367,17 @@ public struct RecordedProcess: ProcessSource {
         }
     }
 
+    /// `/proc/kpagecount` entries from `firstPFN` on (see ``ProcessSource/readPageCounts(firstPFN:into:)``).
     public func readPageCounts(firstPFN: UInt64, into buffer: UnsafeMutableBufferPointer<UInt64>) throws(ImportError) {
         for i in 0..<buffer.count { buffer[i] = pageCounts[firstPFN + UInt64(i)] ?? 0 }
     }
 
+    /// The residency recorded for the VMA starting at `range.lowerBound`, from `fileOffset`'s page on.
     public func pageCacheResidency(of range: Range<UInt64>, fileOffset: UInt64) -> [UInt8]? {
         pageCache[range.lowerBound]
     }
 
+    /// The recorded huge-mapped ranges that overlap `range`; nil when none were recorded.
     public func hugeMappedRanges(_ range: Range<UInt64>) -> [Range<UInt64>]? {
         hugeRanges.map { $0.filter { $0.overlaps(range) } }
     }

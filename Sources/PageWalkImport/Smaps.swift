@@ -8,7 +8,9 @@ import Musl
 
 /// Fields of `MemoryStats` the import could not determine exactly.
 public struct SmapsUnknowns: OptionSet, Sendable, Hashable {
+    /// The raw bits.
     public let rawValue: UInt32
+    /// Wraps raw bits.
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// Pss and the private/shared split: a page's map count was unknown (no kpagecount).
@@ -34,31 +36,54 @@ public struct MemoryStats: Sendable, Equatable {
     /// `PSS_SHIFT`: the fixed-point shift of the Pss fields.
     public static let pssShift: UInt64 = 12
 
+    /// `Rss`: bytes mapped and present.
     public var resident: UInt64 = 0
+    /// `Shared_Clean`: resident, mapped more than once, clean.
     public var sharedClean: UInt64 = 0
+    /// `Shared_Dirty`: resident, mapped more than once, dirty.
     public var sharedDirty: UInt64 = 0
+    /// `Private_Clean`: resident, mapped once, clean.
     public var privateClean: UInt64 = 0
+    /// `Private_Dirty`: resident, mapped once, dirty.
     public var privateDirty: UInt64 = 0
+    /// `Referenced`: young in the entry or referenced in the folio.
     public var referenced: UInt64 = 0
+    /// `Anonymous`: anonymous pages.
     public var anonymous: UInt64 = 0
+    /// `KSM`: pages merged by KSM.
     public var ksm: UInt64 = 0
+    /// `LazyFree`: clean anonymous pages freed by `MADV_FREE`, not yet reclaimed.
     public var lazyFree: UInt64 = 0
+    /// `AnonHugePages`: anonymous memory mapped by PMD leaves.
     public var anonymousTHP: UInt64 = 0
+    /// `ShmemPmdMapped`: shmem mapped by PMD leaves.
     public var shmemTHP: UInt64 = 0
+    /// `FilePmdMapped`: file memory mapped by PMD leaves.
     public var fileTHP: UInt64 = 0
+    /// `Swap`: memory swapped out (swap entries).
     public var swap: UInt64 = 0
+    /// `Shared_Hugetlb`: hugetlb pages mapped more than once (or not present).
     public var sharedHugetlb: UInt64 = 0
+    /// `Private_Hugetlb`: hugetlb pages mapped once.
     public var privateHugetlb: UInt64 = 0
+    /// `Pss`: each page's size divided by its map count (<< `pssShift`).
     public var pss: UInt64 = 0
+    /// `Pss_Anon`: the anonymous part of `pss` (<< `pssShift`).
     public var pssAnon: UInt64 = 0
+    /// `Pss_File`: the file part of `pss` (<< `pssShift`).
     public var pssFile: UInt64 = 0
+    /// `Pss_Shmem`: the shmem part of `pss` (<< `pssShift`).
     public var pssShmem: UInt64 = 0
+    /// `Pss_Dirty`: the dirty part of `pss` (<< `pssShift`).
     public var pssDirty: UInt64 = 0
+    /// `Locked`: the `pss` of the pages of `VM_LOCKED` VMAs (<< `pssShift`).
     public var pssLocked: UInt64 = 0
+    /// `SwapPss`: swap divided by each slot's count (<< `pssShift`).
     public var swapPss: UInt64 = 0
     /// What could not be determined exactly.
     public var unknown: SmapsUnknowns = []
 
+    /// All zero.
     public init() {}
 
     /// Adds `other` field by field (smaps_rollup accumulates every VMA into one).
@@ -157,6 +182,7 @@ public struct SmapsVisitor: PageWalkVisitor {
     public var stats = MemoryStats()
     let pages: PhysicalPages
 
+    /// A visitor for the walks of `snapshot`'s address space.
     public init(snapshot: ProcessSnapshot) {
         pages = snapshot.pages
     }
