@@ -8,8 +8,7 @@ cd "$(dirname "$0")/.."
 CC=${CC:-$(command -v /opt/swift/usr/bin/clang || command -v clang)}
 OUT=${OUT:-.build/c-tests}
 mkdir -p "$OUT"
-passed=0
-failed=0
+. scripts/test-tally.sh
 echo "== check-symbols"
 if CC="$CC" bash scripts/check-symbols.sh; then
     passed=$((passed + 1))
@@ -18,28 +17,10 @@ else
 fi
 for src in Tests/c/*_tests.c; do
     name=$(basename "$src" .c)
-    echo "== $name"
-    if ! "$CC" -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
+    tally_build "$name" "$OUT/$name" -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
         -fno-sanitize-recover=all -I include -I Sources/CScenario/include -I CWalkImage/include \
-        CWalkCore/*.c Sources/CScenario/*.c CWalkImage/*.c "$src" -o "$OUT/$name" \
-        2>"$OUT/$name.build.log"; then
-        grep -v "Cannot export local symbol" "$OUT/$name.build.log"
-        echo "!! $name does not build"
-        failed=$((failed + 1))
-        continue
-    fi
-    "$OUT/$name" >"$OUT/$name.log" 2>&1
-    status=$?
-    grep -v '^ok ' "$OUT/$name.log" | tail -n 20
-    last=$(tail -n 1 "$OUT/$name.log")
-    if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-        passed=$((passed + BASH_REMATCH[1]))
-        failed=$((failed + BASH_REMATCH[2]))
-        [ "$status" -eq 0 ] || [ "${BASH_REMATCH[2]}" -ne 0 ] || failed=$((failed + 1))
-    else
-        echo "!! $name ended without a summary line (status $status)"
-        failed=$((failed + 1))
-    fi
+        CWalkCore/*.c Sources/CScenario/*.c CWalkImage/*.c "$src" || continue
+    tally_run "$name" "$OUT/$name"
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

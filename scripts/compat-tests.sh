@@ -11,60 +11,30 @@ CC=${CC:-$(command -v /opt/swift/usr/bin/clang || command -v clang || command -v
 OUT=${OUT:-.build/compat-tests}
 SAN="-g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all"
 mkdir -p "$OUT/clients"
-passed=0
-failed=0
-
-build() { # name, output, compiler args...
-    local name=$1 out=$2
-    shift 2
-    if ! "$CC" "$@" -o "$out" 2>"$OUT/$name.build.log"; then
-        grep -v "Cannot export local symbol" "$OUT/$name.build.log"
-        echo "!! $name does not build"
-        failed=$((failed + 1))
-        return 1
-    fi
-}
+. scripts/test-tally.sh
 
 # The clients: kernel-style files, built as kernel files are.
 for src in KernelClients/*.c; do
-    build "$(basename "$src" .c)" "$OUT/clients/$(basename "$src" .c).o" \
+    tally_build "$(basename "$src" .c)" "$OUT/clients/$(basename "$src" .c).o" \
         -std=gnu11 -Wall -Wextra -Werror $SAN -I compat -I include -I KernelClients/include -c "$src" || true
 done
 
-run() { # name, binary
-    local name=$1
-    echo "== $name"
-    "$2" >"$OUT/$name.log" 2>&1
-    local status=$?
-    grep -v '^ok ' "$OUT/$name.log" | tail -n 25
-    local last
-    last=$(tail -n 1 "$OUT/$name.log")
-    if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-        passed=$((passed + BASH_REMATCH[1]))
-        failed=$((failed + BASH_REMATCH[2]))
-        [ "$status" -eq 0 ] || [ "${BASH_REMATCH[2]}" -ne 0 ] || failed=$((failed + 1))
-    else
-        echo "!! $name ended without a summary line (status $status)"
-        failed=$((failed + 1))
-    fi
-}
-
-build vocab_tests "$OUT/vocab_tests" -std=gnu11 -Wall -Wextra -Werror $SAN \
+tally_build vocab_tests "$OUT/vocab_tests" -std=gnu11 -Wall -Wextra -Werror $SAN \
     -I compat -I include -I Tests/compat Tests/compat/vocab_tests.c CWalkCore/*.c &&
-    run vocab_tests "$OUT/vocab_tests"
+    tally_run vocab_tests "$OUT/vocab_tests"
 
 for t in clients_sim_tests clients_live_tests; do
     [ -f "Tests/compat/$t.c" ] || continue
-    build "$t" "$OUT/$t" -std=gnu11 -Wall -Wextra -Werror $SAN -I include -I KernelClients/include \
+    tally_build "$t" "$OUT/$t" -std=gnu11 -Wall -Wextra -Werror $SAN -I include -I KernelClients/include \
         -I Tests/compat "Tests/compat/$t.c" CWalkCore/*.c "$OUT"/clients/*.o &&
-        run "$t" "$OUT/$t"
+        tally_run "$t" "$OUT/$t"
 done
 
 # A client as a shared object, loaded by a C program over a machine it built.
 echo "== kernel client shared object (Examples/kernel-client)"
-if build count_client "$OUT/count_client.so" -std=gnu11 -Wall -Wextra -Werror $SAN -shared -fPIC \
+if tally_build count_client "$OUT/count_client.so" -std=gnu11 -Wall -Wextra -Werror $SAN -shared -fPIC \
         -I compat -I include Examples/kernel-client/count_client.c &&
-    build run_client "$OUT/run_client" -std=c11 -Wall -Wextra -Werror $SAN -rdynamic -I include -I compat \
+    tally_build run_client "$OUT/run_client" -std=c11 -Wall -Wextra -Werror $SAN -rdynamic -I include -I compat \
         CWalkCore/*.c Examples/kernel-client/run_client.c -ldl; then
     if "$OUT/run_client" "$OUT/count_client.so" "$OUT/count_client.out" &&
         grep -qx "400000-c00000 pte 8 thp 512 swap 0 guard 0 anon 520 maxmap 2" "$OUT/count_client.out" &&
